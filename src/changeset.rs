@@ -1,0 +1,260 @@
+//! The prompt change set: the raw git changes between two snapshots, narrowed to the files
+//! that matter to a surface (its prompt globs, the templates those include, and its entry in
+//! the config), each with the surfaces it affects and its old and new content.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use git2::Oid;
+use serde::Serialize;
+
+use crate::config::SurfaceMap;
+use crate::diagnostic::Diagnostic;
+use crate::git::{EntryKind, FileChange, FileSide, GitError, Repo, Snapshot, Status};
+use crate::prompts::includes::Closure;
+use crate::prompts::is_binary;
+
+/// A file's content on one side, as far as promptgate looks into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    Text(String),
+    /// Binary (a NUL byte), with its size in bytes.
+    Binary(usize),
+    /// Not UTF-8 text, with its size in bytes.
+    NotUtf8(usize),
+    /// A symlink and its target; never followed.
+    Symlink(String),
+    /// A submodule at this commit; never entered.
+    Submodule(String),
+}
+
+/// What kind of file a change is about, for reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileKind {
+    Text,
+    Binary,
+    NotUtf8,
+    Symlink,
+    Submodule,
+}
+
+/// Why a file belongs to the change set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// It matches a surface's prompt globs.
+    Prompt,
+    /// A surface's prompt includes it.
+    Include,
+    /// It is the config file.
+    Config,
+}
+
+#[derive(Debug, Clone)]
+pub struct PromptChange {
+    pub status: Status,
+    pub path: String,
+    pub old_path: Option<String>,
+    pub similarity: Option<u16>,
+    pub surfaces: Vec<String>,
+    pub via: Via,
+    pub old: Option<Content>,
+    pub new: Option<Content>,
+}
+
+impl PromptChange {
+    /// The kind of the newest side present.
+    pub fn kind(&self) -> FileKind {
+        match self.new.as_ref().or(self.old.as_ref()) {
+            Some(Content::Binary(_)) => FileKind::Binary,
+            Some(Content::NotUtf8(_)) => FileKind::NotUtf8,
+            Some(Content::Symlink(_)) => FileKind::Symlink,
+            Some(Content::Submodule(_)) => FileKind::Submodule,
+            _ => FileKind::Text,
+        }
+    }
+}
+
+/// The change set between the merge base and the head (or HEAD and the index).
+#[derive(Debug)]
+pub struct ChangeSet {
+    /// The revisions as the user named them (`origin/main`, `HEAD`, `the index`).
+    pub base_label: String,
+    pub head_label: String,
+    pub base: Option<Oid>,
+    /// `None` when the head is the index (`--staged`).
+    pub head: Option<Oid>,
+    pub merge_base: Option<Oid>,
+    pub changes: Vec<PromptChange>,
+    /// Every affected surface, sorted.
+    pub surfaces: Vec<String>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// What the change set is built from.
+pub struct Sides<'a> {
+    pub repo: &'a Repo,
+    pub old: &'a dyn Snapshot,
+    pub new: &'a dyn Snapshot,
+    /// The config as of the new side (its globs decide what is a prompt).
+    pub new_map: &'a SurfaceMap,
+    /// The config as of the old side, when it has one.
+    pub old_map: Option<&'a SurfaceMap>,
+    /// Repo-relative path of the config file.
+    pub config_path: &'a str,
+}
+
+/// Narrows raw git changes to the prompt change set.
+pub fn build(sides: &Sides<'_>, raw: Vec<FileChange>) -> Result<(Vec<PromptChange>, Vec<Diagnostic>), GitError> {
+    let mut warnings = Vec::new();
+    if raw.is_empty() {
+        return Ok((Vec::new(), warnings));
+    }
+    let maps: Vec<&SurfaceMap> = std::iter::once(sides.new_map).chain(sides.old_map).collect();
+    let by_glob = |path: &str| -> BTreeSet<String> {
+        maps.iter()
+            .flat_map(|m| m.surfaces_matching(path).map(String::from).collect::<Vec<_>>())
+            .collect()
+    };
+    let mut included: Option<BTreeMap<String, BTreeSet<String>>> = None;
+    let mut changes = Vec::new();
+    for change in raw {
+        let paths: Vec<&str> = std::iter::once(change.path.as_str())
+            .chain(change.old_path.as_deref())
+            .collect();
+        let (via, surfaces) = if paths.contains(&sides.config_path) {
+            let surfaces = match sides.old_map {
+                Some(old) => old.changed_settings(sides.new_map),
+                None => sides.new_map.surfaces.iter().map(|s| s.name.clone()).collect(),
+            };
+            (Via::Config, surfaces.into_iter().collect())
+        } else {
+            let globbed: BTreeSet<String> = paths.iter().flat_map(|p| by_glob(p)).collect();
+            if globbed.is_empty() {
+                let includes = match &included {
+                    Some(map) => map,
+                    None => included.insert(include_map(sides, &mut warnings)?),
+                };
+                let through: BTreeSet<String> = paths
+                    .iter()
+                    .filter_map(|p| includes.get(*p))
+                    .flatten()
+                    .cloned()
+                    .collect();
+                (Via::Include, through)
+            } else {
+                (Via::Prompt, globbed)
+            }
+        };
+        if surfaces.is_empty() && via != Via::Config {
+            continue;
+        }
+        changes.push(with_contents(sides.repo, change, via, surfaces.into_iter().collect())?);
+    }
+    Ok((changes, warnings))
+}
+
+/// Included path → surfaces including it (on either side). Also warns about globs that
+/// match nothing on the new side.
+fn include_map(
+    sides: &Sides<'_>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<BTreeMap<String, BTreeSet<String>>, GitError> {
+    let mut map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let plans: Vec<(&dyn Snapshot, &SurfaceMap)> = std::iter::once((sides.new, sides.new_map))
+        .chain(sides.old_map.map(|m| (sides.old, m)))
+        .collect();
+    for (side, (snapshot, surfaces)) in plans.into_iter().enumerate() {
+        for surface in &surfaces.surfaces {
+            let files = list_matching(snapshot, &surface.globs)?;
+            if side == 0 && files.is_empty() {
+                warnings.push(
+                    Diagnostic::warning(&surfaces.origin, format!("the prompt globs of surface `{}` match no file in {}", surface.name, snapshot.describe()))
+                        .with_help(format!("check the patterns: {}", surface.globs.patterns.join(", "))),
+                );
+            }
+            let texts: Vec<(String, String)> = files
+                .into_iter()
+                .filter_map(|(path, kind)| {
+                    (kind == EntryKind::File)
+                        .then(|| snapshot.read_text(&path).ok().flatten().map(|t| (path, t)))
+                        .flatten()
+                })
+                .collect();
+            let closure = Closure::load(snapshot, texts.iter().map(|(p, t)| (p.as_str(), t.as_str())))?;
+            for path in closure.files.into_keys() {
+                map.entry(path).or_default().insert(surface.name.clone());
+            }
+        }
+    }
+    Ok(map)
+}
+
+/// Every path under the globs' walk roots that the globs match, with its kind.
+pub fn list_matching(
+    snapshot: &dyn Snapshot,
+    globs: &crate::config::PromptGlobs,
+) -> Result<Vec<(String, EntryKind)>, GitError> {
+    let mut out = Vec::new();
+    for root in globs.walk_roots() {
+        snapshot.walk(&root, &mut |path, kind| {
+            if globs.is_match(path) {
+                out.push((path.to_string(), kind));
+            }
+        })?;
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn with_contents(repo: &Repo, change: FileChange, via: Via, surfaces: Vec<String>) -> Result<PromptChange, GitError> {
+    // A pure rename has nothing to show; its blobs are not read.
+    let pure_rename = change.similarity == Some(100);
+    let load = |side: &Option<FileSide>| -> Result<Option<Content>, GitError> {
+        match side {
+            Some(side) if !pure_rename || side.kind != EntryKind::File => content(repo, side).map(Some),
+            _ => Ok(None),
+        }
+    };
+    let old = load(&change.old)?;
+    let new = load(&change.new)?;
+    let similarity = match (&old, &new, change.similarity) {
+        (_, _, Some(s)) => Some(s),
+        (Some(Content::Text(a)), Some(Content::Text(b)), None) if change.status == Status::Renamed => {
+            Some((similar::TextDiff::from_lines(a, b).ratio() * 100.0).round() as u16)
+        }
+        _ => None,
+    };
+    Ok(PromptChange {
+        status: change.status,
+        path: change.path,
+        old_path: change.old_path,
+        similarity,
+        surfaces,
+        via,
+        old,
+        new,
+    })
+}
+
+fn content(repo: &Repo, side: &FileSide) -> Result<Content, GitError> {
+    if side.kind == EntryKind::Submodule {
+        return Ok(Content::Submodule(side.oid.to_string()));
+    }
+    let bytes = repo.blob(side.oid)?;
+    Ok(match side.kind {
+        EntryKind::Symlink => Content::Symlink(String::from_utf8_lossy(&bytes).into_owned()),
+        _ if is_binary(&bytes) => Content::Binary(bytes.len()),
+        _ => match String::from_utf8(bytes) {
+            Ok(text) => Content::Text(text),
+            Err(e) => Content::NotUtf8(e.into_bytes().len()),
+        },
+    })
+}
+
+/// All surfaces named by the changes, sorted and unique.
+pub fn affected_surfaces(changes: &[PromptChange]) -> Vec<String> {
+    let set: BTreeSet<&String> = changes.iter().flat_map(|c| &c.surfaces).collect();
+    set.into_iter().cloned().collect()
+}

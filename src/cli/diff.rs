@@ -1,0 +1,120 @@
+//! `promptgate diff`: resolves the two sides, reads the config of each, builds the change
+//! set and prints it in the chosen format.
+
+use super::{open_repo, print_warnings, read_config, use_color, Cli, DiffArgs};
+use crate::changeset::{self, ChangeSet, Sides};
+use crate::config::SurfaceMap;
+use crate::error::{Error, Result};
+use crate::exit;
+use crate::git::{EmptySnapshot, GitError, Repo, Snapshot};
+use crate::report::{self, terminal::Style, Format};
+
+pub(super) fn run(cli: &Cli, args: &DiffArgs) -> Result<i32> {
+    let repo = open_repo()?;
+    let set = if args.staged {
+        staged(cli, args, &repo)?
+    } else {
+        between_revisions(cli, args, &repo)?
+    };
+    print_warnings(&set.warnings);
+    let text = match args.format {
+        Format::Text => report::terminal::change_set(&set, Style { color: use_color(cli.color) }),
+        Format::Json => report::json::change_set(&set),
+        Format::Markdown => report::markdown::change_set(&set),
+    };
+    print!("{text}");
+    Ok(exit::PASS)
+}
+
+fn between_revisions(cli: &Cli, args: &DiffArgs, repo: &Repo) -> Result<ChangeSet> {
+    let base_name = match &args.base {
+        Some(base) => base.clone(),
+        None => repo.default_base().ok_or_else(|| {
+            Error::usage("no base revision: the current branch has no upstream and there is no origin/HEAD\n  help: pass --base REF (e.g. --base origin/main)")
+        })?,
+    };
+    let base = repo.resolve(&base_name)?;
+    let head = repo.resolve(&args.head)?;
+    let merge_base = repo.merge_base(base, head, (&base_name, &args.head))?;
+    let old = repo.tree_snapshot(merge_base)?;
+    let new = repo.tree_snapshot(head)?;
+    let raw = repo.diff_commits(merge_base, head)?;
+    let mut set = build(cli, args, repo, &old, &new, raw)?;
+    set.base_label = base_name;
+    set.head_label = args.head.clone();
+    set.base = Some(base);
+    set.head = Some(head);
+    set.merge_base = Some(merge_base);
+    Ok(set)
+}
+
+fn staged(cli: &Cli, args: &DiffArgs, repo: &Repo) -> Result<ChangeSet> {
+    let head = match repo.head() {
+        Ok(head) => Some(head),
+        Err(GitError::NoCommits) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let raw = repo.diff_staged(head)?;
+    let index = repo.index_snapshot()?;
+    let mut set = match head {
+        Some(oid) => build(cli, args, repo, &repo.tree_snapshot(oid)?, &index, raw)?,
+        None => build(cli, args, repo, &EmptySnapshot, &index, raw)?,
+    };
+    set.base_label = "HEAD".into();
+    set.head_label = "the index".into();
+    set.base = head;
+    set.merge_base = head;
+    Ok(set)
+}
+
+fn build(
+    cli: &Cli,
+    args: &DiffArgs,
+    repo: &Repo,
+    old: &dyn Snapshot,
+    new: &dyn Snapshot,
+    raw: Vec<crate::git::FileChange>,
+) -> Result<ChangeSet> {
+    let config = read_config(cli, repo, args.config_rev.as_deref(), new)?;
+    let new_map = SurfaceMap::parse(&config.origin, &config.bytes).map_err(Error::Invalid)?;
+    let mut warnings = Vec::new();
+    // The old side's config only refines the mapping (old paths, settings changes): a
+    // missing or broken one is a warning, not a failure.
+    let old_map = match old.read(&config.repo_path)? {
+        Some(crate::git::FileEntry::File(bytes)) => {
+            let origin = format!("{}@{}", config.repo_path, old.describe());
+            match SurfaceMap::parse(&origin, &bytes) {
+                Ok(map) => Some(map),
+                Err(diagnostics) => {
+                    warnings.extend(diagnostics.into_iter().map(|mut d| {
+                        d.severity = crate::diagnostic::Severity::Warning;
+                        d.help = Some("the old side's config is unreadable, so old paths are mapped with the new config only".into());
+                        d
+                    }));
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let sides = Sides {
+        repo,
+        old,
+        new,
+        new_map: &new_map,
+        old_map: old_map.as_ref(),
+        config_path: &config.repo_path,
+    };
+    let (changes, more_warnings) = changeset::build(&sides, raw)?;
+    warnings.extend(more_warnings);
+    Ok(ChangeSet {
+        base_label: String::new(),
+        head_label: String::new(),
+        base: None,
+        head: None,
+        merge_base: None,
+        surfaces: changeset::affected_surfaces(&changes),
+        changes,
+        warnings,
+    })
+}

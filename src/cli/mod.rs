@@ -1,0 +1,224 @@
+//! The command line: flags (each with its `PROMPTGATE_*` environment variable), dispatch
+//! to the commands, and turning every outcome into the documented exit code.
+
+mod diff;
+mod validate;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config;
+use crate::diagnostic::Diagnostic;
+use crate::error::{Error, Result};
+use crate::exit;
+use crate::git::{Repo, Snapshot};
+use crate::report::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "promptgate",
+    version,
+    about = "The merge gate for LLM prompts: diffs, eval deltas, artifacts and approvals",
+    after_help = "Exit codes: 0 pass/success, 1 blocked, 2 usage error, 3 needs sign-off, \
+                  4 could not finish (git, provider, GitHub, I/O), 5 invalid config, prompt or case file."
+)]
+pub struct Cli {
+    /// The config file [default: promptgate.toml at the repository root]
+    #[arg(long, global = true, env = "PROMPTGATE_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// When to colour the output
+    #[arg(long, global = true, env = "PROMPTGATE_COLOR", value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the prompt change set between the merge base of two revisions and the head
+    Diff(DiffArgs),
+    /// Check the config, prompt templates and eval cases without calling a model
+    Validate(ValidateArgs),
+    /// Write a starting promptgate.toml and an example surface
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The revision the change is compared against [default: the branch's upstream, else origin/HEAD]
+    #[arg(long, env = "PROMPTGATE_BASE", value_name = "REF")]
+    pub base: Option<String>,
+
+    /// The revision holding the change
+    #[arg(long, env = "PROMPTGATE_HEAD", value_name = "REF", default_value = "HEAD")]
+    pub head: String,
+
+    /// Compare the index (staged changes) with HEAD instead of two revisions
+    #[arg(long, conflicts_with = "base")]
+    pub staged: bool,
+
+    /// Read the config from this revision instead of the head
+    #[arg(long, env = "PROMPTGATE_CONFIG_REV", value_name = "REV")]
+    pub config_rev: Option<String>,
+
+    /// Output format
+    #[arg(long, env = "PROMPTGATE_FORMAT", default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Validate the files as committed at this revision instead of the working tree
+    #[arg(long, env = "PROMPTGATE_REV", value_name = "REV")]
+    pub rev: Option<String>,
+
+    /// Output format (text or json)
+    #[arg(long, env = "PROMPTGATE_FORMAT", default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory to write into
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+
+    /// Overwrite files that already exist
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    match run(&cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("{}", error_text(&error));
+            error.exit_code()
+        }
+    }
+}
+
+fn error_text(error: &Error) -> String {
+    match error {
+        Error::Invalid(_) => error.to_string(),
+        _ => format!("error: {error}"),
+    }
+}
+
+fn run(cli: &Cli) -> Result<i32> {
+    match &cli.command {
+        Command::Diff(args) => diff::run(cli, args),
+        Command::Validate(args) => validate::run(cli, args),
+        Command::Init(args) => {
+            let written = crate::init::write(&args.dir, args.force)?;
+            for path in &written {
+                println!("wrote {}", path.display());
+            }
+            println!("next: edit promptgate.toml, then run `promptgate validate`");
+            Ok(exit::PASS)
+        }
+    }
+}
+
+/// Whether to colour stdout, from `--color`, `NO_COLOR`, `CLICOLOR_FORCE` and the terminal.
+pub fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+                return false;
+            }
+            if std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+                return true;
+            }
+            std::io::stdout().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
+    }
+}
+
+/// Opens the repository around the current directory.
+fn open_repo() -> Result<Repo> {
+    let cwd = std::env::current_dir().map_err(|e| Error::io("read", "the current directory", e))?;
+    Ok(Repo::discover(&cwd)?)
+}
+
+/// A config's text and how diagnostics name it.
+struct ConfigText {
+    /// The name in diagnostics: the path, with `@rev` when not from the working tree.
+    origin: String,
+    /// Repo-relative path, to recognise the config among changed files.
+    repo_path: String,
+    bytes: Vec<u8>,
+}
+
+/// Finds the config: `--config-rev` reads `--config` (or the default path) at that
+/// revision; otherwise an explicit `--config` is read from disk, and the default path from
+/// `fallback` (the head side for `diff`, the working tree for `validate`).
+fn read_config(cli: &Cli, repo: &Repo, config_rev: Option<&str>, fallback: &dyn Snapshot) -> Result<ConfigText> {
+    let given = cli.config.as_deref();
+    let repo_path = given
+        .and_then(|p| repo.relative_path(p).or_else(|| p.to_str().map(String::from)))
+        .unwrap_or_else(|| config::DEFAULT_PATH.to_string());
+    if let Some(rev) = config_rev {
+        let snapshot = repo.tree_snapshot(repo.resolve(rev)?)?;
+        return from_snapshot(&snapshot, repo_path, &format!("`{rev}`"));
+    }
+    if let Some(path) = given {
+        let bytes = std::fs::read(path).map_err(|e| Error::io("read the config", path, e))?;
+        return Ok(ConfigText {
+            origin: path.display().to_string(),
+            repo_path,
+            bytes,
+        });
+    }
+    from_snapshot(fallback, repo_path, &fallback.describe())
+}
+
+fn from_snapshot(snapshot: &dyn Snapshot, repo_path: String, label: &str) -> Result<ConfigText> {
+    match snapshot.read(&repo_path)? {
+        Some(crate::git::FileEntry::File(bytes)) => {
+            let origin = match snapshot.describe().as_str() {
+                "the working tree" => repo_path.clone(),
+                "the index" => format!("{repo_path}@index"),
+                revision => format!("{repo_path}@{revision}"),
+            };
+            Ok(ConfigText {
+                origin,
+                repo_path,
+                bytes,
+            })
+        }
+        _ => Err(Error::invalid(
+            Diagnostic::error(&repo_path, format!("no config file in {label}"))
+                .with_help("run `promptgate init` to write one (and commit it), or point --config / --config-rev at it"),
+        )),
+    }
+}
+
+/// Prints warnings to stderr, where they do not mix with machine-readable stdout.
+fn print_warnings(warnings: &[Diagnostic]) {
+    let mut stderr = std::io::stderr().lock();
+    for warning in warnings {
+        let _ = writeln!(stderr, "{warning}");
+    }
+}

@@ -1,0 +1,386 @@
+//! The config schema as Rust types, and the semantic checks serde cannot express.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use super::PromptGlobs;
+use crate::diagnostic::Diagnostic;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub gate: Gate,
+    #[serde(default)]
+    pub provider: BTreeMap<String, Spanned<Provider>>,
+    #[serde(default)]
+    pub surface: Vec<Spanned<Surface>>,
+    #[serde(default)]
+    pub tier: Tiers,
+    #[serde(default)]
+    pub policy: Policy,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gate {
+    /// Trials per case per side.
+    #[serde(default = "one")]
+    pub repeat: Spanned<u32>,
+    /// Trials that must pass for a case to pass; default a strict majority of `repeat`.
+    pub quorum: Option<Spanned<u32>>,
+    /// Alpha of the paired McNemar test.
+    #[serde(default = "default_significance")]
+    pub significance: Spanned<f64>,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate {
+            repeat: one(),
+            quorum: None,
+            significance: default_significance(),
+        }
+    }
+}
+
+fn one() -> Spanned<u32> {
+    Spanned::new(0..0, 1)
+}
+
+fn default_significance() -> Spanned<f64> {
+    Spanned::new(0..0, 0.05)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Openai,
+    Anthropic,
+    Exec,
+    Replay,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    pub kind: ProviderKind,
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    /// Name of the environment variable holding the API key (never the key itself).
+    pub api_key_env: Option<String>,
+    pub concurrency: Option<u32>,
+    pub timeout_secs: Option<u64>,
+    /// Extra request parameters (temperature, max_tokens, …).
+    #[serde(default)]
+    pub parameters: toml::Table,
+    /// `exec`: the command and its arguments, run without a shell.
+    pub command: Option<Vec<String>>,
+    /// `replay`: the cassette file of recorded responses.
+    pub cassette: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    #[serde(rename = "self")]
+    SelfApproved,
+    Council,
+    Exec,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::SelfApproved => "self",
+            Tier::Council => "council",
+            Tier::Exec => "exec",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Surface {
+    pub name: Spanned<String>,
+    pub prompts: Spanned<Vec<Spanned<String>>>,
+    /// `false` tracks the surface for diffs, artifacts and approvals without eval rules.
+    #[serde(default = "yes")]
+    pub gate: bool,
+    pub cases: Option<Spanned<String>>,
+    pub provider: Option<Spanned<String>>,
+    pub tier: Tier,
+    pub min_pass_rate: Option<Spanned<f64>>,
+    pub max_drop: Option<Spanned<f64>>,
+    pub tail_min_pass_rate: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub metrics: Vec<Spanned<MetricThreshold>>,
+    /// Overrides `[gate] repeat` for this surface.
+    pub repeat: Option<Spanned<u32>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricThreshold {
+    pub name: String,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub max_drop: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tiers {
+    #[serde(rename = "self")]
+    pub self_approved: Option<Spanned<TierPolicy>>,
+    pub council: Option<Spanned<TierPolicy>>,
+    pub exec: Option<Spanned<TierPolicy>>,
+}
+
+impl Tiers {
+    pub fn get(&self, tier: Tier) -> Option<&Spanned<TierPolicy>> {
+        match tier {
+            Tier::SelfApproved => self.self_approved.as_ref(),
+            Tier::Council => self.council.as_ref(),
+            Tier::Exec => self.exec.as_ref(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierPolicy {
+    /// GitHub logins or `org/team` slugs.
+    #[serde(default)]
+    pub approvers: Vec<Spanned<String>>,
+    #[serde(default = "one")]
+    pub min_approvals: Spanned<u32>,
+    /// Required artifacts: `impact`, `rollback`.
+    #[serde(default)]
+    pub artifacts: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// A change touching this many surfaces or more needs exec approval.
+    pub cross_cutting_surfaces: Option<Spanned<u32>>,
+}
+
+/// Artifact names promptgate knows how to find.
+pub const ARTIFACTS: &[&str] = &["impact", "rollback"];
+
+/// Semantic checks over a parsed config: every problem, errors and warnings together.
+pub(super) fn check(config: &Config, file: &str, text: &str) -> Vec<Diagnostic> {
+    let mut out = Checker {
+        file,
+        text,
+        out: Vec::new(),
+    };
+    out.gate(&config.gate);
+    for (name, provider) in &config.provider {
+        out.provider(name, provider);
+    }
+    let mut names = BTreeSet::new();
+    for surface in &config.surface {
+        if !names.insert(surface.get_ref().name.get_ref().as_str()) {
+            let name = &surface.get_ref().name;
+            out.error(name.span(), format!("surface `{}` is declared twice", name.get_ref()))
+                .help("surface names identify results across revisions: make them unique");
+        }
+        out.surface(config, surface);
+    }
+    for tier in [Tier::SelfApproved, Tier::Council, Tier::Exec] {
+        if let Some(policy) = config.tier.get(tier) {
+            out.tier_policy(tier, policy);
+        }
+    }
+    if let Some(n) = &config.policy.cross_cutting_surfaces {
+        if *n.get_ref() < 2 {
+            out.error(n.span(), "`cross_cutting_surfaces` must be at least 2".into())
+                .help("it is the number of surfaces one change must touch to need exec approval");
+        }
+    }
+    out.out
+}
+
+struct Checker<'a> {
+    file: &'a str,
+    text: &'a str,
+    out: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, span: std::ops::Range<usize>, message: String) -> &mut Diagnostic {
+        self.push(Diagnostic::error(self.file, message), span)
+    }
+
+    fn warning(&mut self, span: std::ops::Range<usize>, message: String) -> &mut Diagnostic {
+        self.push(Diagnostic::warning(self.file, message), span)
+    }
+
+    fn push(&mut self, diagnostic: Diagnostic, span: std::ops::Range<usize>) -> &mut Diagnostic {
+        let diagnostic = if span.is_empty() && span.start == 0 {
+            diagnostic
+        } else {
+            diagnostic.at_span(self.text, span)
+        };
+        self.out.push(diagnostic);
+        let last = self.out.len() - 1;
+        &mut self.out[last]
+    }
+
+    fn gate(&mut self, gate: &Gate) {
+        let repeat = *gate.repeat.get_ref();
+        if repeat == 0 {
+            self.error(gate.repeat.span(), "`repeat` must be at least 1".into());
+        }
+        if let Some(quorum) = &gate.quorum {
+            if *quorum.get_ref() == 0 || *quorum.get_ref() > repeat {
+                self.error(quorum.span(), format!("`quorum` must be between 1 and `repeat` ({repeat})"))
+                    .help("leave it out for a strict majority of the trials");
+            }
+        }
+        let alpha = *gate.significance.get_ref();
+        if !(alpha > 0.0 && alpha < 1.0) {
+            self.error(gate.significance.span(), format!("`significance` must be between 0 and 1 (exclusive), not {alpha}"))
+                .help("0.05 is the usual choice");
+        }
+    }
+
+    fn provider(&mut self, name: &str, provider: &Spanned<Provider>) {
+        let span = provider.span();
+        let p = provider.get_ref();
+        let needs = |key: &str, present: bool| (!present).then(|| key.to_string());
+        let missing = match p.kind {
+            ProviderKind::Openai | ProviderKind::Anthropic => needs("model", p.model.is_some()),
+            ProviderKind::Exec => needs("command", p.command.as_ref().is_some_and(|c| !c.is_empty())),
+            ProviderKind::Replay => needs("cassette", p.cassette.is_some()),
+        };
+        if let Some(key) = missing {
+            let kind = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(String::from));
+            self.error(span.clone(), format!("provider `{name}` of kind `{}` has no `{key}`", kind.unwrap_or_default()))
+                .help(format!("add `{key} = …` to [provider.{name}]"));
+        }
+        if p.concurrency == Some(0) {
+            self.error(span, format!("provider `{name}`: `concurrency` must be at least 1"));
+        }
+    }
+
+    fn surface(&mut self, config: &Config, surface: &Spanned<Surface>) {
+        let s = surface.get_ref();
+        let name = s.name.get_ref();
+        let table = surface.span();
+        if name.trim().is_empty() {
+            self.error(s.name.span(), "a surface name cannot be empty".into());
+        }
+        if s.prompts.get_ref().is_empty() {
+            self.error(s.prompts.span(), format!("surface `{name}` has no prompt globs"))
+                .help("list the files that make the surface, e.g. prompts = [\"prompts/support/**/*.md\"]");
+        }
+        for glob in s.prompts.get_ref() {
+            if let Err(message) = PromptGlobs::new([glob.get_ref().as_str()]) {
+                self.error(glob.span(), message)
+                    .help("globs use `*` within a directory and `**` across directories");
+            }
+        }
+        self.rate(&s.min_pass_rate, "min_pass_rate");
+        self.rate(&s.max_drop, "max_drop");
+        self.rate(&s.tail_min_pass_rate, "tail_min_pass_rate");
+        if s.repeat.as_ref().is_some_and(|r| *r.get_ref() == 0) {
+            if let Some(r) = &s.repeat {
+                self.error(r.span(), "`repeat` must be at least 1".into());
+            }
+        }
+        for metric in &s.metrics {
+            let m = metric.get_ref();
+            if m.min.is_none() && m.max.is_none() && m.max_drop.is_none() {
+                self.error(metric.span(), format!("metric `{}` of surface `{name}` has no threshold", m.name))
+                    .help("give it `min`, `max` or `max_drop`");
+            }
+        }
+        if s.gate {
+            self.gated_surface(config, s, table);
+        }
+        if s.tier != Tier::SelfApproved && config.tier.get(s.tier).is_none() {
+            let tier = s.tier.as_str();
+            self.error(s.name.span(), format!("surface `{name}` has tier `{tier}` but there is no [tier.{tier}] table"))
+                .help(format!("add [tier.{tier}] with its `approvers` and `min_approvals`"));
+        }
+    }
+
+    fn gated_surface(&mut self, config: &Config, s: &Surface, table: std::ops::Range<usize>) {
+        let name = s.name.get_ref();
+        if s.min_pass_rate.is_none() {
+            self.error(s.name.span(), format!("surface `{name}` is gated but has no `min_pass_rate`"))
+                .help("thresholds are never implied: add e.g. `min_pass_rate = 0.9`, or `gate = false` to track it without evals");
+        }
+        if s.cases.is_none() {
+            self.error(table.clone(), format!("surface `{name}` is gated but has no `cases` file"))
+                .help("add `cases = \"evals/<surface>.jsonl\"` (JSONL or YAML), or `gate = false`");
+        }
+        match &s.provider {
+            None => {
+                self.error(table, format!("surface `{name}` is gated but has no `provider`"))
+                    .help("add `provider = \"<name>\"` naming a [provider.<name>] table");
+            }
+            Some(provider) if !config.provider.contains_key(provider.get_ref()) => {
+                let known: Vec<_> = config.provider.keys().map(|k| format!("`{k}`")).collect();
+                let known = if known.is_empty() { "none is declared".into() } else { known.join(", ") };
+                self.error(provider.span(), format!("surface `{name}` uses provider `{}`, which is not declared", provider.get_ref()))
+                    .help(format!("declared providers: {known}"));
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn rate(&mut self, value: &Option<Spanned<f64>>, key: &str) {
+        if let Some(v) = value {
+            let x = *v.get_ref();
+            if !(0.0..=1.0).contains(&x) {
+                self.error(v.span(), format!("`{key}` must be a fraction between 0 and 1, not {x}"))
+                    .help("write 0.9 for 90%");
+            }
+        }
+    }
+
+    fn tier_policy(&mut self, tier: Tier, policy: &Spanned<TierPolicy>) {
+        let p = policy.get_ref();
+        let tier = tier.as_str();
+        let min = *p.min_approvals.get_ref();
+        if tier != "self" && (p.approvers.len() as u64) < u64::from(min) {
+            self.error(policy.span(), format!("[tier.{tier}] needs {min} approval(s) but lists {} approver(s)", p.approvers.len()))
+                .help("list GitHub logins or `org/team` slugs in `approvers`");
+        }
+        for approver in &p.approvers {
+            if !valid_approver(approver.get_ref()) {
+                self.error(approver.span(), format!("`{}` is not a GitHub login or `org/team`", approver.get_ref()));
+            }
+        }
+        for artifact in &p.artifacts {
+            if !ARTIFACTS.contains(&artifact.get_ref().as_str()) {
+                self.error(artifact.span(), format!("unknown artifact `{}`", artifact.get_ref()))
+                    .help(format!("known artifacts: {}", ARTIFACTS.join(", ")));
+            }
+        }
+        if tier == "self" && !p.approvers.is_empty() {
+            self.warning(policy.span(), "[tier.self] approvers are ignored: self-tier changes need no approval".into());
+        }
+    }
+}
+
+fn valid_approver(approver: &str) -> bool {
+    let part_ok = |s: &str| {
+        !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    };
+    match approver.split_once('/') {
+        Some((org, team)) => part_ok(org) && part_ok(team),
+        None => part_ok(approver),
+    }
+}

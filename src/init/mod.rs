@@ -1,0 +1,39 @@
+//! `promptgate init`: a commented `promptgate.toml` and an example surface (a prompt that
+//! includes a shared partial, and its cases) that `promptgate validate` accepts as written.
+
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::Diagnostic;
+use crate::error::{Error, Result};
+
+/// The files `init` writes: repo-relative path and content.
+pub const FILES: &[(&str, &str)] = &[
+    ("promptgate.toml", include_str!("promptgate.toml")),
+    ("prompts/support/answer.md", include_str!("answer.md")),
+    ("prompts/shared/tone.md", include_str!("tone.md")),
+    ("evals/support.yaml", include_str!("support.yaml")),
+];
+
+/// Writes the starter files under `dir`; refuses to overwrite any existing file unless
+/// `force`, and then writes none of them.
+pub fn write(dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
+    let targets: Vec<(PathBuf, &str)> = FILES.iter().map(|(path, text)| (dir.join(path), *text)).collect();
+    if !force {
+        if let Some((existing, _)) = targets.iter().find(|(path, _)| path.exists()) {
+            return Err(Error::usage(
+                Diagnostic::error(existing.display().to_string(), "already exists; promptgate init does not overwrite files")
+                    .with_help("pass --force to overwrite the starter files, or --dir to write them elsewhere")
+                    .to_string(),
+            ));
+        }
+    }
+    let mut written = Vec::new();
+    for (path, text) in targets {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
+        }
+        std::fs::write(&path, text).map_err(|e| Error::io("write", &path, e))?;
+        written.push(path);
+    }
+    Ok(written)
+}

@@ -1,0 +1,15 @@
+//! promptgate: the merge gate for LLM prompts. The modules follow the data's path:
+//! config → git change set → prompts → eval → report, with the CLI on top.
+
+pub mod changeset;
+pub mod cli;
+pub mod config;
+pub mod diagnostic;
+pub mod error;
+pub mod eval;
+pub mod exit;
+pub mod git;
+pub mod init;
+pub mod prompts;
+pub mod report;
+pub mod validate;

@@ -1,0 +1,77 @@
+//! Reports, one module per format: the terminal (plain or coloured), Markdown for GitHub,
+//! and JSON for machines; plus the readable text diff they all draw from.
+
+pub mod json;
+pub mod markdown;
+pub mod terminal;
+pub mod textdiff;
+
+use crate::changeset::{Content, PromptChange};
+use crate::git::Status;
+
+/// An output format, as `--format` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// How a change's status reads in reports.
+pub fn status_word(change: &PromptChange) -> String {
+    match (change.status, change.similarity) {
+        (Status::Renamed, Some(s)) => format!("renamed ({s}%)"),
+        (Status::Renamed, None) => "renamed".into(),
+        (Status::Added, _) => "added".into(),
+        (Status::Modified, _) => "modified".into(),
+        (Status::Deleted, _) => "deleted".into(),
+    }
+}
+
+/// What a side that is not text says instead of a diff.
+pub fn describe_content(content: &Content) -> Option<String> {
+    match content {
+        Content::Text(_) => None,
+        Content::Binary(size) => Some(format!("binary file, {size} bytes")),
+        Content::NotUtf8(size) => Some(format!("not UTF-8 text, {size} bytes")),
+        Content::Symlink(target) => Some(format!("symlink to `{target}` (not followed)")),
+        Content::Submodule(commit) => Some(format!("submodule at {} (not entered)", &commit[..commit.len().min(12)])),
+    }
+}
+
+/// The body of a change's diff: the text diff when both sides (or the one present) are
+/// text, or a sentence for binary, non-UTF-8, symlink, submodule and pure-rename changes.
+pub enum Body {
+    Text(textdiff::TextChange),
+    Note(String),
+}
+
+pub fn body(change: &PromptChange) -> Body {
+    fn text(c: &Option<Content>) -> Option<&str> {
+        match c {
+            Some(Content::Text(t)) => Some(t.as_str()),
+            None => Some(""),
+            _ => None,
+        }
+    }
+    if change.old.is_none() && change.new.is_none() {
+        return Body::Note("content unchanged".into());
+    }
+    match (text(&change.old), text(&change.new)) {
+        (Some(old), Some(new)) => {
+            let diff = textdiff::diff(old, new);
+            if diff.hunks.is_empty() && diff.line_endings.is_none() {
+                Body::Note("content unchanged".into())
+            } else {
+                Body::Text(diff)
+            }
+        }
+        _ => {
+            let side = |c: &Option<Content>| match c {
+                Some(c) => describe_content(c).unwrap_or_else(|| "text".into()),
+                None => "absent".into(),
+            };
+            Body::Note(format!("{} → {}", side(&change.old), side(&change.new)))
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! The terminal format: a compact list of changed prompt files and their surfaces, then
+//! each file's diff, coloured on a terminal (changed words highlighted) and plain in logs.
+
+use std::fmt::Write;
+
+use super::textdiff::{LineTag, TextChange};
+use super::{body, status_word, Body};
+use crate::changeset::{ChangeSet, PromptChange, Via};
+use crate::git::Status;
+
+/// ANSI styling, or none.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color && !text.is_empty() {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+const RED: &str = "31";
+const GREEN: &str = "32";
+const YELLOW: &str = "33";
+const CYAN: &str = "36";
+const BOLD: &str = "1";
+const DIM: &str = "2";
+
+/// Renders the change set for a terminal or a log.
+pub fn change_set(set: &ChangeSet, style: Style) -> String {
+    let mut out = String::new();
+    let files = set.changes.len();
+    let _ = writeln!(
+        out,
+        "{} {files} prompt file{} changed, {} surface{} affected",
+        style.paint(BOLD, "promptgate diff:"),
+        plural(files),
+        set.surfaces.len(),
+        plural(set.surfaces.len()),
+    );
+    let _ = writeln!(out, "  base {}  merge base {}  head {}", revision(&set.base_label, set.base), revision("", set.merge_base).trim(), revision(&set.head_label, set.head));
+    if set.changes.is_empty() {
+        return out;
+    }
+    out.push('\n');
+    let width = set.changes.iter().map(|c| name(c).chars().count()).max().unwrap_or(0);
+    for change in &set.changes {
+        let letter = match change.status {
+            Status::Added => style.paint(GREEN, "A"),
+            Status::Modified => style.paint(YELLOW, "M"),
+            Status::Deleted => style.paint(RED, "D"),
+            Status::Renamed => style.paint(CYAN, "R"),
+        };
+        let surfaces = if change.surfaces.is_empty() {
+            style.paint(DIM, "(no surface settings changed)")
+        } else {
+            change.surfaces.join(", ")
+        };
+        let _ = writeln!(out, "  {letter}  {:width$}  {surfaces}", name(change));
+    }
+    let _ = writeln!(out, "\nsurfaces: {}", if set.surfaces.is_empty() { "none".to_string() } else { set.surfaces.join(", ") });
+    for change in &set.changes {
+        out.push('\n');
+        file_diff(&mut out, change, style);
+    }
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn revision(label: &str, oid: Option<git2::Oid>) -> String {
+    match oid {
+        Some(oid) if label.is_empty() => crate::git::short(oid),
+        Some(oid) => format!("{label} ({})", crate::git::short(oid)),
+        None if label.is_empty() => "none".into(),
+        None => label.to_string(),
+    }
+}
+
+/// The file's name in the list: its path, the old path for renames, and why it is listed.
+fn name(change: &PromptChange) -> String {
+    let mut name = match &change.old_path {
+        Some(old) => format!("{old} → {}", change.path),
+        None => change.path.clone(),
+    };
+    if let Some(s) = change.similarity {
+        let _ = write!(name, " ({s}%)");
+    }
+    match change.via {
+        Via::Include => name.push_str(" (included)"),
+        Via::Config => name.push_str(" (config)"),
+        Via::Prompt => {}
+    }
+    let kind = crate::report::json::kind_word(change.kind());
+    if kind != "text" {
+        let _ = write!(name, " [{kind}]");
+    }
+    name
+}
+
+fn file_diff(out: &mut String, change: &PromptChange, style: Style) {
+    let title = format!("── {} ── {}", change.path, status_word(change));
+    let _ = writeln!(out, "{}", style.paint(BOLD, &title));
+    match body(change) {
+        Body::Note(note) => {
+            let _ = writeln!(out, "   {}", style.paint(DIM, &note));
+        }
+        Body::Text(diff) => text_change(out, &diff, style),
+    }
+}
+
+fn text_change(out: &mut String, diff: &TextChange, style: Style) {
+    if let Some(eol) = &diff.line_endings {
+        let _ = writeln!(out, "   {}", style.paint(DIM, &format!("line endings changed: {eol}")));
+    }
+    for hunk in &diff.hunks {
+        let _ = writeln!(out, "{}", style.paint(CYAN, &hunk.header()));
+        for line in &hunk.lines {
+            let (sign, color) = match line.tag {
+                LineTag::Context => (" ", ""),
+                LineTag::Removed => ("-", RED),
+                LineTag::Added => ("+", GREEN),
+            };
+            if !style.color || color.is_empty() {
+                let _ = writeln!(out, "{sign}{}", line.text());
+                continue;
+            }
+            let mut drawn = style.paint(color, sign);
+            for (emphasized, segment) in &line.segments {
+                let code = if *emphasized { format!("{color};7") } else { color.to_string() };
+                drawn.push_str(&style.paint(&code, segment));
+            }
+            let _ = writeln!(out, "{drawn}");
+        }
+    }
+}
