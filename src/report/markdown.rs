@@ -37,7 +37,7 @@ pub fn change_set(set: &ChangeSet) -> String {
         let _ = writeln!(out, "| {}{via} | {} | {} |", status_word(change), cell(&file), cell(&surfaces.join(", ")));
     }
     for change in &set.changes {
-        let _ = write!(out, "\n<details><summary>{} ({})</summary>\n\n", code(&change.path), status_word(change));
+        let _ = write!(out, "\n<details><summary><code>{}</code> ({})</summary>\n\n", html(&change.path), status_word(change));
         match body(change) {
             Body::Note(note) => {
                 let _ = writeln!(out, "{}", code(&note));
@@ -79,6 +79,15 @@ pub fn code(text: &str) -> String {
     let ticks = "`".repeat(longest_run(&text, '`') + 1);
     let pad = if text.starts_with('`') || text.ends_with('`') { " " } else { "" };
     format!("{ticks}{pad}{text}{pad}{ticks}")
+}
+
+/// Escapes text for HTML (summary lines, where Markdown is not rendered).
+pub fn html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('@', "&#64;")
 }
 
 /// Escapes the pipes of a table cell (they split cells even inside code spans).
