@@ -105,15 +105,24 @@ pub struct Sides<'a> {
 }
 
 /// Narrows raw git changes to the prompt change set.
-pub fn build(sides: &Sides<'_>, raw: Vec<FileChange>) -> Result<(Vec<PromptChange>, Vec<Diagnostic>), GitError> {
+pub fn build(
+    sides: &Sides<'_>,
+    raw: Vec<FileChange>,
+) -> Result<(Vec<PromptChange>, Vec<Diagnostic>), GitError> {
     let mut warnings = Vec::new();
     if raw.is_empty() {
         return Ok((Vec::new(), warnings));
     }
-    let maps: Vec<&SurfaceMap> = std::iter::once(sides.new_map).chain(sides.old_map).collect();
+    let maps: Vec<&SurfaceMap> = std::iter::once(sides.new_map)
+        .chain(sides.old_map)
+        .collect();
     let by_glob = |path: &str| -> BTreeSet<String> {
         maps.iter()
-            .flat_map(|m| m.surfaces_matching(path).map(String::from).collect::<Vec<_>>())
+            .flat_map(|m| {
+                m.surfaces_matching(path)
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
             .collect()
     };
     let mut included: Option<BTreeMap<String, BTreeSet<String>>> = None;
@@ -125,7 +134,12 @@ pub fn build(sides: &Sides<'_>, raw: Vec<FileChange>) -> Result<(Vec<PromptChang
         let (via, surfaces) = if paths.contains(&sides.config_path) {
             let surfaces = match sides.old_map {
                 Some(old) => old.changed_settings(sides.new_map),
-                None => sides.new_map.surfaces.iter().map(|s| s.name.clone()).collect(),
+                None => sides
+                    .new_map
+                    .surfaces
+                    .iter()
+                    .map(|s| s.name.clone())
+                    .collect(),
             };
             (Via::Config, surfaces.into_iter().collect())
         } else {
@@ -149,7 +163,12 @@ pub fn build(sides: &Sides<'_>, raw: Vec<FileChange>) -> Result<(Vec<PromptChang
         if surfaces.is_empty() && via != Via::Config {
             continue;
         }
-        changes.push(with_contents(sides.repo, change, via, surfaces.into_iter().collect())?);
+        changes.push(with_contents(
+            sides.repo,
+            change,
+            via,
+            surfaces.into_iter().collect(),
+        )?);
     }
     Ok((changes, warnings))
 }
@@ -169,8 +188,18 @@ fn include_map(
             let files = list_matching(snapshot, &surface.globs)?;
             if side == 0 && files.is_empty() {
                 warnings.push(
-                    Diagnostic::warning(&surfaces.origin, format!("the prompt globs of surface `{}` match no file in {}", surface.name, snapshot.describe()))
-                        .with_help(format!("check the patterns: {}", surface.globs.patterns.join(", "))),
+                    Diagnostic::warning(
+                        &surfaces.origin,
+                        format!(
+                            "the prompt globs of surface `{}` match no file in {}",
+                            surface.name,
+                            snapshot.describe()
+                        ),
+                    )
+                    .with_help(format!(
+                        "check the patterns: {}",
+                        surface.globs.patterns.join(", ")
+                    )),
                 );
             }
             let texts: Vec<(String, String)> = files
@@ -181,7 +210,10 @@ fn include_map(
                         .flatten()
                 })
                 .collect();
-            let closure = Closure::load(snapshot, texts.iter().map(|(p, t)| (p.as_str(), t.as_str())))?;
+            let closure = Closure::load(
+                snapshot,
+                texts.iter().map(|(p, t)| (p.as_str(), t.as_str())),
+            )?;
             for path in closure.files.into_keys() {
                 map.entry(path).or_default().insert(surface.name.clone());
             }
@@ -208,12 +240,19 @@ pub fn list_matching(
     Ok(out)
 }
 
-fn with_contents(repo: &Repo, change: FileChange, via: Via, surfaces: Vec<String>) -> Result<PromptChange, GitError> {
+fn with_contents(
+    repo: &Repo,
+    change: FileChange,
+    via: Via,
+    surfaces: Vec<String>,
+) -> Result<PromptChange, GitError> {
     // A pure rename has nothing to show; its blobs are not read.
     let pure_rename = change.similarity == Some(100);
     let load = |side: &Option<FileSide>| -> Result<Option<Content>, GitError> {
         match side {
-            Some(side) if !pure_rename || side.kind != EntryKind::File => content(repo, side).map(Some),
+            Some(side) if !pure_rename || side.kind != EntryKind::File => {
+                content(repo, side).map(Some)
+            }
             _ => Ok(None),
         }
     };
@@ -221,7 +260,9 @@ fn with_contents(repo: &Repo, change: FileChange, via: Via, surfaces: Vec<String
     let new = load(&change.new)?;
     let similarity = match (&old, &new, change.similarity) {
         (_, _, Some(s)) => Some(s),
-        (Some(Content::Text(a)), Some(Content::Text(b)), None) if change.status == Status::Renamed => {
+        (Some(Content::Text(a)), Some(Content::Text(b)), None)
+            if change.status == Status::Renamed =>
+        {
             Some((similar::TextDiff::from_lines(a, b).ratio() * 100.0).round() as u16)
         }
         _ => None,

@@ -21,10 +21,10 @@ pub struct Diagnostic {
     pub file: String,
     /// 1-based line, when the problem has a place inside the file.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<usize>,
+    pub line: Option<u32>,
     /// 1-based column (in characters), when known.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub column: Option<usize>,
+    pub column: Option<u32>,
     pub message: String,
     /// What to do about it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,15 +67,20 @@ impl Diagnostic {
     }
 
     pub fn at_line(mut self, line: usize) -> Self {
-        self.line = Some(line);
+        self.line = Some(to_u32(line));
+        self
+    }
+
+    pub fn at_column(mut self, column: usize) -> Self {
+        self.column = Some(to_u32(column));
         self
     }
 
     /// Places the diagnostic at a byte span of `source`, with line, column and snippet.
     pub fn at_span(mut self, source: &str, span: std::ops::Range<usize>) -> Self {
         let (line, column) = line_column(source, span.start);
-        self.line = Some(line);
-        self.column = Some(column);
+        self.line = Some(to_u32(line));
+        self.column = Some(to_u32(column));
         self.snippet = Some(snippet(source, span));
         self
     }
@@ -111,6 +116,10 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 /// 1-based line and column (in characters) of a byte offset.
 pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
     let offset = floor_char_boundary(source, offset.min(source.len()));
@@ -138,7 +147,9 @@ fn snippet(source: &str, span: std::ops::Range<usize>) -> String {
     let start = floor_char_boundary(source, span.start.min(source.len()));
     let (line, column) = line_column(source, start);
     let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
+    let line_end = source[start..]
+        .find('\n')
+        .map_or(source.len(), |i| start + i);
     let text = source[line_start..line_end].trim_end_matches('\r');
     let end = floor_char_boundary(source, span.end.clamp(start, line_end));
     let width = source[start..end].chars().count().max(1);
@@ -159,7 +170,10 @@ mod tests {
     fn line_and_column_count_characters() {
         let src = "a = 1\nbé = 2\n";
         assert_eq!(line_column(src, 0), (1, 1));
-        let offset = src.find('=').map(|_| src.rfind('=').unwrap_or(0)).unwrap_or(0);
+        let offset = src
+            .find('=')
+            .map(|_| src.rfind('=').unwrap_or(0))
+            .unwrap_or(0);
         assert_eq!(line_column(src, offset), (2, 4));
     }
 

@@ -40,7 +40,11 @@ const IDS_LISTED: usize = 5;
 const RENDER_ERRORS_SHOWN: usize = 3;
 
 /// Validates the config `config_file` (its bytes given) and what it points to in `snapshot`.
-pub fn validate(snapshot: &dyn Snapshot, config_file: &str, config_bytes: &[u8]) -> Result<Validation, GitError> {
+pub fn validate(
+    snapshot: &dyn Snapshot,
+    config_file: &str,
+    config_bytes: &[u8],
+) -> Result<Validation, GitError> {
     let mut out = Validation::default();
     let loaded = match config::load(config_file, config_bytes) {
         Ok(loaded) => loaded,
@@ -57,18 +61,39 @@ pub fn validate(snapshot: &dyn Snapshot, config_file: &str, config_bytes: &[u8])
     Ok(out)
 }
 
-fn validate_surface(snapshot: &dyn Snapshot, config_file: &str, surface: &Surface, out: &mut Validation) -> Result<(), GitError> {
+fn validate_surface(
+    snapshot: &dyn Snapshot,
+    config_file: &str,
+    surface: &Surface,
+    out: &mut Validation,
+) -> Result<(), GitError> {
     let name = surface.name.get_ref();
-    let patterns: Vec<&str> = surface.prompts.get_ref().iter().map(|p| p.get_ref().as_str()).collect();
+    let patterns: Vec<&str> = surface
+        .prompts
+        .get_ref()
+        .iter()
+        .map(|p| p.get_ref().as_str())
+        .collect();
     let Ok(globs) = config::PromptGlobs::new(patterns.iter().copied()) else {
         return Ok(()); // already reported by the config check
     };
     let files = list_matching(snapshot, &globs)?;
     for (i, pattern) in patterns.iter().enumerate() {
-        if !files.iter().any(|(path, _)| globs.matching_patterns(path).contains(&i)) {
+        if !files
+            .iter()
+            .any(|(path, _)| globs.matching_patterns(path).contains(&i))
+        {
             out.diagnostics.push(
-                Diagnostic::warning(config_file, format!("prompt glob `{pattern}` of surface `{name}` matches no file in {}", snapshot.describe()))
-                    .with_help("check the pattern: `*` stays within a directory, `**` crosses directories"),
+                Diagnostic::warning(
+                    config_file,
+                    format!(
+                        "prompt glob `{pattern}` of surface `{name}` matches no file in {}",
+                        snapshot.describe()
+                    ),
+                )
+                .with_help(
+                    "check the pattern: `*` stays within a directory, `**` crosses directories",
+                ),
             );
         }
     }
@@ -120,8 +145,14 @@ fn validate_surface(snapshot: &dyn Snapshot, config_file: &str, surface: &Surfac
         },
         _ => {
             out.diagnostics.push(
-                Diagnostic::error(config_file, format!("surface `{name}`: case file `{case_file}` does not exist in {}", snapshot.describe()))
-                    .with_help("`cases` is a path from the repository root to a JSONL or YAML file"),
+                Diagnostic::error(
+                    config_file,
+                    format!(
+                        "surface `{name}`: case file `{case_file}` does not exist in {}",
+                        snapshot.describe()
+                    ),
+                )
+                .with_help("`cases` is a path from the repository root to a JSONL or YAML file"),
             );
             return Ok(());
         }
@@ -141,7 +172,13 @@ fn validate_surface(snapshot: &dyn Snapshot, config_file: &str, surface: &Surfac
 
 /// Every variable each template uses must be defined by every case; then every case must
 /// render.
-fn check_cases(prompts: &[Prompt], templates: &Templates, case_file: &str, cases: &[Case], out: &mut Validation) {
+fn check_cases(
+    prompts: &[Prompt],
+    templates: &Templates,
+    case_file: &str,
+    cases: &[Case],
+    out: &mut Validation,
+) {
     for message in prompts.iter().flat_map(|p| p.messages.iter()) {
         if !templates.contains(&message.template) {
             continue;
@@ -159,7 +196,8 @@ fn check_cases(prompts: &[Prompt], templates: &Templates, case_file: &str, cases
         }
         let file = message.template.split('#').next().unwrap_or_default();
         for (variable, lacking) in missing {
-            out.diagnostics.push(missing_variable(file, case_file, variable, &lacking));
+            out.diagnostics
+                .push(missing_variable(file, case_file, variable, &lacking));
         }
         let mut render_errors = 0;
         for case in cases.iter().filter(|c| !incomplete.contains(c.id.as_str())) {
@@ -167,21 +205,34 @@ fn check_cases(prompts: &[Prompt], templates: &Templates, case_file: &str, cases
                 render_errors += 1;
                 if render_errors <= RENDER_ERRORS_SHOWN {
                     let context = format!("case `{}` of {case_file}:{}", case.id, case.line);
-                    out.diagnostics.push(templates.diagnostic(&error, Some(&context)));
+                    out.diagnostics
+                        .push(templates.diagnostic(&error, Some(&context)));
                 }
             }
         }
         if render_errors > RENDER_ERRORS_SHOWN {
             out.diagnostics.push(Diagnostic::error(
                 file,
-                format!("{} more case(s) fail to render", render_errors - RENDER_ERRORS_SHOWN),
+                format!(
+                    "{} more case(s) fail to render",
+                    render_errors - RENDER_ERRORS_SHOWN
+                ),
             ));
         }
     }
 }
 
-fn missing_variable(template: &str, case_file: &str, variable: &str, lacking: &[&Case]) -> Diagnostic {
-    let ids: Vec<String> = lacking.iter().take(IDS_LISTED).map(|c| format!("`{}`", c.id)).collect();
+fn missing_variable(
+    template: &str,
+    case_file: &str,
+    variable: &str,
+    lacking: &[&Case],
+) -> Diagnostic {
+    let ids: Vec<String> = lacking
+        .iter()
+        .take(IDS_LISTED)
+        .map(|c| format!("`{}`", c.id))
+        .collect();
     let more = lacking.len().saturating_sub(IDS_LISTED);
     let who = match (lacking.len(), more) {
         (1, _) => format!("case {} does", ids[0]),

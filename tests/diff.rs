@@ -12,9 +12,15 @@ fn two_surfaces() -> TestRepo {
     let repo = TestRepo::new();
     repo.write(
         "promptgate.toml",
-        config(&[("support", "prompts/support/**/*.md"), ("triage", "prompts/triage/*.md")]),
+        config(&[
+            ("support", "prompts/support/**/*.md"),
+            ("triage", "prompts/triage/*.md"),
+        ]),
     )
-    .write("prompts/support/answer.md", "Answer {{ question }} briefly.\n")
+    .write(
+        "prompts/support/answer.md",
+        "Answer {{ question }} briefly.\n",
+    )
     .write("prompts/triage/route.md", "Route {{ ticket }}.\n")
     .write("src/app.py", "print('hi')\n");
     repo.commit("base");
@@ -25,8 +31,11 @@ fn two_surfaces() -> TestRepo {
 #[test]
 fn modified_prompt_maps_to_its_surface_and_other_files_are_ignored() {
     let repo = two_surfaces();
-    repo.write("prompts/support/answer.md", "Answer {{ question }} thoroughly.\n")
-        .write("src/app.py", "print('bye')\n");
+    repo.write(
+        "prompts/support/answer.md",
+        "Answer {{ question }} thoroughly.\n",
+    )
+    .write("src/app.py", "print('bye')\n");
     let head = repo.commit("edit");
     let base = repo.git(&["rev-parse", "main"]);
     let json = repo.diff_json(&["--base", "main"]);
@@ -44,7 +53,11 @@ fn modified_prompt_maps_to_its_surface_and_other_files_are_ignored() {
 #[test]
 fn rename_without_edit_is_a_pure_rename() {
     let repo = two_surfaces();
-    repo.git(&["mv", "prompts/support/answer.md", "prompts/support/reply.md"]);
+    repo.git(&[
+        "mv",
+        "prompts/support/answer.md",
+        "prompts/support/reply.md",
+    ]);
     repo.commit("rename");
     let json = repo.diff_json(&["--base", "main"]);
     let c = change(&json, "prompts/support/reply.md");
@@ -57,12 +70,16 @@ fn rename_without_edit_is_a_pure_rename() {
 #[test]
 fn rename_with_edit_is_still_a_rename_with_its_similarity() {
     let repo = two_surfaces();
-    let body: String = (0..20).map(|i| format!("Rule {i}: be helpful about {{{{ topic }}}}.\n")).collect();
+    let body: String = (0..20)
+        .map(|i| format!("Rule {i}: be helpful about {{{{ topic }}}}.\n"))
+        .collect();
     repo.write("prompts/support/long.md", &body);
     repo.commit("long prompt");
     let base = repo.git(&["rev-parse", "HEAD"]);
-    repo.remove("prompts/support/long.md")
-        .write("prompts/support/longer.md", body.replace("Rule 3:", "Rule three:"));
+    repo.remove("prompts/support/long.md").write(
+        "prompts/support/longer.md",
+        body.replace("Rule 3:", "Rule three:"),
+    );
     repo.commit("rename and edit");
     let json = repo.diff_json(&["--base", &base]);
     let c = change(&json, "prompts/support/longer.md");
@@ -78,7 +95,10 @@ fn rename_across_surfaces_names_both() {
     repo.git(&["mv", "prompts/triage/route.md", "prompts/support/route.md"]);
     repo.commit("move");
     let json = repo.diff_json(&["--base", "main"]);
-    assert_eq!(change(&json, "prompts/support/route.md")["surfaces"], json!(["support", "triage"]));
+    assert_eq!(
+        change(&json, "prompts/support/route.md")["surfaces"],
+        json!(["support", "triage"])
+    );
 }
 
 #[test]
@@ -86,7 +106,10 @@ fn bulk_move_of_hundreds_of_files_stays_renames() {
     let repo = TestRepo::new();
     repo.write("promptgate.toml", config(&[("all", "prompts/**/*.md")]));
     for i in 0..300 {
-        repo.write(&format!("prompts/old/p{i:03}.md"), format!("Prompt number {i}: answer {{{{ q }}}} in style {i}.\n"));
+        repo.write(
+            &format!("prompts/old/p{i:03}.md"),
+            format!("Prompt number {i}: answer {{{{ q }}}} in style {i}.\n"),
+        );
     }
     repo.commit("many prompts");
     repo.git(&["checkout", "-q", "-b", "feature"]);
@@ -95,8 +118,15 @@ fn bulk_move_of_hundreds_of_files_stays_renames() {
     let json = repo.diff_json(&["--base", "main"]);
     let all = changes(&json);
     assert_eq!(all.len(), 300);
-    assert!(all.iter().all(|c| c["status"] == "renamed" && c["similarity"] == 100), "{json:#}");
-    assert_eq!(change(&json, "prompts/new/p042.md")["old_path"], "prompts/old/p042.md");
+    assert!(
+        all.iter()
+            .all(|c| c["status"] == "renamed" && c["similarity"] == 100),
+        "{json:#}"
+    );
+    assert_eq!(
+        change(&json, "prompts/new/p042.md")["old_path"],
+        "prompts/old/p042.md"
+    );
 }
 
 #[test]
@@ -109,7 +139,11 @@ fn deletion_is_reported_with_the_old_path() {
     assert_eq!(c["status"], "deleted");
     assert_eq!(c["surfaces"], json!(["triage"]));
     let text = repo.run(&["diff", "--base", "main", "--color", "never"]);
-    assert!(text.stdout.contains("-Route {{ ticket }}."), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("-Route {{ ticket }}."),
+        "{}",
+        text.stdout
+    );
 }
 
 #[test]
@@ -125,16 +159,30 @@ fn paths_with_spaces_and_unicode_are_byte_exact() {
 #[test]
 fn binary_and_non_utf8_files_are_reported_not_diffed() {
     let repo = two_surfaces();
-    repo.write("prompts/support/logo.md", [0x89u8, b'P', b'N', b'G', 0, 1, 2, 3])
-        .write("prompts/support/latin1.md", b"caf\xe9 {{ x }}\n");
+    repo.write(
+        "prompts/support/logo.md",
+        [0x89u8, b'P', b'N', b'G', 0, 1, 2, 3],
+    )
+    .write("prompts/support/latin1.md", b"caf\xe9 {{ x }}\n");
     repo.commit("odd contents");
     let json = repo.diff_json(&["--base", "main"]);
     assert_eq!(change(&json, "prompts/support/logo.md")["kind"], "binary");
-    assert_eq!(change(&json, "prompts/support/latin1.md")["kind"], "not-utf8");
+    assert_eq!(
+        change(&json, "prompts/support/latin1.md")["kind"],
+        "not-utf8"
+    );
     let text = repo.run(&["diff", "--base", "main", "--color", "never"]);
     assert_eq!(text.code, 0, "{}", text.stderr);
-    assert!(text.stdout.contains("absent → binary file, 8 bytes"), "{}", text.stdout);
-    assert!(text.stdout.contains("absent → not UTF-8 text, 13 bytes"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("absent → binary file, 8 bytes"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("absent → not UTF-8 text, 13 bytes"),
+        "{}",
+        text.stdout
+    );
 }
 
 #[test]
@@ -143,7 +191,8 @@ fn symlinks_and_submodules_under_a_glob_are_reported_not_followed() {
     sub.write("prompts/inner.md", "inner {{ x }}\n");
     sub.commit("sub");
     let repo = two_surfaces();
-    std::os::unix::fs::symlink("/etc/passwd", repo.path().join("prompts/support/link.md")).expect("symlink");
+    std::os::unix::fs::symlink("/etc/passwd", repo.path().join("prompts/support/link.md"))
+        .expect("symlink");
     repo.git(&[
         "-c",
         "protocol.file.allow=always",
@@ -156,10 +205,22 @@ fn symlinks_and_submodules_under_a_glob_are_reported_not_followed() {
     repo.commit("link and submodule");
     let json = repo.diff_json(&["--base", "main"]);
     assert_eq!(change(&json, "prompts/support/link.md")["kind"], "symlink");
-    assert_eq!(change(&json, "prompts/support/vendored.md")["kind"], "submodule");
+    assert_eq!(
+        change(&json, "prompts/support/vendored.md")["kind"],
+        "submodule"
+    );
     let text = repo.run(&["diff", "--base", "main", "--color", "never"]);
-    assert!(text.stdout.contains("symlink to `/etc/passwd` (not followed)"), "{}", text.stdout);
-    assert!(!text.stdout.contains("root:"), "the link was followed: {}", text.stdout);
+    assert!(
+        text.stdout
+            .contains("symlink to `/etc/passwd` (not followed)"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        !text.stdout.contains("root:"),
+        "the link was followed: {}",
+        text.stdout
+    );
     assert!(text.stdout.contains("(not entered)"), "{}", text.stdout);
 }
 
@@ -174,14 +235,25 @@ fn crlf_files_diff_by_content_and_line_endings_alone_are_named() {
     repo.commit("edit crlf, convert route to crlf");
     let text = repo.run(&["diff", "--base", &base, "--color", "never"]);
     assert!(text.stdout.contains("-two\n+TWO\n"), "{}", text.stdout);
-    assert!(!text.stdout.contains('\r'), "raw CR in output: {:?}", text.stdout);
-    assert!(text.stdout.contains("line endings changed: LF → CRLF"), "{}", text.stdout);
+    assert!(
+        !text.stdout.contains('\r'),
+        "raw CR in output: {:?}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("line endings changed: LF → CRLF"),
+        "{}",
+        text.stdout
+    );
 }
 
 #[test]
 fn merge_from_main_into_feature_shows_only_the_feature_change() {
     let repo = two_surfaces();
-    repo.write("prompts/support/answer.md", "Feature wording {{ question }}.\n");
+    repo.write(
+        "prompts/support/answer.md",
+        "Feature wording {{ question }}.\n",
+    );
     repo.commit("feature edit");
     repo.git(&["checkout", "-q", "main"]);
     repo.write("prompts/triage/route.md", "Main wording {{ ticket }}.\n");
@@ -197,7 +269,10 @@ fn merge_from_main_into_feature_shows_only_the_feature_change() {
 #[test]
 fn merge_commit_against_its_first_parent_shows_what_the_merge_brought() {
     let repo = two_surfaces();
-    repo.write("prompts/support/answer.md", "Feature wording {{ question }}.\n");
+    repo.write(
+        "prompts/support/answer.md",
+        "Feature wording {{ question }}.\n",
+    );
     repo.commit("feature edit");
     repo.git(&["checkout", "-q", "main"]);
     repo.write("src/app.py", "print('main')\n");
@@ -211,12 +286,25 @@ fn merge_commit_against_its_first_parent_shows_what_the_merge_brought() {
 #[test]
 fn change_to_an_included_template_affects_every_surface_including_it() {
     let repo = TestRepo::new();
-    repo.write("promptgate.toml", config(&[("support", "prompts/support/*.md"), ("triage", "prompts/triage/*.md"), ("other", "prompts/other/*.md")]))
-        .write("prompts/support/a.md", "{% include \"partials/tone.md\" %} {{ q }}\n")
-        .write("prompts/triage/b.md", "{% include '../../partials/deep.md' %}\n")
-        .write("prompts/other/c.md", "nothing included\n")
-        .write("partials/deep.md", "{% include './tone.md' %}\n")
-        .write("partials/tone.md", "Be kind.\n");
+    repo.write(
+        "promptgate.toml",
+        config(&[
+            ("support", "prompts/support/*.md"),
+            ("triage", "prompts/triage/*.md"),
+            ("other", "prompts/other/*.md"),
+        ]),
+    )
+    .write(
+        "prompts/support/a.md",
+        "{% include \"partials/tone.md\" %} {{ q }}\n",
+    )
+    .write(
+        "prompts/triage/b.md",
+        "{% include '../../partials/deep.md' %}\n",
+    )
+    .write("prompts/other/c.md", "nothing included\n")
+    .write("partials/deep.md", "{% include './tone.md' %}\n")
+    .write("partials/tone.md", "Be kind.\n");
     repo.commit("base");
     repo.git(&["checkout", "-q", "-b", "feature"]);
     repo.write("partials/tone.md", "Be kind and brief.\n");
@@ -235,10 +323,14 @@ fn deleted_include_still_affects_the_surface_that_used_it() {
         .write("prompts/a.md", "{% include 'partials/x.md' %}\n")
         .write("partials/x.md", "x\n");
     repo.commit("base");
-    repo.write("prompts/a.md", "inlined x\n").remove("partials/x.md");
+    repo.write("prompts/a.md", "inlined x\n")
+        .remove("partials/x.md");
     repo.commit("inline");
     let json = repo.diff_json(&["--base", "HEAD~1"]);
-    assert_eq!(change(&json, "partials/x.md")["surfaces"], json!(["support"]));
+    assert_eq!(
+        change(&json, "partials/x.md")["surfaces"],
+        json!(["support"])
+    );
 }
 
 #[test]
@@ -248,10 +340,13 @@ fn config_changes_affect_the_surfaces_whose_settings_changed() {
         [[surface]]\nname = \"a\"\nprompts = [\"p/a/*.md\"]\nprovider = \"main\"\ntier = \"self\"\ngate = false\n\n\
         [[surface]]\nname = \"b\"\nprompts = [\"p/b/*.md\"]\nprovider = \"other\"\ntier = \"self\"\ngate = false\n\n\
         [[surface]]\nname = \"c\"\nprompts = [\"p/c/*.md\"]\nprovider = \"other\"\ntier = \"council\"\ngate = false\n";
-    repo.write("promptgate.toml", base_config).write("p/a/x.md", "a\n");
+    repo.write("promptgate.toml", base_config)
+        .write("p/a/x.md", "a\n");
     repo.commit("base");
     // The model of `main` changes (surface a) and surface c's tier changes.
-    let head_config = base_config.replace("model = \"gpt-4o-mini\"", "model = \"gpt-4.1\"").replace("tier = \"council\"", "tier = \"exec\"");
+    let head_config = base_config
+        .replace("model = \"gpt-4o-mini\"", "model = \"gpt-4.1\"")
+        .replace("tier = \"council\"", "tier = \"exec\"");
     repo.write("promptgate.toml", head_config);
     repo.commit("model bump");
     let json = repo.diff_json(&["--base", "HEAD~1"]);
@@ -259,7 +354,12 @@ fn config_changes_affect_the_surfaces_whose_settings_changed() {
     assert_eq!(c["via"], "config");
     assert_eq!(c["surfaces"], json!(["a", "c"]));
 
-    repo.write("promptgate.toml", format!("# only a comment changed\n{base_config}").replace("gpt-4o-mini", "gpt-4.1").replace("tier = \"council\"", "tier = \"exec\""));
+    repo.write(
+        "promptgate.toml",
+        format!("# only a comment changed\n{base_config}")
+            .replace("gpt-4o-mini", "gpt-4.1")
+            .replace("tier = \"council\"", "tier = \"exec\""),
+    );
     repo.commit("comment");
     let json = repo.diff_json(&["--base", "HEAD~1"]);
     assert_eq!(change(&json, "promptgate.toml")["surfaces"], json!([]));
@@ -271,7 +371,8 @@ fn a_config_added_by_the_change_makes_every_surface_new() {
     let repo = TestRepo::new();
     repo.write("README.md", "hi\n");
     repo.commit("base");
-    repo.write("promptgate.toml", config(&[("s", "p/*.md")])).write("p/x.md", "x\n");
+    repo.write("promptgate.toml", config(&[("s", "p/*.md")]))
+        .write("p/x.md", "x\n");
     repo.commit("adopt promptgate");
     let json = repo.diff_json(&["--base", "HEAD~1"]);
     assert_eq!(json["surfaces"], json!(["s"]));
@@ -282,11 +383,20 @@ fn a_config_added_by_the_change_makes_every_surface_new() {
 fn config_rev_reads_the_config_from_that_revision() {
     let repo = two_surfaces();
     // The head renames the surface; --config-rev main keeps the base's names.
-    repo.write("promptgate.toml", config(&[("support-v2", "prompts/support/**/*.md"), ("triage", "prompts/triage/*.md")]))
-        .write("prompts/support/answer.md", "changed\n");
+    repo.write(
+        "promptgate.toml",
+        config(&[
+            ("support-v2", "prompts/support/**/*.md"),
+            ("triage", "prompts/triage/*.md"),
+        ]),
+    )
+    .write("prompts/support/answer.md", "changed\n");
     repo.commit("rename surface");
     let json = repo.diff_json(&["--base", "main", "--config-rev", "main"]);
-    assert_eq!(change(&json, "prompts/support/answer.md")["surfaces"], json!(["support"]));
+    assert_eq!(
+        change(&json, "prompts/support/answer.md")["surfaces"],
+        json!(["support"])
+    );
 }
 
 #[test]
@@ -306,7 +416,8 @@ fn staged_diffs_the_index_against_head_not_the_working_tree() {
 #[test]
 fn staged_in_a_repository_without_commits() {
     let repo = TestRepo::new();
-    repo.write("promptgate.toml", config(&[("s", "p/*.md")])).write("p/x.md", "x\n");
+    repo.write("promptgate.toml", config(&[("s", "p/*.md")]))
+        .write("p/x.md", "x\n");
     repo.git(&["add", "-A"]);
     let json = repo.diff_json(&["--staged"]);
     assert_eq!(json["base"], serde_json::Value::Null);
@@ -323,17 +434,28 @@ fn staged_with_nothing_staged_is_empty() {
 #[test]
 fn default_base_is_the_upstream_of_the_branch() {
     let remote = TestRepo::new();
-    remote.write("promptgate.toml", config(&[("s", "p/*.md")])).write("p/x.md", "x\n");
+    remote
+        .write("promptgate.toml", config(&[("s", "p/*.md")]))
+        .write("p/x.md", "x\n");
     remote.commit("base");
     let clone = common::tempdir();
-    common::git_in(&clone, &["clone", "-q", remote.path().to_str().expect("path"), "."]);
-    common::git_in(&clone, &["checkout", "-q", "-b", "feature", "--track", "origin/main"]);
+    common::git_in(
+        &clone,
+        &["clone", "-q", remote.path().to_str().expect("path"), "."],
+    );
+    common::git_in(
+        &clone,
+        &["checkout", "-q", "-b", "feature", "--track", "origin/main"],
+    );
     std::fs::write(clone.join("p/x.md"), "y\n").expect("write");
     common::git_in(&clone, &["commit", "-q", "-am", "edit"]);
     let run = common::run_in(&clone, &["diff", "--format", "json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
-    assert_eq!(json["base"], common::git_in(&clone, &["rev-parse", "origin/main"]));
+    assert_eq!(
+        json["base"],
+        common::git_in(&clone, &["rev-parse", "origin/main"])
+    );
     assert_eq!(changes(&json).len(), 1);
 }
 
@@ -350,7 +472,11 @@ fn unknown_revision_exits_4_and_names_it() {
     let repo = two_surfaces();
     let run = repo.run(&["diff", "--base", "no-such-branch"]);
     assert_eq!(run.code, 4);
-    assert!(run.stderr.contains("unknown revision `no-such-branch`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown revision `no-such-branch`"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -363,11 +489,20 @@ fn shallow_clone_without_the_base_commit_names_the_fix() {
     let base = origin.git(&["rev-parse", "main"]);
     let clone = common::tempdir();
     let url = format!("file://{}", origin.path().display());
-    common::git_in(&clone, &["clone", "-q", "--depth", "1", "--branch", "feature", &url, "."]);
+    common::git_in(
+        &clone,
+        &[
+            "clone", "-q", "--depth", "1", "--branch", "feature", &url, ".",
+        ],
+    );
     let run = common::run_in(&clone, &["diff", "--base", &base]);
     assert_eq!(run.code, 4, "{}", run.stderr);
     assert!(run.stderr.contains("fetch-depth: 0"), "{}", run.stderr);
-    assert!(run.stderr.contains("git fetch --unshallow"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("git fetch --unshallow"),
+        "{}",
+        run.stderr
+    );
 
     // The base's tip fetched, but not the history joining it to the head.
     common::git_in(&clone, &["fetch", "-q", "--depth", "1", "origin", "main"]);
@@ -382,13 +517,20 @@ fn not_a_git_repository_exits_4() {
     let dir = tempfile::tempdir().expect("tempdir");
     let run = common::run_in(dir.path(), &["diff", "--base", "main"]);
     assert_eq!(run.code, 4);
-    assert!(run.stderr.contains("is not inside a git repository"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is not inside a git repository"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn malformed_config_exits_5_with_file_line_and_column() {
     let repo = two_surfaces();
-    repo.write("promptgate.toml", "[[surface]]\nname = \"s\"\nprompts = [\"p/*.md\"\n");
+    repo.write(
+        "promptgate.toml",
+        "[[surface]]\nname = \"s\"\nprompts = [\"p/*.md\"\n",
+    );
     repo.commit("broken");
     let run = repo.run(&["diff", "--base", "main"]);
     assert_eq!(run.code, 5, "{}", run.stderr);
@@ -409,10 +551,20 @@ fn missing_config_exits_5_and_suggests_init() {
 #[test]
 fn glob_matching_nothing_is_a_warning() {
     let repo = two_surfaces();
-    repo.write("promptgate.toml", config(&[("support", "prompts/support/**/*.md"), ("ghost", "prompts/ghost/*.md")]))
-        .write("src/app.py", "changed\n");
+    repo.write(
+        "promptgate.toml",
+        config(&[
+            ("support", "prompts/support/**/*.md"),
+            ("ghost", "prompts/ghost/*.md"),
+        ]),
+    )
+    .write("src/app.py", "changed\n");
     repo.commit("ghost surface");
     let run = repo.run(&["diff", "--base", "main", "--format", "json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("warning:") && run.stderr.contains("`ghost` match no file"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("warning:") && run.stderr.contains("`ghost` match no file"),
+        "{}",
+        run.stderr
+    );
 }

@@ -18,7 +18,12 @@ pub(super) fn run(cli: &Cli, args: &DiffArgs) -> Result<i32> {
     };
     print_warnings(&set.warnings);
     let text = match args.format {
-        Format::Text => report::terminal::change_set(&set, Style { color: use_color(cli.color) }),
+        Format::Text => report::terminal::change_set(
+            &set,
+            Style {
+                color: use_color(cli.color),
+            },
+        ),
         Format::Json => report::json::change_set(&set),
         Format::Markdown => report::markdown::change_set(&set),
     };

@@ -30,7 +30,13 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// When to colour the output
-    #[arg(long, global = true, env = "PROMPTGATE_COLOR", value_name = "WHEN", default_value = "auto")]
+    #[arg(
+        long,
+        global = true,
+        env = "PROMPTGATE_COLOR",
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
     pub color: ColorChoice,
 
     #[command(subcommand)]
@@ -61,7 +67,12 @@ pub struct DiffArgs {
     pub base: Option<String>,
 
     /// The revision holding the change
-    #[arg(long, env = "PROMPTGATE_HEAD", value_name = "REF", default_value = "HEAD")]
+    #[arg(
+        long,
+        env = "PROMPTGATE_HEAD",
+        value_name = "REF",
+        default_value = "HEAD"
+    )]
     pub head: String,
 
     /// Compare the index (staged changes) with HEAD instead of two revisions
@@ -174,10 +185,18 @@ struct ConfigText {
 /// Finds the config: `--config-rev` reads `--config` (or the default path) at that
 /// revision; otherwise an explicit `--config` is read from disk, and the default path from
 /// `fallback` (the head side for `diff`, the working tree for `validate`).
-fn read_config(cli: &Cli, repo: &Repo, config_rev: Option<&str>, fallback: &dyn Snapshot) -> Result<ConfigText> {
+fn read_config(
+    cli: &Cli,
+    repo: &Repo,
+    config_rev: Option<&str>,
+    fallback: &dyn Snapshot,
+) -> Result<ConfigText> {
     let given = cli.config.as_deref();
     let repo_path = given
-        .and_then(|p| repo.relative_path(p).or_else(|| p.to_str().map(String::from)))
+        .and_then(|p| {
+            repo.relative_path(p)
+                .or_else(|| p.to_str().map(String::from))
+        })
         .unwrap_or_else(|| config::DEFAULT_PATH.to_string());
     if let Some(rev) = config_rev {
         let snapshot = repo.tree_snapshot(repo.resolve(rev)?)?;

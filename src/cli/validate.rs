@@ -18,9 +18,9 @@ pub(super) fn run(cli: &Cli, args: &ValidateArgs) -> Result<i32> {
             check(cli, &repo, &snapshot, Some(rev))?
         }
         None => {
-            let root = repo
-                .workdir()
-                .ok_or_else(|| Error::usage("the repository is bare: pass --rev REV to validate a revision"))?;
+            let root = repo.workdir().ok_or_else(|| {
+                Error::usage("the repository is bare: pass --rev REV to validate a revision")
+            })?;
             check(cli, &repo, &WorkTreeSnapshot::new(root), None)?
         }
     };
@@ -28,10 +28,19 @@ pub(super) fn run(cli: &Cli, args: &ValidateArgs) -> Result<i32> {
         Format::Json => print_json(&validation),
         Format::Text | Format::Markdown => print_text(&validation),
     }
-    Ok(if validation.errors() > 0 { exit::INVALID } else { exit::PASS })
+    Ok(if validation.errors() > 0 {
+        exit::INVALID
+    } else {
+        exit::PASS
+    })
 }
 
-fn check(cli: &Cli, repo: &crate::git::Repo, snapshot: &dyn Snapshot, rev: Option<&String>) -> Result<Validation> {
+fn check(
+    cli: &Cli,
+    repo: &crate::git::Repo,
+    snapshot: &dyn Snapshot,
+    rev: Option<&String>,
+) -> Result<Validation> {
     let config = read_config(cli, repo, rev.map(String::as_str), snapshot)?;
     Ok(validate(snapshot, &config.origin, &config.bytes)?)
 }

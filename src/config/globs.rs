@@ -25,9 +25,7 @@ impl PromptGlobs {
             builder.add(glob);
             kept.push(pattern.to_string());
         }
-        let set = builder
-            .build()
-            .map_err(|e| format!("invalid globs: {e}"))?;
+        let set = builder.build().map_err(|e| format!("invalid globs: {e}"))?;
         Ok(PromptGlobs {
             set,
             patterns: kept,
@@ -93,7 +91,10 @@ mod tests {
     fn walk_roots_are_literal_prefixes_without_overlap() {
         let globs =
             PromptGlobs::new(["prompts/support/**/*.md", "prompts/*.md", "x/a.md"]).unwrap();
-        assert_eq!(globs.walk_roots(), vec!["prompts".to_string(), "x".to_string()]);
+        assert_eq!(
+            globs.walk_roots(),
+            vec!["prompts".to_string(), "x".to_string()]
+        );
         let all = PromptGlobs::new(["**/*.md", "prompts/a.md"]).unwrap();
         assert_eq!(all.walk_roots(), vec![String::new()]);
     }

@@ -191,8 +191,11 @@ pub(super) fn check(config: &Config, file: &str, text: &str) -> Vec<Diagnostic> 
     for surface in &config.surface {
         if !names.insert(surface.get_ref().name.get_ref().as_str()) {
             let name = &surface.get_ref().name;
-            out.error(name.span(), format!("surface `{}` is declared twice", name.get_ref()))
-                .help("surface names identify results across revisions: make them unique");
+            out.error(
+                name.span(),
+                format!("surface `{}` is declared twice", name.get_ref()),
+            )
+            .help("surface names identify results across revisions: make them unique");
         }
         out.surface(config, surface);
     }
@@ -203,8 +206,11 @@ pub(super) fn check(config: &Config, file: &str, text: &str) -> Vec<Diagnostic> 
     }
     if let Some(n) = &config.policy.cross_cutting_surfaces {
         if *n.get_ref() < 2 {
-            out.error(n.span(), "`cross_cutting_surfaces` must be at least 2".into())
-                .help("it is the number of surfaces one change must touch to need exec approval");
+            out.error(
+                n.span(),
+                "`cross_cutting_surfaces` must be at least 2".into(),
+            )
+            .help("it is the number of surfaces one change must touch to need exec approval");
         }
     }
     out.out
@@ -243,14 +249,20 @@ impl Checker<'_> {
         }
         if let Some(quorum) = &gate.quorum {
             if *quorum.get_ref() == 0 || *quorum.get_ref() > repeat {
-                self.error(quorum.span(), format!("`quorum` must be between 1 and `repeat` ({repeat})"))
-                    .help("leave it out for a strict majority of the trials");
+                self.error(
+                    quorum.span(),
+                    format!("`quorum` must be between 1 and `repeat` ({repeat})"),
+                )
+                .help("leave it out for a strict majority of the trials");
             }
         }
         let alpha = *gate.significance.get_ref();
         if !(alpha > 0.0 && alpha < 1.0) {
-            self.error(gate.significance.span(), format!("`significance` must be between 0 and 1 (exclusive), not {alpha}"))
-                .help("0.05 is the usual choice");
+            self.error(
+                gate.significance.span(),
+                format!("`significance` must be between 0 and 1 (exclusive), not {alpha}"),
+            )
+            .help("0.05 is the usual choice");
         }
     }
 
@@ -260,16 +272,29 @@ impl Checker<'_> {
         let needs = |key: &str, present: bool| (!present).then(|| key.to_string());
         let missing = match p.kind {
             ProviderKind::Openai | ProviderKind::Anthropic => needs("model", p.model.is_some()),
-            ProviderKind::Exec => needs("command", p.command.as_ref().is_some_and(|c| !c.is_empty())),
+            ProviderKind::Exec => {
+                needs("command", p.command.as_ref().is_some_and(|c| !c.is_empty()))
+            }
             ProviderKind::Replay => needs("cassette", p.cassette.is_some()),
         };
         if let Some(key) = missing {
-            let kind = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(String::from));
-            self.error(span.clone(), format!("provider `{name}` of kind `{}` has no `{key}`", kind.unwrap_or_default()))
-                .help(format!("add `{key} = …` to [provider.{name}]"));
+            let kind = serde_json::to_value(p.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from));
+            self.error(
+                span.clone(),
+                format!(
+                    "provider `{name}` of kind `{}` has no `{key}`",
+                    kind.unwrap_or_default()
+                ),
+            )
+            .help(format!("add `{key} = …` to [provider.{name}]"));
         }
         if p.concurrency == Some(0) {
-            self.error(span, format!("provider `{name}`: `concurrency` must be at least 1"));
+            self.error(
+                span,
+                format!("provider `{name}`: `concurrency` must be at least 1"),
+            );
         }
     }
 
@@ -301,8 +326,11 @@ impl Checker<'_> {
         for metric in &s.metrics {
             let m = metric.get_ref();
             if m.min.is_none() && m.max.is_none() && m.max_drop.is_none() {
-                self.error(metric.span(), format!("metric `{}` of surface `{name}` has no threshold", m.name))
-                    .help("give it `min`, `max` or `max_drop`");
+                self.error(
+                    metric.span(),
+                    format!("metric `{}` of surface `{name}` has no threshold", m.name),
+                )
+                .help("give it `min`, `max` or `max_drop`");
             }
         }
         if s.gate {
@@ -310,8 +338,13 @@ impl Checker<'_> {
         }
         if s.tier != Tier::SelfApproved && config.tier.get(s.tier).is_none() {
             let tier = s.tier.as_str();
-            self.error(s.name.span(), format!("surface `{name}` has tier `{tier}` but there is no [tier.{tier}] table"))
-                .help(format!("add [tier.{tier}] with its `approvers` and `min_approvals`"));
+            self.error(
+                s.name.span(),
+                format!("surface `{name}` has tier `{tier}` but there is no [tier.{tier}] table"),
+            )
+            .help(format!(
+                "add [tier.{tier}] with its `approvers` and `min_approvals`"
+            ));
         }
     }
 
@@ -322,19 +355,35 @@ impl Checker<'_> {
                 .help("thresholds are never implied: add e.g. `min_pass_rate = 0.9`, or `gate = false` to track it without evals");
         }
         if s.cases.is_none() {
-            self.error(table.clone(), format!("surface `{name}` is gated but has no `cases` file"))
-                .help("add `cases = \"evals/<surface>.jsonl\"` (JSONL or YAML), or `gate = false`");
+            self.error(
+                table.clone(),
+                format!("surface `{name}` is gated but has no `cases` file"),
+            )
+            .help("add `cases = \"evals/<surface>.jsonl\"` (JSONL or YAML), or `gate = false`");
         }
         match &s.provider {
             None => {
-                self.error(table, format!("surface `{name}` is gated but has no `provider`"))
-                    .help("add `provider = \"<name>\"` naming a [provider.<name>] table");
+                self.error(
+                    table,
+                    format!("surface `{name}` is gated but has no `provider`"),
+                )
+                .help("add `provider = \"<name>\"` naming a [provider.<name>] table");
             }
             Some(provider) if !config.provider.contains_key(provider.get_ref()) => {
                 let known: Vec<_> = config.provider.keys().map(|k| format!("`{k}`")).collect();
-                let known = if known.is_empty() { "none is declared".into() } else { known.join(", ") };
-                self.error(provider.span(), format!("surface `{name}` uses provider `{}`, which is not declared", provider.get_ref()))
-                    .help(format!("declared providers: {known}"));
+                let known = if known.is_empty() {
+                    "none is declared".into()
+                } else {
+                    known.join(", ")
+                };
+                self.error(
+                    provider.span(),
+                    format!(
+                        "surface `{name}` uses provider `{}`, which is not declared",
+                        provider.get_ref()
+                    ),
+                )
+                .help(format!("declared providers: {known}"));
             }
             Some(_) => {}
         }
@@ -344,8 +393,11 @@ impl Checker<'_> {
         if let Some(v) = value {
             let x = *v.get_ref();
             if !(0.0..=1.0).contains(&x) {
-                self.error(v.span(), format!("`{key}` must be a fraction between 0 and 1, not {x}"))
-                    .help("write 0.9 for 90%");
+                self.error(
+                    v.span(),
+                    format!("`{key}` must be a fraction between 0 and 1, not {x}"),
+                )
+                .help("write 0.9 for 90%");
             }
         }
     }
@@ -355,29 +407,49 @@ impl Checker<'_> {
         let tier = tier.as_str();
         let min = *p.min_approvals.get_ref();
         if tier != "self" && (p.approvers.len() as u64) < u64::from(min) {
-            self.error(policy.span(), format!("[tier.{tier}] needs {min} approval(s) but lists {} approver(s)", p.approvers.len()))
-                .help("list GitHub logins or `org/team` slugs in `approvers`");
+            self.error(
+                policy.span(),
+                format!(
+                    "[tier.{tier}] needs {min} approval(s) but lists {} approver(s)",
+                    p.approvers.len()
+                ),
+            )
+            .help("list GitHub logins or `org/team` slugs in `approvers`");
         }
         for approver in &p.approvers {
             if !valid_approver(approver.get_ref()) {
-                self.error(approver.span(), format!("`{}` is not a GitHub login or `org/team`", approver.get_ref()));
+                self.error(
+                    approver.span(),
+                    format!(
+                        "`{}` is not a GitHub login or `org/team`",
+                        approver.get_ref()
+                    ),
+                );
             }
         }
         for artifact in &p.artifacts {
             if !ARTIFACTS.contains(&artifact.get_ref().as_str()) {
-                self.error(artifact.span(), format!("unknown artifact `{}`", artifact.get_ref()))
-                    .help(format!("known artifacts: {}", ARTIFACTS.join(", ")));
+                self.error(
+                    artifact.span(),
+                    format!("unknown artifact `{}`", artifact.get_ref()),
+                )
+                .help(format!("known artifacts: {}", ARTIFACTS.join(", ")));
             }
         }
         if tier == "self" && !p.approvers.is_empty() {
-            self.warning(policy.span(), "[tier.self] approvers are ignored: self-tier changes need no approval".into());
+            self.warning(
+                policy.span(),
+                "[tier.self] approvers are ignored: self-tier changes need no approval".into(),
+            );
         }
     }
 }
 
 fn valid_approver(approver: &str) -> bool {
     let part_ok = |s: &str| {
-        !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
     };
     match approver.split_once('/') {
         Some((org, team)) => part_ok(org) && part_ok(team),

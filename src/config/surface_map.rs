@@ -53,7 +53,11 @@ impl SurfaceMap {
         let mut errors = Vec::new();
         let mut surfaces = Vec::new();
         for (index, surface) in lenient.surface.into_iter().enumerate() {
-            let patterns: Vec<&str> = surface.prompts.iter().map(|p| p.get_ref().as_str()).collect();
+            let patterns: Vec<&str> = surface
+                .prompts
+                .iter()
+                .map(|p| p.get_ref().as_str())
+                .collect();
             let globs = match PromptGlobs::new(patterns) {
                 Ok(globs) => globs,
                 Err(message) => {
@@ -109,9 +113,9 @@ impl SurfaceMap {
             new.surfaces.iter().map(|s| (s.name.as_str(), s)).collect();
         let mut changed: Vec<String> = Vec::new();
         for (name, old) in &old_by_name {
-            let same = new_by_name.get(name).is_some_and(|n| {
-                n.entry == old.entry && n.provider_entry == old.provider_entry
-            });
+            let same = new_by_name
+                .get(name)
+                .is_some_and(|n| n.entry == old.entry && n.provider_entry == old.provider_entry);
             if !same {
                 changed.push(name.to_string());
             }
@@ -136,7 +140,9 @@ mod tests {
 
     #[test]
     fn ignores_keys_it_does_not_need() {
-        let m = map("future_key = 1\n[[surface]]\nname = \"a\"\nprompts = [\"p/*.md\"]\nwhatever = 2\n");
+        let m = map(
+            "future_key = 1\n[[surface]]\nname = \"a\"\nprompts = [\"p/*.md\"]\nwhatever = 2\n",
+        );
         assert_eq!(m.surfaces_matching("p/x.md").collect::<Vec<_>>(), vec!["a"]);
     }
 

@@ -50,10 +50,12 @@ enum CaseId {
 /// Parses a case file by its extension (`.jsonl`/`.ndjson`, `.yaml`/`.yml`, `.json`).
 pub fn parse(path: &str, bytes: &[u8]) -> Result<Vec<Case>, Vec<Diagnostic>> {
     let text = std::str::from_utf8(bytes).map_err(|_| {
-        vec![Diagnostic::error(path, "the case file is not valid UTF-8").with_help("save it as UTF-8")]
+        vec![Diagnostic::error(path, "the case file is not valid UTF-8")
+            .with_help("save it as UTF-8")]
     })?;
     let lower = path.to_ascii_lowercase();
-    let values = if lower.ends_with(".yaml") || lower.ends_with(".yml") || lower.ends_with(".json") {
+    let values = if lower.ends_with(".yaml") || lower.ends_with(".yml") || lower.ends_with(".json")
+    {
         yaml_values(path, text)?
     } else {
         jsonl_values(path, text)?
@@ -66,9 +68,12 @@ pub fn parse(path: &str, bytes: &[u8]) -> Result<Vec<Case>, Vec<Diagnostic>> {
             Ok(case) => {
                 if let Some(first) = first_line_of.insert(case.id.clone(), line) {
                     errors.push(
-                        Diagnostic::error(path, format!("duplicate case id `{}` (first at line {first})", case.id))
-                            .at_line(line)
-                            .with_help("flips are tracked by id: give every case its own stable id"),
+                        Diagnostic::error(
+                            path,
+                            format!("duplicate case id `{}` (first at line {first})", case.id),
+                        )
+                        .at_line(line)
+                        .with_help("flips are tracked by id: give every case its own stable id"),
                     );
                 }
                 cases.push(case);
@@ -93,11 +98,12 @@ fn jsonl_values(path: &str, text: &str) -> Result<Vec<(usize, Value)>, Vec<Diagn
         match serde_json::from_str::<Value>(line) {
             Ok(value) => values.push((index + 1, value)),
             Err(e) => {
-                let mut d = Diagnostic::error(path, format!("invalid JSON: {e}"))
-                    .at_line(index + 1)
-                    .with_help("JSONL holds one JSON object per line");
-                d.column = Some(e.column());
-                errors.push(d);
+                errors.push(
+                    Diagnostic::error(path, format!("invalid JSON: {e}"))
+                        .at_line(index + 1)
+                        .at_column(e.column())
+                        .with_help("JSONL holds one JSON object per line"),
+                );
             }
         }
     }
@@ -122,18 +128,22 @@ fn yaml_values(path: &str, text: &str) -> Result<Vec<(usize, Value)>, Vec<Diagno
 fn case_from_value(path: &str, line: usize, value: Value) -> Result<Case, Diagnostic> {
     let at = |message: String| Diagnostic::error(path, message).at_line(line);
     if !value.is_object() {
-        return Err(at("a case must be an object with `id`, `vars` and `assert`".into()));
+        return Err(at(
+            "a case must be an object with `id`, `vars` and `assert`".into(),
+        ));
     }
     let raw: RawCase = serde_json::from_value(value).map_err(|e| {
-        at(format!("invalid case: {e}"))
-            .with_help("case keys are id, description, vars, assert, difficulty, tags, weight, metadata")
+        at(format!("invalid case: {e}")).with_help(
+            "case keys are id, description, vars, assert, difficulty, tags, weight, metadata",
+        )
     })?;
     let id = match raw.id {
         Some(CaseId::Text(id)) if !id.trim().is_empty() => id,
         Some(CaseId::Number(n)) => n.to_string(),
         _ => {
-            return Err(at("case has no `id`".into())
-                .with_help("give every case a stable `id`: regressions are tracked by it across revisions"))
+            return Err(at("case has no `id`".into()).with_help(
+                "give every case a stable `id`: regressions are tracked by it across revisions",
+            ))
         }
     };
     Ok(Case {
@@ -154,24 +164,48 @@ mod tests {
 
     #[test]
     fn jsonl_cases_with_lines() {
-        let cases = parse("c.jsonl", b"{\"id\":\"a\",\"vars\":{\"q\":1}}\n\n{\"id\":7}\n").unwrap();
+        let cases = parse(
+            "c.jsonl",
+            b"{\"id\":\"a\",\"vars\":{\"q\":1}}\n\n{\"id\":7}\n",
+        )
+        .unwrap();
         assert_eq!(cases.len(), 2);
         assert_eq!((cases[1].id.as_str(), cases[1].line), ("7", 3));
     }
 
     #[test]
     fn yaml_cases_with_lines() {
-        let cases = parse("c.yaml", b"- id: a\n  vars: {q: 1}\n- id: b\n  difficulty: 3\n").unwrap();
-        assert_eq!((cases[1].id.as_str(), cases[1].line, cases[1].difficulty), ("b", 3, Some(3.0)));
+        let cases = parse(
+            "c.yaml",
+            b"- id: a\n  vars: {q: 1}\n- id: b\n  difficulty: 3\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (cases[1].id.as_str(), cases[1].line, cases[1].difficulty),
+            ("b", 3, Some(3.0))
+        );
     }
 
     #[test]
     fn missing_and_duplicate_ids_and_unknown_keys() {
-        let errors = parse("c.jsonl", b"{\"vars\":{}}\n{\"id\":\"x\"}\n{\"id\":\"x\"}\n{\"id\":\"y\",\"bogus\":1}\n").unwrap_err();
+        let errors = parse(
+            "c.jsonl",
+            b"{\"vars\":{}}\n{\"id\":\"x\"}\n{\"id\":\"x\"}\n{\"id\":\"y\",\"bogus\":1}\n",
+        )
+        .unwrap_err();
         let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        assert!(text[0].starts_with("error: c.jsonl:1: case has no `id`"), "{text:?}");
-        assert!(text[1].contains("c.jsonl:3: duplicate case id `x` (first at line 2)"), "{text:?}");
-        assert!(text[2].contains("c.jsonl:4: invalid case: unknown field `bogus`"), "{text:?}");
+        assert!(
+            text[0].starts_with("error: c.jsonl:1: case has no `id`"),
+            "{text:?}"
+        );
+        assert!(
+            text[1].contains("c.jsonl:3: duplicate case id `x` (first at line 2)"),
+            "{text:?}"
+        );
+        assert!(
+            text[2].contains("c.jsonl:4: invalid case: unknown field `bogus`"),
+            "{text:?}"
+        );
     }
 
     #[test]

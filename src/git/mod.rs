@@ -6,7 +6,9 @@ mod diff;
 mod snapshot;
 
 pub use diff::{FileChange, FileSide, Status};
-pub use snapshot::{EmptySnapshot, EntryKind, FileEntry, IndexSnapshot, Snapshot, TreeSnapshot, WorkTreeSnapshot};
+pub use snapshot::{
+    EmptySnapshot, EntryKind, FileEntry, IndexSnapshot, Snapshot, TreeSnapshot, WorkTreeSnapshot,
+};
 
 use std::path::{Path, PathBuf};
 
@@ -44,7 +46,8 @@ pub enum GitError {
     },
 }
 
-const SHALLOW_HELP: &str = "\n  help: this clone is shallow, so the commit may not have been fetched: \
+const SHALLOW_HELP: &str =
+    "\n  help: this clone is shallow, so the commit may not have been fetched: \
 set `fetch-depth: 0` on actions/checkout, or run `git fetch --unshallow`";
 
 impl GitError {
@@ -117,14 +120,16 @@ impl Repo {
 
     /// The best common ancestor, as `git merge-base` finds it.
     pub fn merge_base(&self, base: Oid, head: Oid, names: (&str, &str)) -> Result<Oid, GitError> {
-        self.repo.merge_base(base, head).map_err(|e| match e.code() {
-            ErrorCode::NotFound => GitError::NoMergeBase {
-                base: names.0.to_string(),
-                head: names.1.to_string(),
-                shallow: self.is_shallow(),
-            },
-            _ => GitError::git("cannot compute the merge base", e),
-        })
+        self.repo
+            .merge_base(base, head)
+            .map_err(|e| match e.code() {
+                ErrorCode::NotFound => GitError::NoMergeBase {
+                    base: names.0.to_string(),
+                    head: names.1.to_string(),
+                    shallow: self.is_shallow(),
+                },
+                _ => GitError::git("cannot compute the merge base", e),
+            })
     }
 
     /// The default base: the current branch's upstream, else `origin/HEAD`.

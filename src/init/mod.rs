@@ -17,13 +17,21 @@ pub const FILES: &[(&str, &str)] = &[
 /// Writes the starter files under `dir`; refuses to overwrite any existing file unless
 /// `force`, and then writes none of them.
 pub fn write(dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
-    let targets: Vec<(PathBuf, &str)> = FILES.iter().map(|(path, text)| (dir.join(path), *text)).collect();
+    let targets: Vec<(PathBuf, &str)> = FILES
+        .iter()
+        .map(|(path, text)| (dir.join(path), *text))
+        .collect();
     if !force {
         if let Some((existing, _)) = targets.iter().find(|(path, _)| path.exists()) {
             return Err(Error::usage(
-                Diagnostic::error(existing.display().to_string(), "already exists; promptgate init does not overwrite files")
-                    .with_help("pass --force to overwrite the starter files, or --dir to write them elsewhere")
-                    .to_string(),
+                Diagnostic::error(
+                    existing.display().to_string(),
+                    "already exists; promptgate init does not overwrite files",
+                )
+                .with_help(
+                    "pass --force to overwrite the starter files, or --dir to write them elsewhere",
+                )
+                .to_string(),
             ));
         }
     }

@@ -154,7 +154,11 @@ impl Closure {
         let mut closure = Closure::default();
         let mut queue: VecDeque<(String, String)> = VecDeque::new();
         for (path, text) in roots {
-            if closure.files.insert(path.to_string(), text.to_string()).is_none() {
+            if closure
+                .files
+                .insert(path.to_string(), text.to_string())
+                .is_none()
+            {
                 queue.push_back((path.to_string(), text.to_string()));
             }
         }
@@ -225,7 +229,10 @@ mod tests {
     #[test]
     fn resolves_relative_and_root_names() {
         assert_eq!(resolve("prompts/a/x.md", "./p.md"), "prompts/a/p.md");
-        assert_eq!(resolve("prompts/a/x.md", "../shared/p.md"), "prompts/shared/p.md");
+        assert_eq!(
+            resolve("prompts/a/x.md", "../shared/p.md"),
+            "prompts/shared/p.md"
+        );
         assert_eq!(resolve("prompts/a/x.md", "partials/p.md"), "partials/p.md");
         assert_eq!(resolve("chat.yaml#messages[0]", "./p.md"), "p.md");
     }
@@ -234,7 +241,11 @@ mod tests {
     fn finds_literal_references_and_skips_comments_and_raw() {
         let src = "a\n{% include \"p/one.md\" %}\n{# {% include 'no.md' %} #}\n{% raw %}{% include 'raw.md' %}{% endraw %}\n{%- from './m.j2' import x -%}\n{% include ['a.md', \"b.md\"] ignore missing %}\n{% include name %}\n";
         let scan = scan("dir/t.md", src);
-        let paths: Vec<_> = scan.references.iter().map(|r| (r.path.as_str(), r.line)).collect();
+        let paths: Vec<_> = scan
+            .references
+            .iter()
+            .map(|r| (r.path.as_str(), r.line))
+            .collect();
         assert_eq!(
             paths,
             vec![("p/one.md", 2), ("dir/m.j2", 5), ("a.md", 6), ("b.md", 6)]

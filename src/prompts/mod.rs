@@ -34,7 +34,9 @@ pub struct Prompt {
 /// Whether a path is a chat file (YAML or JSON with `messages`) rather than a text template.
 pub fn is_chat_file(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
-    [".yaml", ".yml", ".json"].iter().any(|ext| lower.ends_with(ext))
+    [".yaml", ".yml", ".json"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
 }
 
 /// Whether bytes look binary (a NUL byte in the first 8 KiB, as git decides).
@@ -45,11 +47,17 @@ pub fn is_binary(bytes: &[u8]) -> bool {
 /// Parses a prompt file's bytes.
 pub fn parse(path: &str, bytes: &[u8]) -> Result<Prompt, Diagnostic> {
     if is_binary(bytes) {
-        return Err(Diagnostic::error(path, "binary file where a prompt template was expected")
-            .with_help("prompt files are UTF-8 text; narrow the surface's `prompts` globs to exclude it"));
+        return Err(
+            Diagnostic::error(path, "binary file where a prompt template was expected").with_help(
+                "prompt files are UTF-8 text; narrow the surface's `prompts` globs to exclude it",
+            ),
+        );
     }
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = line_of(&String::from_utf8_lossy(&bytes[..e.valid_up_to()]), e.valid_up_to());
+        let line = line_of(
+            &String::from_utf8_lossy(&bytes[..e.valid_up_to()]),
+            e.valid_up_to(),
+        );
         Diagnostic::error(path, "the prompt is not valid UTF-8")
             .at_line(line)
             .with_help("save the file as UTF-8")
@@ -63,7 +71,9 @@ pub fn parse(path: &str, bytes: &[u8]) -> Result<Prompt, Diagnostic> {
 
 /// Splits `---` front matter from a text prompt: (front matter, body, body's first line).
 pub fn split_front_matter(text: &str) -> Option<(&str, &str, usize)> {
-    let rest = text.strip_prefix("---\n").or_else(|| text.strip_prefix("---\r\n"))?;
+    let rest = text
+        .strip_prefix("---\n")
+        .or_else(|| text.strip_prefix("---\r\n"))?;
     let header_len = text.len() - rest.len();
     let mut offset = 0;
     for line in rest.split_inclusive('\n') {
@@ -101,24 +111,30 @@ fn parse_front_matter(path: &str, front: &str) -> Result<Map<String, Value>, Dia
     }
     match serde_saphyr::from_str::<Value>(front) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Diagnostic::error(path, "front matter must be a mapping of model parameters")
-            .at_line(2)
-            .with_help("write `key: value` lines between the `---` markers, e.g. `temperature: 0.2`")),
+        Ok(_) => Err(
+            Diagnostic::error(path, "front matter must be a mapping of model parameters")
+                .at_line(2)
+                .with_help(
+                    "write `key: value` lines between the `---` markers, e.g. `temperature: 0.2`",
+                ),
+        ),
         Err(e) => Err(yaml_error(path, &e, 1)),
     }
 }
 
 /// A YAML error as a diagnostic, its line shifted by `line_offset` lines.
-pub(crate) fn yaml_error(path: &str, error: &serde_saphyr::Error, line_offset: usize) -> Diagnostic {
+pub(crate) fn yaml_error(
+    path: &str,
+    error: &serde_saphyr::Error,
+    line_offset: usize,
+) -> Diagnostic {
     let message = error.without_snippet().to_string();
     let message = message.lines().next().unwrap_or("invalid YAML").to_string();
     let diagnostic = Diagnostic::error(path, format!("invalid YAML: {message}"));
     match error.location() {
-        Some(location) => {
-            let mut d = diagnostic.at_line(location.line() as usize + line_offset);
-            d.column = Some(location.column() as usize);
-            d
-        }
+        Some(location) => diagnostic
+            .at_line(location.line() as usize + line_offset)
+            .at_column(location.column() as usize),
         None => diagnostic,
     }
 }
@@ -143,25 +159,35 @@ const ROLES: &[&str] = &["system", "user", "assistant"];
 fn parse_chat(path: &str, text: &str) -> Result<Prompt, Diagnostic> {
     let whole: Value = serde_saphyr::from_str(text).map_err(|e| yaml_error(path, &e, 0))?;
     let Value::Object(mut params) = whole else {
-        return Err(Diagnostic::error(path, "a chat prompt must be a mapping with `messages`")
-            .with_help("write `messages: [{role: system, content: …}, {role: user, content: …}]`"));
+        return Err(
+            Diagnostic::error(path, "a chat prompt must be a mapping with `messages`").with_help(
+                "write `messages: [{role: system, content: …}, {role: user, content: …}]`",
+            ),
+        );
     };
     if params.remove("messages").is_none() {
-        return Err(Diagnostic::error(path, "a chat prompt needs a `messages` list")
-            .with_help("write `messages: [{role: system, content: …}, {role: user, content: …}]`"));
+        return Err(
+            Diagnostic::error(path, "a chat prompt needs a `messages` list").with_help(
+                "write `messages: [{role: system, content: …}, {role: user, content: …}]`",
+            ),
+        );
     }
     let chat: ChatFile = serde_saphyr::from_str(text).map_err(|e| yaml_error(path, &e, 0))?;
     if chat.messages.is_empty() {
-        return Err(Diagnostic::error(path, "`messages` is empty").with_help("give at least one message"));
+        return Err(
+            Diagnostic::error(path, "`messages` is empty").with_help("give at least one message")
+        );
     }
     let lines: Vec<&str> = text.lines().collect();
     let mut messages = Vec::with_capacity(chat.messages.len());
     for (i, message) in chat.messages.into_iter().enumerate() {
         let role_line = message.role.referenced.line() as usize;
         if !ROLES.contains(&message.role.value.as_str()) {
-            return Err(Diagnostic::error(path, format!("unknown role `{}`", message.role.value))
-                .at_line(role_line)
-                .with_help("roles are system, user and assistant"));
+            return Err(
+                Diagnostic::error(path, format!("unknown role `{}`", message.role.value))
+                    .at_line(role_line)
+                    .with_help("roles are system, user and assistant"),
+            );
         }
         let mut first_line = message.content.referenced.line() as usize;
         // A block scalar (`content: |`) starts on the line after its indicator.
@@ -218,8 +244,17 @@ mod tests {
     #[test]
     fn rejects_bad_role_binary_and_missing_messages() {
         let e = parse("c.yaml", b"messages:\n  - role: robot\n    content: x\n").unwrap_err();
-        assert!(e.to_string().contains("c.yaml:2: unknown role `robot`"), "{e}");
-        assert!(parse("b.md", b"a\0b").unwrap_err().message.contains("binary"));
-        assert!(parse("c.json", b"{\"model\": \"x\"}").unwrap_err().message.contains("messages"));
+        assert!(
+            e.to_string().contains("c.yaml:2: unknown role `robot`"),
+            "{e}"
+        );
+        assert!(parse("b.md", b"a\0b")
+            .unwrap_err()
+            .message
+            .contains("binary"));
+        assert!(parse("c.json", b"{\"model\": \"x\"}")
+            .unwrap_err()
+            .message
+            .contains("messages"));
     }
 }

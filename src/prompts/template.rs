@@ -83,7 +83,12 @@ impl Templates {
                     .filter(|v| !globals.contains(v.as_str())),
             );
             if let Some(source) = self.source_of(&current) {
-                queue.extend(scan(&current, &source).references.into_iter().map(|r| r.path));
+                queue.extend(
+                    scan(&current, &source)
+                        .references
+                        .into_iter()
+                        .map(|r| r.path),
+                );
             }
         }
         out
@@ -92,12 +97,20 @@ impl Templates {
     fn source_of(&self, name: &str) -> Option<String> {
         match self.files.get(name) {
             Some(source) => Some(source.clone()),
-            None => self.env.get_template(name).ok().map(|t| t.source().to_string()),
+            None => self
+                .env
+                .get_template(name)
+                .ok()
+                .map(|t| t.source().to_string()),
         }
     }
 
     /// Renders a template with a case's variables.
-    pub fn render(&self, name: &str, vars: &Map<String, Value>) -> Result<String, minijinja::Error> {
+    pub fn render(
+        &self,
+        name: &str,
+        vars: &Map<String, Value>,
+    ) -> Result<String, minijinja::Error> {
         self.env
             .get_template(name)?
             .render(minijinja::Value::from(minijinja::value::Serde(vars)))
@@ -141,7 +154,10 @@ mod tests {
     fn compile(files: &[(&str, &str)]) -> (Templates, Vec<Diagnostic>) {
         let prompt = parse(files[0].0, files[0].1.as_bytes()).unwrap();
         let closure = Closure {
-            files: files.iter().map(|(p, s)| (p.to_string(), s.to_string())).collect(),
+            files: files
+                .iter()
+                .map(|(p, s)| (p.to_string(), s.to_string()))
+                .collect(),
             problems: vec![],
         };
         Templates::compile(&[prompt], &closure)
@@ -150,7 +166,10 @@ mod tests {
     #[test]
     fn variables_follow_includes_and_skip_globals() {
         let (t, problems) = compile(&[
-            ("p/a.md", "{% for i in range(n) %}{{ user.name }}{% endfor %}{% include './b.md' %}"),
+            (
+                "p/a.md",
+                "{% for i in range(n) %}{{ user.name }}{% endfor %}{% include './b.md' %}",
+            ),
             ("p/b.md", "{{ tone }}"),
         ]);
         assert!(problems.is_empty());
@@ -162,7 +181,10 @@ mod tests {
     fn renders_strictly_and_reports_file_lines() {
         let (t, _) = compile(&[("p/a.md", "---\nmodel: x\n---\nHi {{ name }}\n")]);
         let vars = serde_json::json!({"name": "Ada"});
-        assert_eq!(t.render("p/a.md", vars.as_object().unwrap()).unwrap(), "Hi Ada\n");
+        assert_eq!(
+            t.render("p/a.md", vars.as_object().unwrap()).unwrap(),
+            "Hi Ada\n"
+        );
         let err = t.render("p/a.md", &Map::new()).unwrap_err();
         assert_eq!(t.diagnostic(&err, None).line, Some(4));
     }

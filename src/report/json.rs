@@ -42,7 +42,8 @@ pub fn change_set(set: &ChangeSet) -> String {
         changes: set.changes.iter().map(change).collect(),
         surfaces: &set.surfaces,
     };
-    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    let mut text =
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     text.push('\n');
     text
 }

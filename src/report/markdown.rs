@@ -17,7 +17,11 @@ pub fn change_set(set: &ChangeSet) -> String {
         out,
         "**{}** prompt file(s) changed; surfaces affected: {}\n",
         set.changes.len(),
-        if surfaces.is_empty() { "none".to_string() } else { surfaces.join(", ") }
+        if surfaces.is_empty() {
+            "none".to_string()
+        } else {
+            surfaces.join(", ")
+        }
     );
     if set.changes.is_empty() {
         return out;
@@ -34,10 +38,21 @@ pub fn change_set(set: &ChangeSet) -> String {
             Via::Prompt => "",
         };
         let surfaces: Vec<String> = change.surfaces.iter().map(|s| code(s)).collect();
-        let _ = writeln!(out, "| {}{via} | {} | {} |", status_word(change), cell(&file), cell(&surfaces.join(", ")));
+        let _ = writeln!(
+            out,
+            "| {}{via} | {} | {} |",
+            status_word(change),
+            cell(&file),
+            cell(&surfaces.join(", "))
+        );
     }
     for change in &set.changes {
-        let _ = write!(out, "\n<details><summary><code>{}</code> ({})</summary>\n\n", html(&change.path), status_word(change));
+        let _ = write!(
+            out,
+            "\n<details><summary><code>{}</code> ({})</summary>\n\n",
+            html(&change.path),
+            status_word(change)
+        );
         match body(change) {
             Body::Note(note) => {
                 let _ = writeln!(out, "{}", code(&note));
@@ -77,7 +92,11 @@ pub fn fenced(lang: &str, text: &str) -> String {
 pub fn code(text: &str) -> String {
     let text = text.replace(['\r', '\n'], " ");
     let ticks = "`".repeat(longest_run(&text, '`') + 1);
-    let pad = if text.starts_with('`') || text.ends_with('`') { " " } else { "" };
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
     format!("{ticks}{pad}{text}{pad}{ticks}")
 }
 

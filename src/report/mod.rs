@@ -35,7 +35,10 @@ pub fn describe_content(content: &Content) -> Option<String> {
         Content::Binary(size) => Some(format!("binary file, {size} bytes")),
         Content::NotUtf8(size) => Some(format!("not UTF-8 text, {size} bytes")),
         Content::Symlink(target) => Some(format!("symlink to `{target}` (not followed)")),
-        Content::Submodule(commit) => Some(format!("submodule at {} (not entered)", &commit[..commit.len().min(12)])),
+        Content::Submodule(commit) => Some(format!(
+            "submodule at {} (not entered)",
+            &commit[..commit.len().min(12)]
+        )),
     }
 }
 

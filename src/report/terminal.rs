@@ -43,12 +43,23 @@ pub fn change_set(set: &ChangeSet, style: Style) -> String {
         set.surfaces.len(),
         plural(set.surfaces.len()),
     );
-    let _ = writeln!(out, "  base {}  merge base {}  head {}", revision(&set.base_label, set.base), revision("", set.merge_base).trim(), revision(&set.head_label, set.head));
+    let _ = writeln!(
+        out,
+        "  base {}  merge base {}  head {}",
+        revision(&set.base_label, set.base),
+        revision("", set.merge_base).trim(),
+        revision(&set.head_label, set.head)
+    );
     if set.changes.is_empty() {
         return out;
     }
     out.push('\n');
-    let width = set.changes.iter().map(|c| name(c).chars().count()).max().unwrap_or(0);
+    let width = set
+        .changes
+        .iter()
+        .map(|c| name(c).chars().count())
+        .max()
+        .unwrap_or(0);
     for change in &set.changes {
         let letter = match change.status {
             Status::Added => style.paint(GREEN, "A"),
@@ -63,7 +74,15 @@ pub fn change_set(set: &ChangeSet, style: Style) -> String {
         };
         let _ = writeln!(out, "  {letter}  {:width$}  {surfaces}", name(change));
     }
-    let _ = writeln!(out, "\nsurfaces: {}", if set.surfaces.is_empty() { "none".to_string() } else { set.surfaces.join(", ") });
+    let _ = writeln!(
+        out,
+        "\nsurfaces: {}",
+        if set.surfaces.is_empty() {
+            "none".to_string()
+        } else {
+            set.surfaces.join(", ")
+        }
+    );
     for change in &set.changes {
         out.push('\n');
         file_diff(&mut out, change, style);
@@ -72,7 +91,11 @@ pub fn change_set(set: &ChangeSet, style: Style) -> String {
 }
 
 fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
 
 fn revision(label: &str, oid: Option<git2::Oid>) -> String {
@@ -118,7 +141,11 @@ fn file_diff(out: &mut String, change: &PromptChange, style: Style) {
 
 fn text_change(out: &mut String, diff: &TextChange, style: Style) {
     if let Some(eol) = &diff.line_endings {
-        let _ = writeln!(out, "   {}", style.paint(DIM, &format!("line endings changed: {eol}")));
+        let _ = writeln!(
+            out,
+            "   {}",
+            style.paint(DIM, &format!("line endings changed: {eol}"))
+        );
     }
     for hunk in &diff.hunks {
         let _ = writeln!(out, "{}", style.paint(CYAN, &hunk.header()));
@@ -134,7 +161,11 @@ fn text_change(out: &mut String, diff: &TextChange, style: Style) {
             }
             let mut drawn = style.paint(color, sign);
             for (emphasized, segment) in &line.segments {
-                let code = if *emphasized { format!("{color};7") } else { color.to_string() };
+                let code = if *emphasized {
+                    format!("{color};7")
+                } else {
+                    color.to_string()
+                };
                 drawn.push_str(&style.paint(&code, segment));
             }
             let _ = writeln!(out, "{drawn}");

@@ -115,12 +115,18 @@ mod tests {
 
     #[test]
     fn marks_changed_words_within_lines() {
-        let d = diff("a\nBe kind and brief.\nz\n", "a\nBe kind and thorough.\nz\n");
+        let d = diff(
+            "a\nBe kind and brief.\nz\n",
+            "a\nBe kind and thorough.\nz\n",
+        );
         assert_eq!(d.hunks.len(), 1);
         assert_eq!(d.hunks[0].header(), "@@ -1,3 +1,3 @@");
         let removed = &d.hunks[0].lines[1];
         assert_eq!(removed.tag, LineTag::Removed);
-        assert!(removed.segments.contains(&(true, "brief".to_string())), "{removed:?}");
+        assert!(
+            removed.segments.contains(&(true, "brief".to_string())),
+            "{removed:?}"
+        );
     }
 
     #[test]

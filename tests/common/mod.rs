@@ -22,7 +22,9 @@ pub struct TestRepo {
 impl TestRepo {
     /// An empty repository on branch `main`.
     pub fn new() -> Self {
-        let repo = TestRepo { dir: tempfile::tempdir().expect("tempdir") };
+        let repo = TestRepo {
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
         repo.git(&["init", "-q", "-b", "main"]);
         repo
     }
