@@ -18,6 +18,8 @@ use crate::prompts::{self, Prompt};
 /// What validation found.
 #[derive(Debug, Default, Serialize)]
 pub struct Validation {
+    /// Whether the config itself loaded; when not, nothing else was checked.
+    pub config_loaded: bool,
     pub surfaces: usize,
     pub prompt_files: usize,
     pub cases: usize,
@@ -53,6 +55,7 @@ pub fn validate(
             return Ok(out);
         }
     };
+    out.config_loaded = true;
     out.diagnostics.extend(loaded.warnings);
     for surface in &loaded.config.surface {
         out.surfaces += 1;

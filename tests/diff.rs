@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{change, changes, config, TestRepo};
+use common::{assert_contains, change, changes, config, TestRepo};
 use serde_json::json;
 
 /// A repo with surfaces `support` (prompts/support/**) and `triage` (prompts/triage/*.md)
@@ -139,11 +139,7 @@ fn deletion_is_reported_with_the_old_path() {
     assert_eq!(c["status"], "deleted");
     assert_eq!(c["surfaces"], json!(["triage"]));
     let text = repo.run(&["diff", "--base", "main", "--color", "never"]);
-    assert!(
-        text.stdout.contains("-Route {{ ticket }}."),
-        "{}",
-        text.stdout
-    );
+    assert_contains(&text.stdout, "-Route {{ ticket }}.");
 }
 
 #[test]
@@ -173,16 +169,8 @@ fn binary_and_non_utf8_files_are_reported_not_diffed() {
     );
     let text = repo.run(&["diff", "--base", "main", "--color", "never"]);
     assert_eq!(text.code, 0, "{}", text.stderr);
-    assert!(
-        text.stdout.contains("absent → binary file, 8 bytes"),
-        "{}",
-        text.stdout
-    );
-    assert!(
-        text.stdout.contains("absent → not UTF-8 text, 13 bytes"),
-        "{}",
-        text.stdout
-    );
+    assert_contains(&text.stdout, "absent → binary file, 8 bytes");
+    assert_contains(&text.stdout, "absent → not UTF-8 text, 13 bytes");
 }
 
 #[test]
@@ -221,7 +209,7 @@ fn symlinks_and_submodules_under_a_glob_are_reported_not_followed() {
         "the link was followed: {}",
         text.stdout
     );
-    assert!(text.stdout.contains("(not entered)"), "{}", text.stdout);
+    assert_contains(&text.stdout, "(not entered)");
 }
 
 #[test]
@@ -234,17 +222,13 @@ fn crlf_files_diff_by_content_and_line_endings_alone_are_named() {
         .write("prompts/triage/route.md", "Route {{ ticket }}.\r\n");
     repo.commit("edit crlf, convert route to crlf");
     let text = repo.run(&["diff", "--base", &base, "--color", "never"]);
-    assert!(text.stdout.contains("-two\n+TWO\n"), "{}", text.stdout);
+    assert_contains(&text.stdout, "-two\n+TWO\n");
     assert!(
         !text.stdout.contains('\r'),
         "raw CR in output: {:?}",
         text.stdout
     );
-    assert!(
-        text.stdout.contains("line endings changed: LF → CRLF"),
-        "{}",
-        text.stdout
-    );
+    assert_contains(&text.stdout, "line endings changed: LF → CRLF");
 }
 
 #[test]
@@ -464,7 +448,7 @@ fn no_default_base_is_a_usage_error() {
     let repo = two_surfaces();
     let run = repo.run(&["diff"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("--base"), "{}", run.stderr);
+    assert_contains(&run.stderr, "--base");
 }
 
 #[test]
@@ -472,11 +456,7 @@ fn unknown_revision_exits_4_and_names_it() {
     let repo = two_surfaces();
     let run = repo.run(&["diff", "--base", "no-such-branch"]);
     assert_eq!(run.code, 4);
-    assert!(
-        run.stderr.contains("unknown revision `no-such-branch`"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, "unknown revision `no-such-branch`");
 }
 
 #[test]
@@ -497,19 +477,15 @@ fn shallow_clone_without_the_base_commit_names_the_fix() {
     );
     let run = common::run_in(&clone, &["diff", "--base", &base]);
     assert_eq!(run.code, 4, "{}", run.stderr);
-    assert!(run.stderr.contains("fetch-depth: 0"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("git fetch --unshallow"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, "fetch-depth: 0");
+    assert_contains(&run.stderr, "git fetch --unshallow");
 
     // The base's tip fetched, but not the history joining it to the head.
     common::git_in(&clone, &["fetch", "-q", "--depth", "1", "origin", "main"]);
     let run = common::run_in(&clone, &["diff", "--base", "FETCH_HEAD"]);
     assert_eq!(run.code, 4, "{}", run.stderr);
-    assert!(run.stderr.contains("no merge base"), "{}", run.stderr);
-    assert!(run.stderr.contains("fetch-depth: 0"), "{}", run.stderr);
+    assert_contains(&run.stderr, "no merge base");
+    assert_contains(&run.stderr, "fetch-depth: 0");
 }
 
 #[test]
@@ -517,11 +493,7 @@ fn not_a_git_repository_exits_4() {
     let dir = tempfile::tempdir().expect("tempdir");
     let run = common::run_in(dir.path(), &["diff", "--base", "main"]);
     assert_eq!(run.code, 4);
-    assert!(
-        run.stderr.contains("is not inside a git repository"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, "is not inside a git repository");
 }
 
 #[test]
@@ -534,8 +506,8 @@ fn malformed_config_exits_5_with_file_line_and_column() {
     repo.commit("broken");
     let run = repo.run(&["diff", "--base", "main"]);
     assert_eq!(run.code, 5, "{}", run.stderr);
-    assert!(run.stderr.contains("promptgate.toml@"), "{}", run.stderr);
-    assert!(run.stderr.contains(":3:"), "{}", run.stderr);
+    assert_contains(&run.stderr, "promptgate.toml@");
+    assert_contains(&run.stderr, ":3:");
 }
 
 #[test]
@@ -545,7 +517,7 @@ fn missing_config_exits_5_and_suggests_init() {
     repo.commit("base");
     let run = repo.run(&["diff", "--base", "HEAD"]);
     assert_eq!(run.code, 5);
-    assert!(run.stderr.contains("promptgate init"), "{}", run.stderr);
+    assert_contains(&run.stderr, "promptgate init");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::TestRepo;
+use common::{assert_contains, TestRepo};
 
 fn snapshot_settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
@@ -65,11 +65,7 @@ fn diff_text() {
 fn diff_text_coloured() {
     let repo = realistic_change();
     let run = repo.run(&["diff", "--base", "main", "--color", "always"]);
-    assert!(
-        run.stdout.contains("\x1b[31;7m0.2\x1b[0m"),
-        "changed word not highlighted: {:?}",
-        run.stdout
-    );
+    assert_contains(&run.stdout, "\x1b[31;7m0.2\x1b[0m");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::TestRepo;
+use common::{assert_contains, TestRepo};
 
 /// A repo initialised with `promptgate init` (valid as written).
 fn initialised() -> TestRepo {
@@ -56,16 +56,8 @@ fn malformed_toml_points_at_file_line_and_column() {
     );
     let run = repo.run(&["validate"]);
     assert_eq!(run.code, 5);
-    assert!(
-        run.stderr.contains("error: promptgate.toml:3:"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("significance = = 0.05"),
-        "snippet missing: {}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, "error: promptgate.toml:3:");
+    assert_contains(&run.stderr, "significance = = 0.05");
 }
 
 #[test]
@@ -87,11 +79,7 @@ fn unknown_key_is_named_with_its_place_and_the_valid_keys() {
         "{}",
         run.stderr
     );
-    assert!(
-        run.stderr.contains("min_pass_rate"),
-        "valid keys not listed: {}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, "min_pass_rate");
 }
 
 #[test]
@@ -112,11 +100,7 @@ fn gated_surface_without_min_pass_rate_is_an_error() {
         "{}",
         run.stderr
     );
-    assert!(
-        run.stderr.contains("help: thresholds are never implied"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, "help: thresholds are never implied");
 }
 
 #[test]
@@ -134,11 +118,7 @@ fn semantic_errors_are_all_reported_at_once() {
         "`min_pass_rate` must be a fraction",
         "`significance` must be between 0 and 1",
     ] {
-        assert!(
-            run.stderr.contains(expected),
-            "missing {expected:?} in {}",
-            run.stderr
-        );
+        assert_contains(&run.stderr, expected);
     }
 }
 
@@ -152,7 +132,7 @@ fn glob_matching_nothing_is_a_warning_not_an_error() {
     repo.write("promptgate.toml", config);
     let run = repo.run(&["validate"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("warning: promptgate.toml: prompt glob `prompts/typo/*.md` of surface `support-answer` matches no file"), "{}", run.stderr);
+    assert_contains(&run.stderr, "warning: promptgate.toml: prompt glob `prompts/typo/*.md` of surface `support-answer` matches no file");
 }
 
 #[test]
@@ -162,11 +142,7 @@ fn variable_missing_from_a_case_names_template_case_and_variable() {
     repo.write("evals/support.yaml", cases);
     let run = repo.run(&["validate"]);
     assert_eq!(run.code, 5);
-    assert!(
-        run.stderr.contains("evals/support.yaml:3: template `prompts/support/answer.md` uses variable `product`, which case `reset-password` does not define"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, "evals/support.yaml:3: template `prompts/support/answer.md` uses variable `product`, which case `reset-password` does not define");
 }
 
 #[test]
@@ -175,7 +151,10 @@ fn variable_used_only_by_an_included_template_is_checked_too() {
     repo.write("prompts/shared/tone.md", "Sign as {{ agent_name }}.\n");
     let run = repo.run(&["validate"]);
     assert_eq!(run.code, 5);
-    assert!(run.stderr.contains("uses variable `agent_name`, which cases `reset-password`, `unknown-answer` do not define"), "{}", run.stderr);
+    assert_contains(
+        &run.stderr,
+        "uses variable `agent_name`, which cases `reset-password`, `unknown-answer` do not define",
+    );
 }
 
 #[test]
@@ -191,12 +170,9 @@ fn template_syntax_error_points_at_the_file_line_after_front_matter() {
         + 1;
     let run = repo.run(&["validate"]);
     assert_eq!(run.code, 5);
-    assert!(
-        run.stderr.contains(&format!(
-            "error: prompts/support/answer.md:{line}: syntax error"
-        )),
-        "{}",
-        run.stderr
+    assert_contains(
+        &run.stderr,
+        format!("error: prompts/support/answer.md:{line}: syntax error"),
     );
 }
 
@@ -206,7 +182,7 @@ fn missing_include_is_an_error_at_the_include() {
     repo.remove("prompts/shared/tone.md");
     let run = repo.run(&["validate"]);
     assert_eq!(run.code, 5);
-    assert!(run.stderr.contains("prompts/support/answer.md:6: includes `prompts/shared/tone.md`, which does not exist in the working tree"), "{}", run.stderr);
+    assert_contains(&run.stderr, "prompts/support/answer.md:6: includes `prompts/shared/tone.md`, which does not exist in the working tree");
 }
 
 #[test]

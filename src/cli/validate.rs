@@ -57,10 +57,14 @@ fn print_text(validation: &Validation) {
         (0, w) => format!("ok, {w} warning(s)"),
         (e, w) => format!("{e} error(s), {w} warning(s)"),
     };
-    println!(
-        "promptgate validate: {} surface(s), {} prompt file(s), {} case(s): {verdict}",
-        validation.surfaces, validation.prompt_files, validation.cases
-    );
+    if validation.config_loaded {
+        println!(
+            "promptgate validate: {} surface(s), {} prompt file(s), {} case(s): {verdict}",
+            validation.surfaces, validation.prompt_files, validation.cases
+        );
+    } else {
+        println!("promptgate validate: the config is invalid, nothing else was checked: {verdict}");
+    }
 }
 
 #[derive(Serialize)]

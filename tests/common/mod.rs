@@ -139,3 +139,13 @@ pub fn change<'a>(json: &'a serde_json::Value, path: &str) -> &'a serde_json::Va
 pub fn tempdir() -> PathBuf {
     tempfile::tempdir().expect("tempdir").keep()
 }
+
+/// Asserts that `haystack` contains `needle`, showing the whole haystack when not.
+#[track_caller]
+pub fn assert_contains(haystack: &str, needle: impl AsRef<str>) {
+    let needle = needle.as_ref();
+    assert!(
+        haystack.contains(needle),
+        "expected {needle:?} in:\n{haystack}"
+    );
+}
