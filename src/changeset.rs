@@ -104,34 +104,27 @@ pub struct Sides<'a> {
     pub config_path: &'a str,
 }
 
-/// Narrows raw git changes to the prompt change set.
-pub fn build(
-    sides: &Sides<'_>,
-    raw: Vec<FileChange>,
-) -> Result<(Vec<PromptChange>, Vec<Diagnostic>), GitError> {
-    let mut warnings = Vec::new();
-    if raw.is_empty() {
-        return Ok((Vec::new(), warnings));
+/// Decides which surfaces a changed path affects; the include graph is loaded only when a
+/// path is neither a prompt nor the config.
+struct Mapper<'s, 'a> {
+    sides: &'s Sides<'a>,
+    included: Option<BTreeMap<String, BTreeSet<String>>>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl<'s, 'a> Mapper<'s, 'a> {
+    fn new(sides: &'s Sides<'a>) -> Self {
+        Mapper {
+            sides,
+            included: None,
+            warnings: Vec::new(),
+        }
     }
-    let maps: Vec<&SurfaceMap> = std::iter::once(sides.new_map)
-        .chain(sides.old_map)
-        .collect();
-    let by_glob = |path: &str| -> BTreeSet<String> {
-        maps.iter()
-            .flat_map(|m| {
-                m.surfaces_matching(path)
-                    .map(String::from)
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    };
-    let mut included: Option<BTreeMap<String, BTreeSet<String>>> = None;
-    let mut changes = Vec::new();
-    for change in raw {
-        let paths: Vec<&str> = std::iter::once(change.path.as_str())
-            .chain(change.old_path.as_deref())
-            .collect();
-        let (via, surfaces) = if paths.contains(&sides.config_path) {
+
+    /// Why the file with these paths (new, then old) matters, and to which surfaces.
+    fn surfaces(&mut self, paths: &[&str]) -> Result<(Via, BTreeSet<String>), GitError> {
+        let sides = self.sides;
+        if paths.contains(&sides.config_path) {
             let surfaces = match sides.old_map {
                 Some(old) => old.changed_settings(sides.new_map),
                 None => sides
@@ -141,25 +134,42 @@ pub fn build(
                     .map(|s| s.name.clone())
                     .collect(),
             };
-            (Via::Config, surfaces.into_iter().collect())
-        } else {
-            let globbed: BTreeSet<String> = paths.iter().flat_map(|p| by_glob(p)).collect();
-            if globbed.is_empty() {
-                let includes = match &included {
-                    Some(map) => map,
-                    None => included.insert(include_map(sides, &mut warnings)?),
-                };
-                let through: BTreeSet<String> = paths
-                    .iter()
-                    .filter_map(|p| includes.get(*p))
-                    .flatten()
-                    .cloned()
-                    .collect();
-                (Via::Include, through)
-            } else {
-                (Via::Prompt, globbed)
-            }
-        };
+            return Ok((Via::Config, surfaces.into_iter().collect()));
+        }
+        let globbed: BTreeSet<String> = std::iter::once(sides.new_map)
+            .chain(sides.old_map)
+            .flat_map(|map| paths.iter().flat_map(move |p| map.surfaces_matching(p)))
+            .map(String::from)
+            .collect();
+        if !globbed.is_empty() {
+            return Ok((Via::Prompt, globbed));
+        }
+        if self.included.is_none() {
+            self.included = Some(include_map(sides, &mut self.warnings)?);
+        }
+        let includes = self.included.as_ref();
+        let through = paths
+            .iter()
+            .filter_map(|p| includes.and_then(|map| map.get(*p)))
+            .flatten()
+            .cloned()
+            .collect();
+        Ok((Via::Include, through))
+    }
+}
+
+/// Narrows raw git changes to the prompt change set.
+pub fn build(
+    sides: &Sides<'_>,
+    raw: Vec<FileChange>,
+) -> Result<(Vec<PromptChange>, Vec<Diagnostic>), GitError> {
+    let mut mapper = Mapper::new(sides);
+    let mut changes = Vec::new();
+    for change in raw {
+        let paths: Vec<&str> = std::iter::once(change.path.as_str())
+            .chain(change.old_path.as_deref())
+            .collect();
+        let (via, surfaces) = mapper.surfaces(&paths)?;
         if surfaces.is_empty() && via != Via::Config {
             continue;
         }
@@ -170,7 +180,20 @@ pub fn build(
             surfaces.into_iter().collect(),
         )?);
     }
-    Ok((changes, warnings))
+    Ok((changes, mapper.warnings))
+}
+
+/// Whether any of these changed paths belongs in the change set: the cheap question the
+/// hook asks before paying for a full diff with rename detection.
+pub fn any_relevant(sides: &Sides<'_>, paths: &[String]) -> Result<bool, GitError> {
+    let mut mapper = Mapper::new(sides);
+    for path in paths {
+        let (via, surfaces) = mapper.surfaces(&[path.as_str()])?;
+        if via == Via::Config || !surfaces.is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Included path → surfaces including it (on either side). Also warns about globs that

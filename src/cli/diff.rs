@@ -43,8 +43,9 @@ fn between_revisions(cli: &Cli, args: &DiffArgs, repo: &Repo) -> Result<ChangeSe
     let merge_base = repo.merge_base(base, head, (&base_name, &args.head))?;
     let old = repo.tree_snapshot(merge_base)?;
     let new = repo.tree_snapshot(head)?;
-    let raw = repo.diff_commits(merge_base, head)?;
-    let mut set = build(cli, args, repo, &old, &new, raw)?;
+    let mut set = build(cli, args, repo, &old, &new, |_| {
+        repo.diff_commits(merge_base, head)
+    })?;
     set.base_label = base_name;
     set.head_label = args.head.clone();
     set.base = Some(base);
@@ -59,12 +60,23 @@ fn staged(cli: &Cli, args: &DiffArgs, repo: &Repo) -> Result<ChangeSet> {
         Err(GitError::NoCommits) => None,
         Err(e) => return Err(e.into()),
     };
-    let raw = repo.diff_staged(head)?;
     let index = repo.index_snapshot()?;
-    let mut set = match head {
-        Some(oid) => build(cli, args, repo, &repo.tree_snapshot(oid)?, &index, raw)?,
-        None => build(cli, args, repo, &EmptySnapshot, &index, raw)?,
+    let head_tree = head.map(|oid| repo.tree_snapshot(oid)).transpose()?;
+    let old: &dyn Snapshot = match &head_tree {
+        Some(tree) => tree,
+        None => &EmptySnapshot,
     };
+    // The hook's hot path: when the cache-tree shows that nothing staged concerns a
+    // surface, skip libgit2's full index load and rename detection.
+    let quick = repo.staged_paths(&index, head);
+    let mut set = build(cli, args, repo, old, &index, |sides| {
+        if let Some(paths) = &quick {
+            if !changeset::any_relevant(sides, paths)? {
+                return Ok(Vec::new());
+            }
+        }
+        repo.diff_staged(head)
+    })?;
     set.base_label = "HEAD".into();
     set.head_label = "the index".into();
     set.base = head;
@@ -78,7 +90,7 @@ fn build(
     repo: &Repo,
     old: &dyn Snapshot,
     new: &dyn Snapshot,
-    raw: Vec<crate::git::FileChange>,
+    raw: impl FnOnce(&Sides<'_>) -> Result<Vec<crate::git::FileChange>, GitError>,
 ) -> Result<ChangeSet> {
     let config = read_config(cli, repo, args.config_rev.as_deref(), new)?;
     let new_map = SurfaceMap::parse(&config.origin, &config.bytes).map_err(Error::Invalid)?;
@@ -110,7 +122,7 @@ fn build(
         old_map: old_map.as_ref(),
         config_path: &config.repo_path,
     };
-    let (changes, more_warnings) = changeset::build(&sides, raw)?;
+    let (changes, more_warnings) = changeset::build(&sides, raw(&sides)?)?;
     warnings.extend(more_warnings);
     Ok(ChangeSet {
         base_label: String::new(),

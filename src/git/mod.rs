@@ -3,6 +3,7 @@
 //! or in the working tree ([`Snapshot`]), and the raw tree diff with rename detection.
 
 mod diff;
+mod index_file;
 mod snapshot;
 
 pub use diff::{FileChange, FileSide, Status};
@@ -160,11 +161,7 @@ impl Repo {
 
     /// The index (staging area), as a snapshot.
     pub fn index_snapshot(&self) -> Result<IndexSnapshot<'_>, GitError> {
-        let index = self
-            .repo
-            .index()
-            .map_err(|e| GitError::git("cannot read the index", e))?;
-        Ok(IndexSnapshot::new(&self.repo, index))
+        IndexSnapshot::open(&self.repo)
     }
 
     /// The file changes from `old` to `new` commits, renames detected like `git diff -M`.
@@ -175,6 +172,20 @@ impl Repo {
     /// The file changes from the HEAD commit (or the empty tree) to the index.
     pub fn diff_staged(&self, head: Option<Oid>) -> Result<Vec<FileChange>, GitError> {
         diff::staged(&self.repo, head)
+    }
+
+    /// Paths differing between HEAD (or no commit) and the index, told fast through the
+    /// index's cache-tree; `None` when only a full diff can tell.
+    pub fn staged_paths(
+        &self,
+        index: &IndexSnapshot<'_>,
+        head: Option<Oid>,
+    ) -> Option<Vec<String>> {
+        let tree = match head {
+            Some(oid) => Some(self.repo.find_commit(oid).and_then(|c| c.tree()).ok()?),
+            None => None,
+        };
+        index.changed_paths(tree.as_ref())
     }
 
     /// The bytes of a blob.

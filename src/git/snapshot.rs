@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{FileMode, ObjectType, Oid, Repository, Tree};
 
+use super::index_file::IndexFile;
 use super::GitError;
 
 /// What kind of entry a path is.
@@ -143,15 +144,30 @@ impl Snapshot for TreeSnapshot<'_> {
     }
 }
 
-/// The index: what `git commit` would record now.
+/// The index: what `git commit` would record now. Read with promptgate's own index
+/// reader when it applies (fast on large repositories), else through libgit2.
 pub struct IndexSnapshot<'r> {
     repo: &'r Repository,
-    index: git2::Index,
+    index: IndexFile,
 }
 
 impl<'r> IndexSnapshot<'r> {
-    pub(super) fn new(repo: &'r Repository, index: git2::Index) -> Self {
-        IndexSnapshot { repo, index }
+    pub(super) fn open(repo: &'r Repository) -> Result<Self, GitError> {
+        let index = match IndexFile::read(repo) {
+            Some(index) => index,
+            None => IndexFile::from_libgit2(
+                &repo
+                    .index()
+                    .map_err(|e| GitError::git("cannot read the index", e))?,
+            ),
+        };
+        Ok(IndexSnapshot { repo, index })
+    }
+
+    /// The paths that differ between HEAD's tree and the index, found cheaply through the
+    /// cache-tree; `None` when that cannot be told fast (then diff with libgit2).
+    pub fn changed_paths(&self, head: Option<&Tree<'_>>) -> Option<Vec<String>> {
+        self.index.changed_paths(self.repo, head)
     }
 }
 
@@ -161,11 +177,12 @@ impl Snapshot for IndexSnapshot<'_> {
     }
 
     fn read(&self, path: &str) -> Result<Option<FileEntry>, GitError> {
-        let Some(entry) = self.index.get_path(Path::new(path), 0) else {
+        let entries = &self.index.entries;
+        let Some(i) = entries.find(path) else {
             return Ok(None);
         };
-        match kind_of_mode(entry.mode as i32) {
-            Some(kind) => entry_from_blob(self.repo, entry.id, kind).map(Some),
+        match kind_of_mode(entries.mode(i) as i32) {
+            Some(kind) => entry_from_blob(self.repo, entries.oid(i), kind).map(Some),
             None => Ok(None),
         }
     }
@@ -176,13 +193,10 @@ impl Snapshot for IndexSnapshot<'_> {
         } else {
             format!("{root}/")
         };
-        for entry in self.index.iter() {
-            // Stage bits: only the merged (stage 0) entry is what a commit records.
-            if (entry.flags >> 12) & 0x3 != 0 || !entry.path.starts_with(prefix.as_bytes()) {
-                continue;
-            }
-            if let Some(kind) = kind_of_mode(entry.mode as i32) {
-                visit(&String::from_utf8_lossy(&entry.path), kind);
+        let entries = &self.index.entries;
+        for i in entries.starting_with(0..entries.len(), &prefix) {
+            if let Some(kind) = kind_of_mode(entries.mode(i) as i32) {
+                visit(entries.path(i), kind);
             }
         }
         Ok(())

@@ -72,8 +72,18 @@ impl TestRepo {
     }
 }
 
-pub fn git_in(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
+/// Runs git like [`git_in`] but returns whether it succeeded instead of asserting it.
+pub fn git_succeeds(dir: &Path, args: &[&str]) -> bool {
+    git_command(dir, args)
+        .output()
+        .expect("run git")
+        .status
+        .success()
+}
+
+fn git_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new("git");
+    command
         .args(args)
         .current_dir(dir)
         .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -83,9 +93,12 @@ pub fn git_in(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_NAME", "Test")
         .env("GIT_COMMITTER_EMAIL", "test@example.com")
         .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-        .output()
-        .expect("run git");
+        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z");
+    command
+}
+
+pub fn git_in(dir: &Path, args: &[&str]) -> String {
+    let output = git_command(dir, args).output().expect("run git");
     assert!(
         output.status.success(),
         "git {args:?} failed: {}",
