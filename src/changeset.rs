@@ -286,7 +286,7 @@ fn with_contents(
         (Some(Content::Text(a)), Some(Content::Text(b)), None)
             if change.status == Status::Renamed =>
         {
-            Some((similar::TextDiff::from_lines(a, b).ratio() * 100.0).round() as u16)
+            Some(similarity(a, b))
         }
         _ => None,
     };
@@ -300,6 +300,21 @@ fn with_contents(
         old,
         new,
     })
+}
+
+/// Git's notion of rename similarity: the bytes of the old file that survive unchanged in
+/// the new one (here by whole lines), over the size of the larger file, in percent.
+fn similarity(old: &str, new: &str) -> u16 {
+    let larger = old.len().max(new.len());
+    if larger == 0 {
+        return 100;
+    }
+    let kept: usize = similar::TextDiff::from_lines(old, new)
+        .iter_all_changes()
+        .filter(|c| c.tag() == similar::ChangeTag::Equal)
+        .map(|c| c.value().len())
+        .sum();
+    (kept * 100 / larger) as u16
 }
 
 fn content(repo: &Repo, side: &FileSide) -> Result<Content, GitError> {
@@ -321,4 +336,16 @@ fn content(repo: &Repo, side: &FileSide) -> Result<Content, GitError> {
 pub fn affected_surfaces(changes: &[PromptChange]) -> Vec<String> {
     let set: BTreeSet<&String> = changes.iter().flat_map(|c| &c.surfaces).collect();
     set.into_iter().cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::similarity;
+
+    #[test]
+    fn similarity_counts_surviving_bytes_over_the_larger_file() {
+        assert_eq!(similarity("a\nb\n", "a\nb\n"), 100);
+        assert_eq!(similarity("aaaa\nbbbb\n", "aaaa\ncccc\n"), 50);
+        assert_eq!(similarity("aaaa\n", "aaaa\nbbbbbbbbbbbbbbb\n"), 23);
+    }
 }
