@@ -1,4 +1,10 @@
-//! Evaluation inputs and runs. So far: eval cases, read from JSONL or YAML and checked
-//! before any model call.
+//! Evaluation: eval cases and their assertions, the model providers, the on-disk response
+//! cache, prices, and the runner that renders every case, calls the provider (bounded,
+//! retried, budgeted), grades each trial and folds trials into case and surface results.
 
+pub mod assertions;
+pub mod cache;
 pub mod cases;
+pub mod price;
+pub mod providers;
+pub mod runner;
