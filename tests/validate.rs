@@ -204,20 +204,40 @@ fn render_errors_name_the_case() {
 #[test]
 fn chat_prompts_are_checked_per_message() {
     let repo = initialised();
-    let config =
-        read(&repo, "promptgate.toml").replace("prompts/support/**/*.md", "prompts/support/**/*");
+    let config = read(&repo, "promptgate.toml").replace(
+        "prompts = [\"prompts/support/**/*.md\"]",
+        "prompts = [\"prompts/support/**/*\"]\nentry = \"prompts/support/chat.yaml\"",
+    );
     repo.write("promptgate.toml", config).write(
         "prompts/support/chat.yaml",
         "temperature: 0\nmessages:\n  - role: system\n    content: You help with {{ product }}.\n  - role: user\n    content: |\n      {{ question }} ({{ locale }})\n",
     );
     let run = repo.run(&["validate"]);
     assert_eq!(run.code, 5);
-    assert!(
-        run.stderr
-            .contains("template `prompts/support/chat.yaml` uses variable `locale`"),
-        "{}",
-        run.stderr
+    assert_contains(
+        &run.stderr,
+        "template `prompts/support/chat.yaml` uses variable `locale`",
     );
+}
+
+#[test]
+fn several_prompt_files_need_an_entry() {
+    let repo = initialised();
+    repo.write("prompts/support/other.md", "Other {{ question }}\n");
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 5);
+    assert_contains(
+        &run.stderr,
+        "surface `support-answer` matches 2 prompt files",
+    );
+    assert_contains(&run.stderr, "set `entry = \"<path>\"`");
+    let config = read(&repo, "promptgate.toml").replace(
+        "prompts = [\"prompts/support/**/*.md\"]",
+        "prompts = [\"prompts/support/**/*.md\"]\nentry = \"prompts/support/answer.md\"",
+    );
+    repo.write("promptgate.toml", config);
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! to the commands, and turning every outcome into the documented exit code.
 
 mod diff;
+mod eval;
 mod validate;
 
 use std::io::{IsTerminal, Write};
@@ -54,6 +55,8 @@ pub enum ColorChoice {
 pub enum Command {
     /// Show the prompt change set between the merge base of two revisions and the head
     Diff(DiffArgs),
+    /// Run surfaces' eval suites on one revision
+    Eval(EvalArgs),
     /// Check the config, prompt templates and eval cases without calling a model
     Validate(ValidateArgs),
     /// Write a starting promptgate.toml and an example surface
@@ -86,6 +89,50 @@ pub struct DiffArgs {
     /// Output format
     #[arg(long, env = "PROMPTGATE_FORMAT", default_value = "text")]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The revision whose prompts, cases and config are evaluated
+    #[arg(
+        long,
+        env = "PROMPTGATE_REV",
+        value_name = "REV",
+        default_value = "HEAD"
+    )]
+    pub rev: String,
+
+    /// Evaluate only this surface (repeatable) [default: every gated surface]
+    #[arg(long, value_name = "NAME")]
+    pub surface: Vec<String>,
+
+    /// Output format (text or json)
+    #[arg(long, env = "PROMPTGATE_FORMAT", default_value = "text")]
+    pub format: Format,
+
+    /// Also write the full results to DIR/eval.json
+    #[arg(long, env = "PROMPTGATE_OUT", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Run only shard K of N (a deterministic split of the cases, for CI matrices)
+    #[arg(long, env = "PROMPTGATE_SHARD", value_name = "K/N")]
+    pub shard: Option<String>,
+
+    /// Do not read cached responses (fresh responses are still stored)
+    #[arg(long, env = "PROMPTGATE_NO_CACHE")]
+    pub no_cache: bool,
+
+    /// Where responses are cached [default: .promptgate/cache at the repository root]
+    #[arg(long, env = "PROMPTGATE_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Fill replay cassettes by calling each replay provider's `record_from` provider
+    #[arg(long)]
+    pub record: bool,
+
+    /// Read the config from this revision instead of --rev
+    #[arg(long, env = "PROMPTGATE_CONFIG_REV", value_name = "REV")]
+    pub config_rev: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +185,7 @@ fn error_text(error: &Error) -> String {
 fn run(cli: &Cli) -> Result<i32> {
     match &cli.command {
         Command::Diff(args) => diff::run(cli, args),
+        Command::Eval(args) => eval::run(cli, args),
         Command::Validate(args) => validate::run(cli, args),
         Command::Init(args) => {
             let written = crate::init::write(&args.dir, args.force)?;

@@ -21,6 +21,17 @@ pub struct Config {
     pub tier: Tiers,
     #[serde(default)]
     pub policy: Policy,
+    /// Per-model prices overriding the built-in table, keyed by model name.
+    #[serde(default)]
+    pub price: BTreeMap<String, Price>,
+}
+
+/// A model's price in USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input_per_mtok: f64,
+    pub output_per_mtok: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -34,6 +45,10 @@ pub struct Gate {
     /// Alpha of the paired McNemar test.
     #[serde(default = "default_significance")]
     pub significance: Spanned<f64>,
+    /// A run stops before its new model calls would cost more than this.
+    pub max_cost_usd: Option<Spanned<f64>>,
+    /// The provider that grades `llm-rubric` assertions.
+    pub grader: Option<Spanned<String>>,
 }
 
 impl Default for Gate {
@@ -42,6 +57,8 @@ impl Default for Gate {
             repeat: one(),
             quorum: None,
             significance: default_significance(),
+            max_cost_usd: None,
+            grader: None,
         }
     }
 }
@@ -80,6 +97,24 @@ pub struct Provider {
     pub command: Option<Vec<String>>,
     /// `replay`: the cassette file of recorded responses.
     pub cassette: Option<String>,
+    /// `replay`: the provider `--record` calls to fill the cassette.
+    pub record_from: Option<String>,
+    /// `exec`: what the command reads on stdin: the prompt text, or the JSON request.
+    pub input: Option<ExecInput>,
+    /// Retries after a transient failure (429, 5xx, timeout); default 3.
+    pub max_retries: Option<u32>,
+    /// Overrides the model's price for this provider.
+    pub price: Option<Price>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecInput {
+    /// The rendered messages as text (one message: its content).
+    #[default]
+    Text,
+    /// The request as JSON: `{"model", "messages", "params"}`.
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
@@ -106,6 +141,9 @@ impl Tier {
 pub struct Surface {
     pub name: Spanned<String>,
     pub prompts: Spanned<Vec<Spanned<String>>>,
+    /// The prompt file eval cases render, when the globs match several (the others are
+    /// parts of the surface, e.g. partials).
+    pub entry: Option<Spanned<String>>,
     /// `false` tracks the surface for diffs, artifacts and approvals without eval rules.
     #[serde(default = "yes")]
     pub gate: bool,
@@ -186,6 +224,11 @@ pub(super) fn check(config: &Config, file: &str, text: &str) -> Vec<Diagnostic> 
     out.gate(&config.gate);
     for (name, provider) in &config.provider {
         out.provider(name, provider);
+        let record_from = provider.get_ref().record_from.as_deref();
+        out.provider_reference(config, record_from, provider.span(), "record_from");
+    }
+    if let Some(grader) = &config.gate.grader {
+        out.provider_reference(config, Some(grader.get_ref()), grader.span(), "grader");
     }
     let mut names = BTreeSet::new();
     for surface in &config.surface {
@@ -256,6 +299,11 @@ impl Checker<'_> {
                 .help("leave it out for a strict majority of the trials");
             }
         }
+        if let Some(budget) = &gate.max_cost_usd {
+            if budget.get_ref().is_nan() || *budget.get_ref() <= 0.0 {
+                self.error(budget.span(), "`max_cost_usd` must be more than 0".into());
+            }
+        }
         let alpha = *gate.significance.get_ref();
         if !(alpha > 0.0 && alpha < 1.0) {
             self.error(
@@ -295,6 +343,25 @@ impl Checker<'_> {
                 span,
                 format!("provider `{name}`: `concurrency` must be at least 1"),
             );
+        }
+    }
+
+    fn provider_reference(
+        &mut self,
+        config: &Config,
+        name: Option<&str>,
+        span: std::ops::Range<usize>,
+        key: &str,
+    ) {
+        if let Some(name) = name {
+            if !config.provider.contains_key(name) {
+                let known: Vec<_> = config.provider.keys().map(|k| format!("`{k}`")).collect();
+                self.error(
+                    span,
+                    format!("`{key}` names provider `{name}`, which is not declared"),
+                )
+                .help(format!("declared providers: {}", known.join(", ")));
+            }
         }
     }
 

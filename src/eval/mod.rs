@@ -8,3 +8,4 @@ pub mod cases;
 pub mod price;
 pub mod providers;
 pub mod runner;
+pub mod suite;

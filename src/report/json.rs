@@ -70,3 +70,101 @@ pub fn kind_word(kind: FileKind) -> &'static str {
         FileKind::Submodule => "submodule",
     }
 }
+
+/// Streams an eval run as one JSON document, case by case as they finish, to stdout and/or
+/// `DIR/eval.json`, so memory never holds every output at once:
+/// `{"schema_version", "rev", "cases": [...], "surfaces": [...], "calls", "cache_hits", "spent_usd"}`.
+pub struct CaseStream {
+    writers: Vec<(String, Box<dyn std::io::Write + Send>)>,
+    first: bool,
+    failure: Option<crate::error::Error>,
+}
+
+impl CaseStream {
+    pub fn new(
+        stdout: bool,
+        out_dir: Option<&std::path::Path>,
+    ) -> Result<Self, crate::error::Error> {
+        let mut writers: Vec<(String, Box<dyn std::io::Write + Send>)> = Vec::new();
+        if stdout {
+            writers.push((
+                "stdout".into(),
+                Box::new(std::io::BufWriter::new(std::io::stdout())),
+            ));
+        }
+        if let Some(dir) = out_dir {
+            std::fs::create_dir_all(dir).map_err(|e| crate::error::Error::io("create", dir, e))?;
+            let path = dir.join("eval.json");
+            let file = std::fs::File::create(&path)
+                .map_err(|e| crate::error::Error::io("create", &path, e))?;
+            writers.push((
+                path.display().to_string(),
+                Box::new(std::io::BufWriter::new(file)),
+            ));
+        }
+        Ok(CaseStream {
+            writers,
+            first: true,
+            failure: None,
+        })
+    }
+
+    pub fn begin(&mut self, rev: &str) -> Result<(), crate::error::Error> {
+        let head = format!(
+            "{{\"schema_version\":{SCHEMA_VERSION},\"rev\":{},\"cases\":[",
+            serde_json::Value::from(rev)
+        );
+        self.write(head.as_bytes());
+        self.take_failure()
+    }
+
+    /// Appends one case; a write failure is reported by [`CaseStream::finish`].
+    pub fn case(&mut self, record: &crate::eval::runner::CaseRecord) {
+        let Ok(json) = serde_json::to_string(record) else {
+            return;
+        };
+        let separator = if std::mem::take(&mut self.first) {
+            "\n"
+        } else {
+            ",\n"
+        };
+        self.write(separator.as_bytes());
+        self.write(json.as_bytes());
+    }
+
+    pub fn finish(
+        &mut self,
+        result: &crate::eval::runner::RunResult,
+    ) -> Result<(), crate::error::Error> {
+        let tail = serde_json::json!({
+            "surfaces": result.surfaces,
+            "calls": result.calls,
+            "cache_hits": result.cache_hits,
+            "spent_usd": result.spent_usd,
+        });
+        let tail = tail.to_string();
+        // The tail object's fields continue the document opened by `begin`.
+        let fields = tail.strip_prefix('{').unwrap_or(&tail);
+        self.write(format!("\n],{fields}\n").as_bytes());
+        for (name, writer) in &mut self.writers {
+            if let Err(e) = writer.flush() {
+                self.failure
+                    .get_or_insert(crate::error::Error::io("write", name.as_str(), e));
+            }
+        }
+        self.take_failure()
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for (name, writer) in &mut self.writers {
+            if let Err(e) = writer.write_all(bytes) {
+                self.failure
+                    .get_or_insert(crate::error::Error::io("write", name.as_str(), e));
+            }
+        }
+    }
+
+    fn take_failure(&mut self) -> Result<(), crate::error::Error> {
+        self.failure.take().map_or(Ok(()), Err)
+    }
+}

@@ -172,3 +172,84 @@ fn text_change(out: &mut String, diff: &TextChange, style: Style) {
         }
     }
 }
+
+/// Renders an eval run: per surface the pass rate, counts, metrics, cost, tokens and
+/// latency, then the cases that failed or could not run.
+pub fn eval_run(result: &crate::eval::runner::RunResult, rev: &str, style: Style) -> String {
+    use crate::eval::runner::CaseStatus;
+    let mut out = String::new();
+    let cases: usize = result.surfaces.iter().map(|s| s.cases).sum();
+    let spent = result
+        .spent_usd
+        .map_or("unknown cost".to_string(), |c| format!("${c:.4} spent"));
+    let _ = writeln!(
+        out,
+        "{} {} surface{}, {cases} case{} at {rev}: {} call{}, {} cached, {spent}",
+        style.paint(BOLD, "promptgate eval:"),
+        result.surfaces.len(),
+        plural(result.surfaces.len()),
+        plural(cases),
+        result.calls,
+        plural(result.calls as usize),
+        result.cache_hits,
+    );
+    for surface in &result.surfaces {
+        let _ = writeln!(
+            out,
+            "\n{}  via {}",
+            style.paint(BOLD, &surface.name),
+            surface.provider
+        );
+        let _ = writeln!(
+            out,
+            "  pass rate {:.1}% ({}/{})  failed {}  errors {}  flaky {}",
+            surface.pass_rate * 100.0,
+            surface.passed,
+            surface.cases,
+            surface.failed,
+            surface.errors,
+            surface.flaky
+        );
+        for (name, metric) in &surface.metrics {
+            let _ = writeln!(
+                out,
+                "  metric {name}: {:.3} (n={})",
+                metric.mean, metric.count
+            );
+        }
+        let cost = surface
+            .cost_usd
+            .map_or("unknown".to_string(), |c| format!("${c:.4}"));
+        let _ = writeln!(
+            out,
+            "  cost {cost}  tokens {} in / {} out  latency p50 {} ms  p95 {} ms",
+            surface.input_tokens,
+            surface.output_tokens,
+            surface.latency_ms.p50,
+            surface.latency_ms.p95
+        );
+        for (status, label, color) in [
+            (CaseStatus::Fail, "failed", RED),
+            (CaseStatus::Error, "error", YELLOW),
+        ] {
+            for case in surface.case_summaries.iter().filter(|c| c.status == status) {
+                let reason = case.reason.as_deref().unwrap_or("");
+                let _ = writeln!(out, "  {} {}  {reason}", style.paint(color, label), case.id);
+            }
+        }
+        if !surface.complete {
+            let _ = writeln!(
+                out,
+                "  {}",
+                style.paint(
+                    RED,
+                    &format!(
+                        "incomplete: {} case(s) could not be run or graded; results fail closed",
+                        surface.errors
+                    )
+                )
+            );
+        }
+    }
+    out
+}

@@ -115,6 +115,11 @@ pub struct Run {
 }
 
 pub fn run_in(dir: &Path, args: &[&str]) -> Run {
+    run_with_env(dir, args, &[])
+}
+
+/// Runs promptgate with extra environment variables.
+pub fn run_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let output: Output = Command::new(BIN)
         .args(args)
         .current_dir(dir)
@@ -125,8 +130,14 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Run {
         .env_remove("PROMPTGATE_HEAD")
         .env_remove("PROMPTGATE_FORMAT")
         .env_remove("PROMPTGATE_COLOR")
+        .env_remove("PROMPTGATE_REV")
+        .env_remove("PROMPTGATE_OUT")
+        .env_remove("PROMPTGATE_SHARD")
+        .env_remove("PROMPTGATE_NO_CACHE")
+        .env_remove("PROMPTGATE_CACHE_DIR")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("HOME", dir)
+        .envs(env.iter().copied())
         .output()
         .expect("run promptgate");
     Run {

@@ -1,8 +1,121 @@
-//! (being written)
-use super::{Completion, ProviderError, Request};
-pub struct Exec;
+//! The `exec` provider: any local command that reads a prompt on stdin (or the JSON request,
+//! on stdin or in a file named by a `{request_file}` argument) and prints the completion on
+//! stdout. The command runs without a shell, under a timeout, and is killed if it overruns.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+
+use super::{excerpt, Completion, ProviderError, Request};
+use crate::config::ExecInput;
+
+/// The argument placeholder replaced by the path of a file holding the JSON request.
+pub const REQUEST_FILE: &str = "{request_file}";
+
+pub struct Exec {
+    argv: Vec<String>,
+    input: ExecInput,
+    timeout: Duration,
+}
+
 impl Exec {
-    pub async fn complete(&self, _request: &Request) -> Result<Completion, ProviderError> {
-        Err(ProviderError::permanent("exec provider not built yet"))
+    pub fn new(argv: Vec<String>, input: ExecInput, timeout: Duration) -> Self {
+        Exec {
+            argv,
+            input,
+            timeout,
+        }
+    }
+
+    pub async fn complete(&self, request: &Request) -> Result<Completion, ProviderError> {
+        let program = self
+            .argv
+            .first()
+            .ok_or_else(|| ProviderError::permanent("exec: empty command"))?;
+        let json = serde_json::to_string(request)
+            .map_err(|e| ProviderError::permanent(format!("exec: {e}")))?;
+        let request_file = self.request_file(&json)?;
+        let args = self.argv[1..].iter().map(|arg| match &request_file {
+            Some(file) => arg.replace(REQUEST_FILE, &file.path().to_string_lossy()),
+            None => arg.clone(),
+        });
+        let stdin = match self.input {
+            ExecInput::Text => prompt_text(request),
+            ExecInput::Json => json,
+        };
+        let mut child = tokio::process::Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| ProviderError::permanent(format!("exec: cannot run `{program}`: {e}")))?;
+        if let Some(mut pipe) = child.stdin.take() {
+            // Written from a task so a command that prints before reading cannot deadlock.
+            tokio::spawn(async move {
+                let _ = pipe.write_all(stdin.as_bytes()).await;
+            });
+        }
+        let output = tokio::time::timeout(self.timeout, child.wait_with_output())
+            .await
+            .map_err(|_| {
+                ProviderError::transient(format!(
+                    "exec: `{program}` timed out after {:?}",
+                    self.timeout
+                ))
+            })?
+            .map_err(|e| ProviderError::permanent(format!("exec: `{program}` failed: {e}")))?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            return Err(ProviderError::permanent(format!(
+                "exec: `{program}` exited with {}: {}",
+                output.status,
+                excerpt(&stderr)
+            )));
+        }
+        let text = String::from_utf8(output.stdout).map_err(|_| {
+            ProviderError::permanent(format!(
+                "exec: `{program}` printed output that is not UTF-8"
+            ))
+        })?;
+        let text = text.strip_suffix('\n').unwrap_or(&text).to_string();
+        if text.trim().is_empty() {
+            return Err(ProviderError::permanent(format!(
+                "exec: `{program}` printed nothing"
+            )));
+        }
+        Ok(Completion {
+            text,
+            input_tokens: None,
+            output_tokens: None,
+        })
+    }
+
+    fn request_file(&self, json: &str) -> Result<Option<tempfile::NamedTempFile>, ProviderError> {
+        if !self.argv.iter().any(|a| a.contains(REQUEST_FILE)) {
+            return Ok(None);
+        }
+        let mut file = tempfile::NamedTempFile::new().map_err(|e| {
+            ProviderError::permanent(format!("exec: cannot write the request file: {e}"))
+        })?;
+        std::io::Write::write_all(&mut file, json.as_bytes()).map_err(|e| {
+            ProviderError::permanent(format!("exec: cannot write the request file: {e}"))
+        })?;
+        Ok(Some(file))
+    }
+}
+
+/// The prompt as plain text: one message is its content; several are `role: content`
+/// blocks separated by blank lines.
+pub fn prompt_text(request: &Request) -> String {
+    match request.messages.as_slice() {
+        [only] => only.content.clone(),
+        messages => messages
+            .iter()
+            .map(|m| format!("{}: {}", m.role, m.content))
+            .collect::<Vec<_>>()
+            .join("\n\n"),
     }
 }

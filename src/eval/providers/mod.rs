@@ -70,7 +70,9 @@ impl ProviderError {
 
     pub fn message(&self) -> &str {
         match self {
-            ProviderError::Transient { message, .. } | ProviderError::Permanent { message } => message,
+            ProviderError::Transient { message, .. } | ProviderError::Permanent { message } => {
+                message
+            }
         }
     }
 }
@@ -84,7 +86,11 @@ pub enum Client {
 }
 
 impl Client {
-    pub async fn complete(&self, request: &Request, trial: u32) -> Result<Completion, ProviderError> {
+    pub async fn complete(
+        &self,
+        request: &Request,
+        trial: u32,
+    ) -> Result<Completion, ProviderError> {
         match self {
             Client::OpenAi(client) => client.complete(request).await,
             Client::Anthropic(client) => client.complete(request).await,
@@ -111,7 +117,9 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
     secrets
         .iter()
         .filter(|s| s.len() >= 4)
-        .fold(text.to_string(), |acc, secret| acc.replace(secret, "[redacted]"))
+        .fold(text.to_string(), |acc, secret| {
+            acc.replace(secret, "[redacted]")
+        })
 }
 
 /// Parses a `Retry-After` header value: delta-seconds or an HTTP date.
@@ -134,19 +142,192 @@ fn httpdate_to_unix(value: &str) -> Option<u64> {
     let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
         return None;
     };
-    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let month = months.iter().position(|m| m == month)? as u64 + 1;
     let (day, year): (u64, u64) = (day.parse().ok()?, year.parse().ok()?);
-    let hms: Vec<u64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
-    let [h, m, s] = hms.as_slice() else { return None };
+    let hms: Vec<u64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
     // Days from the civil date (Howard Hinnant's algorithm), valid for years after 1970.
-    let (y, mo) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let (y, mo) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
     let era = y / 400;
     let yoe = y - era * 400;
     let doy = (153 * mo + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = (era * 146_097 + doe).checked_sub(719_468)?;
     Some(days * 86_400 + h * 3600 + m * 60 + s)
+}
+
+/// A provider ready for a run: its client and everything the runner needs around it.
+pub struct Endpoint {
+    pub name: String,
+    /// `openai`, `anthropic`, `exec` or `replay`: part of the cache key.
+    pub kind: &'static str,
+    /// The endpoint or command line: part of the cache key.
+    pub base_url: String,
+    /// The provider's model (a prompt's front matter may override it per request).
+    pub model: String,
+    pub params: Map<String, Value>,
+    pub client: Client,
+    pub concurrency: usize,
+    pub max_retries: u32,
+    /// Whether calls cost money (HTTP APIs) and so need a price under a budget.
+    pub billed: bool,
+    pub price_override: Option<crate::config::Price>,
+    /// Set under `--record`: where the calls' completions are appended.
+    pub recorder: Option<replay::Recorder>,
+    /// The API key's value, to redact from every message.
+    pub secret: Option<String>,
+}
+
+/// Defaults when the config leaves them out.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+pub const OPENAI_URL: &str = "https://api.openai.com/v1";
+pub const ANTHROPIC_URL: &str = "https://api.anthropic.com";
+
+/// Builds the endpoint for provider `name`. Errors (a missing API key variable, an
+/// unreadable cassette) are found here, before any call; `root` resolves relative paths.
+pub fn connect(
+    config: &crate::config::Config,
+    name: &str,
+    root: &std::path::Path,
+    record: bool,
+) -> Result<Endpoint, String> {
+    use crate::config::ProviderKind;
+    let provider = config
+        .provider
+        .get(name)
+        .map(|p| p.get_ref())
+        .ok_or_else(|| format!("provider `{name}` is not declared"))?;
+    let timeout = Duration::from_secs(provider.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS));
+    // A replay cassette answers the requests its source made: same model and parameters,
+    // unless the replay provider states its own.
+    let source = provider
+        .record_from
+        .as_deref()
+        .and_then(|s| config.provider.get(s))
+        .map(|s| s.get_ref());
+    let mut params = source
+        .map(|s| toml_to_json(&s.parameters))
+        .unwrap_or_default();
+    params.extend(toml_to_json(&provider.parameters));
+    let secret = match &provider.api_key_env {
+        Some(var) => Some(std::env::var(var).map_err(|_| {
+            format!("provider `{name}` reads its API key from ${var}, which is not set; export it (in CI: from a secret)")
+        })?),
+        None => None,
+    };
+    install_crypto_provider();
+    let http = || {
+        reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| format!("provider `{name}`: cannot build the HTTP client: {e}"))
+    };
+    let model = provider
+        .model
+        .clone()
+        .or_else(|| source.and_then(|s| s.model.clone()))
+        .unwrap_or_default();
+    let (kind, base_url, client, recorder) = match provider.kind {
+        ProviderKind::Openai => {
+            let url = provider
+                .base_url
+                .clone()
+                .unwrap_or_else(|| OPENAI_URL.into());
+            let client = Client::OpenAi(openai::OpenAi::new(http()?, &url, secret.clone()));
+            ("openai", url, client, None)
+        }
+        ProviderKind::Anthropic => {
+            let url = provider
+                .base_url
+                .clone()
+                .unwrap_or_else(|| ANTHROPIC_URL.into());
+            let client =
+                Client::Anthropic(anthropic::Anthropic::new(http()?, &url, secret.clone()));
+            ("anthropic", url, client, None)
+        }
+        ProviderKind::Exec => {
+            let argv = provider.command.clone().unwrap_or_default();
+            let line = argv.join(" ");
+            let client = Client::Exec(exec::Exec::new(
+                argv,
+                provider.input.unwrap_or_default(),
+                timeout,
+            ));
+            ("exec", line, client, None)
+        }
+        ProviderKind::Replay => {
+            let cassette = root.join(provider.cassette.clone().unwrap_or_default());
+            if record {
+                let source = provider.record_from.as_deref().ok_or_else(|| {
+                    format!("provider `{name}`: --record needs `record_from = \"<provider>\"` naming the provider to record from")
+                })?;
+                let mut inner = connect(config, source, root, false)?;
+                inner.recorder =
+                    Some(replay::Recorder::open(&cassette).map_err(|e| {
+                        format!("cannot open cassette {}: {e}", cassette.display())
+                    })?);
+                inner.name = name.to_string();
+                return Ok(inner);
+            }
+            let replay = replay::Replay::load(&cassette, false)?;
+            (
+                "replay",
+                cassette.display().to_string(),
+                Client::Replay(replay),
+                None,
+            )
+        }
+    };
+    Ok(Endpoint {
+        name: name.to_string(),
+        kind,
+        base_url,
+        model,
+        params,
+        client,
+        concurrency: provider
+            .concurrency
+            .map_or(DEFAULT_CONCURRENCY, |c| c as usize),
+        max_retries: provider.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+        billed: matches!(
+            provider.kind,
+            ProviderKind::Openai | ProviderKind::Anthropic
+        ),
+        price_override: provider.price,
+        recorder,
+        secret,
+    })
+}
+
+/// rustls is built without a default crypto provider (ring is chosen, not aws-lc); reqwest
+/// needs one installed before its first client.
+fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// TOML parameters as JSON request fields.
+fn toml_to_json(table: &toml::Table) -> Map<String, Value> {
+    serde_json::to_value(table)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -157,15 +338,27 @@ mod tests {
     fn retry_after_seconds_and_dates() {
         assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
         assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
-        assert_eq!(httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 
     #[test]
     fn redacts_secrets_and_excerpts_bodies() {
-        assert_eq!(redact("bad key sk-abc123", &["sk-abc123"]), "bad key [redacted]");
-        assert_eq!(excerpt("<html>\n  <body>502</body>\n</html>"), "<html> <body>502</body> </html>");
+        assert_eq!(
+            redact("bad key sk-abc123", &["sk-abc123"]),
+            "bad key [redacted]"
+        );
+        assert_eq!(
+            excerpt("<html>\n  <body>502</body>\n</html>"),
+            "<html> <body>502</body> </html>"
+        );
         assert!(excerpt(&"x".repeat(1000)).ends_with('…'));
     }
 }

@@ -1,8 +1,113 @@
-//! (being written)
-use super::{Completion, ProviderError, Request};
-pub struct Replay;
+//! The `replay` provider: completions recorded in a cassette (JSON Lines, one recorded call
+//! per line, keyed by model, messages, parameters and trial index), for offline examples and
+//! reproducible demos. `--record` appends to the cassette from a real provider.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ChatMessage, Completion, ProviderError, Request};
+use crate::eval::cache::request_key;
+
+/// One recorded call; the request is kept beside its key so a cassette reads well in review.
+#[derive(Debug, Serialize, Deserialize)]
+struct Recording {
+    key: String,
+    model: String,
+    trial: u32,
+    messages: Vec<ChatMessage>,
+    completion: Completion,
+}
+
+pub struct Replay {
+    path: PathBuf,
+    recordings: HashMap<String, Completion>,
+}
+
 impl Replay {
-    pub fn complete(&self, _request: &Request, _trial: u32) -> Result<Completion, ProviderError> {
-        Err(ProviderError::permanent("replay provider not built yet"))
+    /// Loads a cassette; a missing file is an empty cassette only when recording.
+    pub fn load(path: &Path, recording: bool) -> Result<Replay, String> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && recording => String::new(),
+            Err(e) => return Err(format!("cannot read cassette {}: {e}", path.display())),
+        };
+        let mut recordings = HashMap::new();
+        for (index, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let recording: Recording = serde_json::from_str(line).map_err(|e| {
+                format!(
+                    "{}:{}: invalid cassette line: {e}",
+                    path.display(),
+                    index + 1
+                )
+            })?;
+            recordings.insert(recording.key, recording.completion);
+        }
+        Ok(Replay {
+            path: path.to_path_buf(),
+            recordings,
+        })
+    }
+
+    pub fn complete(&self, request: &Request, trial: u32) -> Result<Completion, ProviderError> {
+        self.recordings
+            .get(&request_key(request, trial))
+            .cloned()
+            .ok_or_else(|| {
+                ProviderError::permanent(format!(
+                    "replay: no recorded response in {} for this request (trial {trial}); re-record with `promptgate eval --record`",
+                    self.path.display()
+                ))
+            })
+    }
+
+    pub fn contains(&self, request: &Request, trial: u32) -> bool {
+        self.recordings.contains_key(&request_key(request, trial))
+    }
+}
+
+/// Appends recordings to a cassette, one line per call, safely from concurrent tasks.
+pub struct Recorder {
+    file: Mutex<std::fs::File>,
+}
+
+impl Recorder {
+    pub fn open(path: &Path) -> std::io::Result<Recorder> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Recorder {
+            file: Mutex::new(file),
+        })
+    }
+
+    pub fn record(
+        &self,
+        request: &Request,
+        trial: u32,
+        completion: &Completion,
+    ) -> std::io::Result<()> {
+        let line = serde_json::to_string(&Recording {
+            key: request_key(request, trial),
+            model: request.model.clone(),
+            trial,
+            messages: request.messages.clone(),
+            completion: completion.clone(),
+        })?;
+        let mut file = self
+            .file
+            .lock()
+            .map_err(|_| std::io::Error::other("cassette lock poisoned"))?;
+        writeln!(file, "{line}")
     }
 }

@@ -1,0 +1,363 @@
+//! A surface's eval suite at one snapshot, loaded and checked before any model call: its
+//! prompt files and the templates they include, the entry prompt that cases render, its
+//! cases and their assertions, every variable each case must define, and a strict render of
+//! every case. `validate` reports what this finds; `eval` runs what it loads.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value};
+
+use super::assertions::Assertion;
+use super::cases::{self, Case};
+use super::providers::ChatMessage;
+use crate::changeset::list_matching;
+use crate::config::{PromptGlobs, Surface};
+use crate::diagnostic::Diagnostic;
+use crate::git::{EntryKind, FileEntry, GitError, Snapshot};
+use crate::prompts::includes::Closure;
+use crate::prompts::template::Templates;
+use crate::prompts::{self, Prompt};
+
+/// A loaded suite, ready to render.
+pub struct Suite {
+    pub surface: String,
+    /// The prompt every case renders.
+    pub entry: Prompt,
+    pub templates: Templates,
+    pub case_file: String,
+    pub cases: Vec<Case>,
+    /// Each case's parsed assertions, by case index.
+    pub assertions: Vec<Vec<Assertion>>,
+}
+
+impl Suite {
+    /// The messages of case `index`, rendered.
+    pub fn render(&self, index: usize) -> Result<Vec<ChatMessage>, minijinja::Error> {
+        let vars = &self.cases[index].vars;
+        self.entry
+            .messages
+            .iter()
+            .map(|m| {
+                Ok(ChatMessage {
+                    role: m.role.clone(),
+                    content: self.templates.render(&m.template, vars)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The entry prompt's model parameters (front matter or chat-file keys).
+    pub fn params(&self) -> &Map<String, Value> {
+        &self.entry.params
+    }
+}
+
+/// What loading found: the suite (when nothing stops it), and every problem on the way.
+#[derive(Default)]
+pub struct Loaded {
+    pub suite: Option<Suite>,
+    pub prompt_files: usize,
+    /// Cases read, even when the suite has problems.
+    pub cases: usize,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// How many cases an error about one template variable lists by id.
+const IDS_LISTED: usize = 5;
+/// How many render errors are shown per template before the rest are counted.
+const RENDER_ERRORS_SHOWN: usize = 3;
+
+/// Loads and checks one surface's suite from `snapshot`; `config_file` names the config in
+/// diagnostics.
+pub fn load(
+    snapshot: &dyn Snapshot,
+    config_file: &str,
+    surface: &Surface,
+) -> Result<Loaded, GitError> {
+    let mut out = Loaded::default();
+    let name = surface.name.get_ref();
+    let Some(prompts) = load_prompts(snapshot, config_file, surface, &mut out)? else {
+        return Ok(out);
+    };
+    let roots: Vec<(&str, String)> = prompts
+        .iter()
+        .filter_map(|p| match snapshot.read_text(&p.path) {
+            Ok(Some(text)) => Some((p.path.as_str(), text)),
+            _ => None,
+        })
+        .collect();
+    let closure = Closure::load(snapshot, roots.iter().map(|(p, t)| (*p, t.as_str())))?;
+    let broken_includes = closure.problems.iter().any(Diagnostic::is_error);
+    out.diagnostics.extend(closure.problems.iter().cloned());
+    let (templates, syntax) = Templates::compile(&prompts, &closure);
+    let broken_syntax = !syntax.is_empty();
+    out.diagnostics.extend(syntax);
+    let Some(case_file) = surface.cases.as_ref().map(|c| c.get_ref().clone()) else {
+        return Ok(out);
+    };
+    let Some(entry) = choose_entry(config_file, surface, prompts, &mut out) else {
+        return Ok(out);
+    };
+    let Some(cases) = load_cases(snapshot, config_file, name, &case_file, &mut out)? else {
+        return Ok(out);
+    };
+    let assertions = parse_assertions(&case_file, &cases, &mut out.diagnostics);
+    if broken_includes || broken_syntax {
+        return Ok(out);
+    }
+    check_cases(&entry, &templates, &case_file, &cases, &mut out.diagnostics);
+    if !out.diagnostics.iter().any(Diagnostic::is_error) {
+        out.suite = Some(Suite {
+            surface: name.clone(),
+            entry,
+            templates,
+            case_file,
+            cases,
+            assertions,
+        });
+    }
+    Ok(out)
+}
+
+/// Lists and parses the surface's prompt files; warns about globs matching nothing,
+/// symlinks and submodules.
+fn load_prompts(
+    snapshot: &dyn Snapshot,
+    config_file: &str,
+    surface: &Surface,
+    out: &mut Loaded,
+) -> Result<Option<Vec<Prompt>>, GitError> {
+    let name = surface.name.get_ref();
+    let patterns: Vec<&str> = surface
+        .prompts
+        .get_ref()
+        .iter()
+        .map(|p| p.get_ref().as_str())
+        .collect();
+    let Ok(globs) = PromptGlobs::new(patterns.iter().copied()) else {
+        return Ok(None); // reported by the config check
+    };
+    let files = list_matching(snapshot, &globs)?;
+    for (i, pattern) in patterns.iter().enumerate() {
+        if !files
+            .iter()
+            .any(|(path, _)| globs.matching_patterns(path).contains(&i))
+        {
+            out.diagnostics.push(
+                Diagnostic::warning(
+                    config_file,
+                    format!(
+                        "prompt glob `{pattern}` of surface `{name}` matches no file in {}",
+                        snapshot.describe()
+                    ),
+                )
+                .with_help(
+                    "check the pattern: `*` stays within a directory, `**` crosses directories",
+                ),
+            );
+        }
+    }
+    let mut prompts = Vec::new();
+    for (path, kind) in files {
+        match kind {
+            EntryKind::Symlink => out.diagnostics.push(
+                Diagnostic::warning(&path, format!("symlink under the prompt globs of surface `{name}` is not followed"))
+                    .with_help("point the glob at the link's target instead"),
+            ),
+            EntryKind::Submodule => out.diagnostics.push(
+                Diagnostic::warning(&path, format!("submodule under the prompt globs of surface `{name}` is not entered"))
+                    .with_help("narrow the glob, or list the submodule's prompts in a surface of their own repository"),
+            ),
+            EntryKind::File => {
+                out.prompt_files += 1;
+                if let Some(FileEntry::File(bytes)) = snapshot.read(&path)? {
+                    match prompts::parse(&path, &bytes) {
+                        Ok(prompt) => prompts.push(prompt),
+                        Err(d) => out.diagnostics.push(d),
+                    }
+                }
+            }
+        }
+    }
+    Ok(Some(prompts))
+}
+
+/// The prompt cases render: `entry` when set, else the one prompt file the globs match.
+fn choose_entry(
+    config_file: &str,
+    surface: &Surface,
+    prompts: Vec<Prompt>,
+    out: &mut Loaded,
+) -> Option<Prompt> {
+    let name = surface.name.get_ref();
+    if let Some(entry) = &surface.entry {
+        let wanted = entry.get_ref();
+        let found = prompts.into_iter().find(|p| &p.path == wanted);
+        if found.is_none() {
+            out.diagnostics.push(
+                Diagnostic::error(
+                    config_file,
+                    format!("surface `{name}`: `entry` `{wanted}` is not one of its prompt files"),
+                )
+                .with_help("`entry` must be a path that the surface's `prompts` globs match"),
+            );
+        }
+        return found;
+    }
+    match prompts.len() {
+        1 => prompts.into_iter().next(),
+        0 => None, // the glob warning says why
+        n => {
+            let paths: Vec<&str> = prompts.iter().take(4).map(|p| p.path.as_str()).collect();
+            out.diagnostics.push(
+                Diagnostic::error(config_file, format!("surface `{name}` matches {n} prompt files ({}{}), so it is not clear which one its cases render", paths.join(", "), if n > 4 { ", …" } else { "" }))
+                    .with_help("set `entry = \"<path>\"` on the surface; the other files stay part of it (a change to them is a change to the surface)"),
+            );
+            None
+        }
+    }
+}
+
+fn load_cases(
+    snapshot: &dyn Snapshot,
+    config_file: &str,
+    surface: &str,
+    case_file: &str,
+    out: &mut Loaded,
+) -> Result<Option<Vec<Case>>, GitError> {
+    let bytes = match snapshot.read(case_file)? {
+        Some(FileEntry::File(bytes)) => bytes,
+        _ => {
+            out.diagnostics.push(
+                Diagnostic::error(
+                    config_file,
+                    format!(
+                        "surface `{surface}`: case file `{case_file}` does not exist in {}",
+                        snapshot.describe()
+                    ),
+                )
+                .with_help("`cases` is a path from the repository root to a JSONL or YAML file"),
+            );
+            return Ok(None);
+        }
+    };
+    match cases::parse(case_file, &bytes) {
+        Ok(cases) if cases.is_empty() => {
+            out.diagnostics.push(
+                Diagnostic::error(case_file, format!("surface `{surface}` has no eval cases"))
+                    .with_help("a gated surface needs cases to measure; add at least one"),
+            );
+            Ok(None)
+        }
+        Ok(cases) => {
+            out.cases = cases.len();
+            Ok(Some(cases))
+        }
+        Err(diagnostics) => {
+            out.diagnostics.extend(diagnostics);
+            Ok(None)
+        }
+    }
+}
+
+/// Parses every case's assertions; each bad one is an error naming file, line and case.
+fn parse_assertions(
+    case_file: &str,
+    cases: &[Case],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Vec<Assertion>> {
+    cases
+        .iter()
+        .map(|case| {
+            case.assert
+                .iter()
+                .enumerate()
+                .filter_map(|(i, raw)| match Assertion::parse(raw) {
+                    Ok(assertion) => Some(assertion),
+                    Err(problem) => {
+                        diagnostics.push(
+                            Diagnostic::error(
+                                case_file,
+                                format!("case `{}`, assertion {}: {problem}", case.id, i + 1),
+                            )
+                            .at_line(case.line),
+                        );
+                        None
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Every variable the entry's templates use must be defined by every case; then every
+/// case must render.
+fn check_cases(
+    entry: &Prompt,
+    templates: &Templates,
+    case_file: &str,
+    cases: &[Case],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    for message in &entry.messages {
+        if !templates.contains(&message.template) {
+            continue;
+        }
+        let variables = templates.variables(&message.template);
+        let mut missing: BTreeMap<&str, Vec<&Case>> = BTreeMap::new();
+        let mut incomplete: BTreeSet<&str> = BTreeSet::new();
+        for case in cases {
+            for variable in &variables {
+                if !case.vars.contains_key(variable) {
+                    missing.entry(variable).or_default().push(case);
+                    incomplete.insert(&case.id);
+                }
+            }
+        }
+        for (variable, lacking) in missing {
+            diagnostics.push(missing_variable(&entry.path, case_file, variable, &lacking));
+        }
+        let mut render_errors = 0;
+        for case in cases.iter().filter(|c| !incomplete.contains(c.id.as_str())) {
+            if let Err(error) = templates.render(&message.template, &case.vars) {
+                render_errors += 1;
+                if render_errors <= RENDER_ERRORS_SHOWN {
+                    let context = format!("case `{}` of {case_file}:{}", case.id, case.line);
+                    diagnostics.push(templates.diagnostic(&error, Some(&context)));
+                }
+            }
+        }
+        if render_errors > RENDER_ERRORS_SHOWN {
+            diagnostics.push(Diagnostic::error(
+                &entry.path,
+                format!(
+                    "{} more case(s) fail to render",
+                    render_errors - RENDER_ERRORS_SHOWN
+                ),
+            ));
+        }
+    }
+}
+
+fn missing_variable(
+    template: &str,
+    case_file: &str,
+    variable: &str,
+    lacking: &[&Case],
+) -> Diagnostic {
+    let ids: Vec<String> = lacking
+        .iter()
+        .take(IDS_LISTED)
+        .map(|c| format!("`{}`", c.id))
+        .collect();
+    let more = lacking.len().saturating_sub(IDS_LISTED);
+    let who = match (lacking.len(), more) {
+        (1, _) => format!("case {} does", ids.join("")),
+        (_, 0) => format!("cases {} do", ids.join(", ")),
+        _ => format!("cases {} and {more} more do", ids.join(", ")),
+    };
+    let line = lacking.first().map_or(1, |c| c.line);
+    Diagnostic::error(case_file, format!("template `{template}` uses variable `{variable}`, which {who} not define"))
+        .at_line(line)
+        .with_help(format!("add `{variable}` to the `vars` of every case of the surface, or stop using it in the template"))
+}
