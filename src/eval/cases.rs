@@ -2,18 +2,20 @@
 //! `vars` for the templates, `assert`ions, and optional `difficulty`, `tags` and `weight`.
 //! Every problem names the file and line.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::assertions::Assertion;
 use crate::diagnostic::Diagnostic;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Case {
     pub id: String,
     pub vars: Map<String, Value>,
-    pub assert: Vec<Value>,
+    /// The case's `assert` list, parsed and compiled.
+    pub assertions: Vec<Assertion>,
     pub difficulty: Option<f64>,
     pub tags: Vec<String>,
     pub weight: Option<f64>,
@@ -54,64 +56,77 @@ pub fn parse(path: &str, bytes: &[u8]) -> Result<Vec<Case>, Vec<Diagnostic>> {
             .with_help("save it as UTF-8")]
     })?;
     let lower = path.to_ascii_lowercase();
-    let values = if lower.ends_with(".yaml") || lower.ends_with(".yml") || lower.ends_with(".json")
-    {
-        yaml_values(path, text)?
+    let mut cases = Collector::new(path);
+    if lower.ends_with(".yaml") || lower.ends_with(".yml") || lower.ends_with(".json") {
+        for (line, value) in yaml_values(path, text)? {
+            cases.add(line, Ok(value));
+        }
     } else {
-        jsonl_values(path, text)?
-    };
-    let mut cases = Vec::with_capacity(values.len());
-    let mut errors = Vec::new();
-    let mut first_line_of: BTreeMap<String, usize> = BTreeMap::new();
-    for (line, value) in values {
-        match case_from_value(path, line, value) {
-            Ok(case) => {
-                if let Some(first) = first_line_of.insert(case.id.clone(), line) {
-                    errors.push(
-                        Diagnostic::error(
-                            path,
-                            format!("duplicate case id `{}` (first at line {first})", case.id),
-                        )
-                        .at_line(line)
-                        .with_help("flips are tracked by id: give every case its own stable id"),
-                    );
-                }
-                cases.push(case);
+        // Line by line, so a large suite never holds its whole JSON tree at once.
+        for (index, line) in text.lines().enumerate() {
+            if !line.trim().is_empty() {
+                cases.add(index + 1, jsonl_value(path, index + 1, line));
             }
-            Err(e) => errors.push(e),
         }
     }
-    if errors.is_empty() {
-        Ok(cases)
-    } else {
-        Err(errors)
+    cases.finish()
+}
+
+/// Turns values into cases, checking ids as they come.
+struct Collector<'a> {
+    path: &'a str,
+    cases: Vec<Case>,
+    errors: Vec<Diagnostic>,
+    first_line_of: HashMap<String, usize>,
+}
+
+impl<'a> Collector<'a> {
+    fn new(path: &'a str) -> Self {
+        Collector {
+            path,
+            cases: Vec::new(),
+            errors: Vec::new(),
+            first_line_of: HashMap::new(),
+        }
+    }
+
+    fn add(&mut self, line: usize, value: Result<Value, Diagnostic>) {
+        let case = match value
+            .map_err(|e| vec![e])
+            .and_then(|value| case_from_value(self.path, line, value))
+        {
+            Ok(case) => case,
+            Err(errors) => return self.errors.extend(errors),
+        };
+        if let Some(first) = self.first_line_of.insert(case.id.clone(), line) {
+            self.errors.push(
+                Diagnostic::error(
+                    self.path,
+                    format!("duplicate case id `{}` (first at line {first})", case.id),
+                )
+                .at_line(line)
+                .with_help("flips are tracked by id: give every case its own stable id"),
+            );
+        }
+        self.cases.push(case);
+    }
+
+    fn finish(self) -> Result<Vec<Case>, Vec<Diagnostic>> {
+        if self.errors.is_empty() {
+            Ok(self.cases)
+        } else {
+            Err(self.errors)
+        }
     }
 }
 
-fn jsonl_values(path: &str, text: &str) -> Result<Vec<(usize, Value)>, Vec<Diagnostic>> {
-    let mut values = Vec::new();
-    let mut errors = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Value>(line) {
-            Ok(value) => values.push((index + 1, value)),
-            Err(e) => {
-                errors.push(
-                    Diagnostic::error(path, format!("invalid JSON: {e}"))
-                        .at_line(index + 1)
-                        .at_column(e.column())
-                        .with_help("JSONL holds one JSON object per line"),
-                );
-            }
-        }
-    }
-    if errors.is_empty() {
-        Ok(values)
-    } else {
-        Err(errors)
-    }
+fn jsonl_value(path: &str, line: usize, text: &str) -> Result<Value, Diagnostic> {
+    serde_json::from_str::<Value>(text).map_err(|e| {
+        Diagnostic::error(path, format!("invalid JSON: {e}"))
+            .at_line(line)
+            .at_column(e.column())
+            .with_help("JSONL holds one JSON object per line")
+    })
 }
 
 fn yaml_values(path: &str, text: &str) -> Result<Vec<(usize, Value)>, Vec<Diagnostic>> {
@@ -125,31 +140,56 @@ fn yaml_values(path: &str, text: &str) -> Result<Vec<(usize, Value)>, Vec<Diagno
         .collect())
 }
 
-fn case_from_value(path: &str, line: usize, value: Value) -> Result<Case, Diagnostic> {
-    let at = |message: String| Diagnostic::error(path, message).at_line(line);
+fn case_from_value(path: &str, line: usize, value: Value) -> Result<Case, Vec<Diagnostic>> {
+    let at = |message: String| vec![Diagnostic::error(path, message).at_line(line)];
     if !value.is_object() {
         return Err(at(
             "a case must be an object with `id`, `vars` and `assert`".into(),
         ));
     }
     let raw: RawCase = serde_json::from_value(value).map_err(|e| {
-        at(format!("invalid case: {e}")).with_help(
-            "case keys are id, description, vars, assert, difficulty, tags, weight, metadata",
-        )
+        vec![Diagnostic::error(path, format!("invalid case: {e}"))
+            .at_line(line)
+            .with_help(
+                "case keys are id, description, vars, assert, difficulty, tags, weight, metadata",
+            )]
     })?;
-    let id = match raw.id {
-        Some(CaseId::Text(id)) if !id.trim().is_empty() => id,
-        Some(CaseId::Number(n)) => n.to_string(),
-        _ => {
-            return Err(at("case has no `id`".into()).with_help(
-                "give every case a stable `id`: regressions are tracked by it across revisions",
-            ))
-        }
-    };
+    let id =
+        match raw.id {
+            Some(CaseId::Text(id)) if !id.trim().is_empty() => id,
+            Some(CaseId::Number(n)) => n.to_string(),
+            _ => return Err(vec![Diagnostic::error(path, "case has no `id`")
+                .at_line(line)
+                .with_help(
+                    "give every case a stable `id`: regressions are tracked by it across revisions",
+                )]),
+        };
+    let mut problems = Vec::new();
+    let assertions = raw
+        .assert
+        .iter()
+        .enumerate()
+        .filter_map(|(i, raw)| {
+            Assertion::parse(raw)
+                .map_err(|problem| {
+                    problems.push(
+                        Diagnostic::error(
+                            path,
+                            format!("case `{id}`, assertion {}: {problem}", i + 1),
+                        )
+                        .at_line(line),
+                    )
+                })
+                .ok()
+        })
+        .collect();
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     Ok(Case {
         id,
         vars: raw.vars,
-        assert: raw.assert,
+        assertions,
         difficulty: raw.difficulty,
         tags: raw.tags,
         weight: raw.weight,

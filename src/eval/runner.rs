@@ -206,6 +206,8 @@ const REASON_CHARS: usize = 200;
 /// The longest wait between retries, whatever `Retry-After` says.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const BASE_BACKOFF: Duration = Duration::from_millis(250);
+/// Finished trials waiting for the collector.
+const LANDED_BUFFER: usize = 256;
 /// How long an external grader may run.
 const EXEC_GRADER_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -218,7 +220,8 @@ pub async fn run(
     let targets: Vec<Arc<Target>> = targets.into_iter().map(Arc::new).collect();
     let options = Arc::new(options);
     let shared = Arc::new(Shared::new(options.max_cost_usd));
-    let (tx, rx) = mpsc::unbounded_channel::<Landed>();
+    // Bounded, so a slow sink holds back the calls instead of buffering their outputs.
+    let (tx, rx) = mpsc::channel::<Landed>(LANDED_BUFFER);
     let collector = tokio::spawn(collect(
         targets.clone(),
         options.shard,
@@ -260,11 +263,12 @@ pub async fn run(
                 tasks.spawn(async move {
                     let record = job.execute(&options, &shared).await;
                     drop(permit);
-                    let _ = tx.send(Landed {
+                    let landed = Landed {
                         target: job.t,
                         case: job.case,
                         record,
-                    });
+                    };
+                    let _ = tx.send(landed).await;
                 });
                 // Reap finished tasks so the set does not grow with the suite.
                 while tasks.try_join_next().is_some() {}
@@ -422,7 +426,7 @@ impl Job {
             latency_ms: entry.latency_ms,
             cost_usd: cost,
         };
-        let assertions = &target.suite.assertions[self.case];
+        let assertions = &target.suite.cases[self.case].assertions;
         let graded = grade(
             assertions,
             &entry.completion.text,
@@ -654,7 +658,7 @@ async fn grade(
 async fn collect(
     targets: Vec<Arc<Target>>,
     shard: Option<Shard>,
-    mut rx: mpsc::UnboundedReceiver<Landed>,
+    mut rx: mpsc::Receiver<Landed>,
     mut sink: impl FnMut(&CaseRecord),
     options: Arc<Options>,
 ) -> RunResult {

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use super::assertions::Assertion;
 use super::cases::{self, Case};
 use super::providers::ChatMessage;
 use crate::changeset::list_matching;
@@ -26,8 +25,6 @@ pub struct Suite {
     pub templates: Templates,
     pub case_file: String,
     pub cases: Vec<Case>,
-    /// Each case's parsed assertions, by case index.
-    pub assertions: Vec<Vec<Assertion>>,
 }
 
 impl Suite {
@@ -101,7 +98,6 @@ pub fn load(
     let Some(cases) = load_cases(snapshot, config_file, name, &case_file, &mut out)? else {
         return Ok(out);
     };
-    let assertions = parse_assertions(&case_file, &cases, &mut out.diagnostics);
     if broken_includes || broken_syntax {
         return Ok(out);
     }
@@ -113,7 +109,6 @@ pub fn load(
             templates,
             case_file,
             cases,
-            assertions,
         });
     }
     Ok(out)
@@ -258,36 +253,6 @@ fn load_cases(
             Ok(None)
         }
     }
-}
-
-/// Parses every case's assertions; each bad one is an error naming file, line and case.
-fn parse_assertions(
-    case_file: &str,
-    cases: &[Case],
-    diagnostics: &mut Vec<Diagnostic>,
-) -> Vec<Vec<Assertion>> {
-    cases
-        .iter()
-        .map(|case| {
-            case.assert
-                .iter()
-                .enumerate()
-                .filter_map(|(i, raw)| match Assertion::parse(raw) {
-                    Ok(assertion) => Some(assertion),
-                    Err(problem) => {
-                        diagnostics.push(
-                            Diagnostic::error(
-                                case_file,
-                                format!("case `{}`, assertion {}: {problem}", case.id, i + 1),
-                            )
-                            .at_line(case.line),
-                        );
-                        None
-                    }
-                })
-                .collect()
-        })
-        .collect()
 }
 
 /// Every variable the entry's templates use must be defined by every case; then every
