@@ -144,6 +144,8 @@ fn eval(dir: &Path, extra: &[&str], cases: usize) -> Measured {
     let out = dir.join("result.json");
     let file = std::fs::File::create(&out).expect("result file");
     let started = Instant::now();
+    // Reaped by `wait4` below, which also reports its peak memory.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(BIN)
         .arg("eval")
         .args(["--format", "json"])

@@ -154,16 +154,17 @@ fn case_from_value(path: &str, line: usize, value: Value) -> Result<Case, Vec<Di
                 "case keys are id, description, vars, assert, difficulty, tags, weight, metadata",
             )]
     })?;
-    let id =
-        match raw.id {
-            Some(CaseId::Text(id)) if !id.trim().is_empty() => id,
-            Some(CaseId::Number(n)) => n.to_string(),
-            _ => return Err(vec![Diagnostic::error(path, "case has no `id`")
+    let id = match raw.id {
+        Some(CaseId::Text(id)) if !id.trim().is_empty() => id,
+        Some(CaseId::Number(n)) => n.to_string(),
+        _ => {
+            return Err(vec![Diagnostic::error(path, "case has no `id`")
                 .at_line(line)
                 .with_help(
                     "give every case a stable `id`: regressions are tracked by it across revisions",
-                )]),
-        };
+                )])
+        }
+    };
     let mut problems = Vec::new();
     let assertions = raw
         .assert

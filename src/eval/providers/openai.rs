@@ -1,5 +1,5 @@
 //! The OpenAI Chat Completions client (`POST {base_url}/chat/completions`), for OpenAI and any
-//! OpenAI-compatible server, plus the JSON-over-HTTP [`Exchange`] it shares with the Anthropic
+//! OpenAI-compatible server, plus the JSON-over-HTTP `Exchange` it shares with the Anthropic
 //! client: sending one request, classifying every failure as transient or permanent (failing
 //! closed: anything unexpected is an error, never an empty success), and redacting the key.
 
