@@ -104,6 +104,67 @@ pub struct Sides<'a> {
     pub config_path: &'a str,
 }
 
+/// The config a change set maps files with: its text and where it lives.
+pub struct ConfigSource<'a> {
+    /// How diagnostics name it.
+    pub origin: &'a str,
+    /// Repo-relative path, to recognise the config among changed files.
+    pub repo_path: &'a str,
+    pub bytes: &'a [u8],
+}
+
+/// The change set from `old` to `new`: maps `raw` changes with the config as given (the new
+/// side's) and as the old side has it. An unreadable old config is only a warning (it only
+/// refines the mapping); an unreadable new one is an error.
+pub fn assemble(
+    repo: &Repo,
+    old: &dyn Snapshot,
+    new: &dyn Snapshot,
+    config: ConfigSource<'_>,
+    raw: impl FnOnce(&Sides<'_>) -> Result<Vec<FileChange>, GitError>,
+) -> Result<ChangeSet, crate::error::Error> {
+    let new_map =
+        SurfaceMap::parse(config.origin, config.bytes).map_err(crate::error::Error::Invalid)?;
+    let mut warnings = Vec::new();
+    let old_map = match old.read(config.repo_path)? {
+        Some(crate::git::FileEntry::File(bytes)) => {
+            let origin = format!("{}@{}", config.repo_path, old.describe());
+            match SurfaceMap::parse(&origin, &bytes) {
+                Ok(map) => Some(map),
+                Err(diagnostics) => {
+                    warnings.extend(diagnostics.into_iter().map(|mut d| {
+                        d.severity = crate::diagnostic::Severity::Warning;
+                        d.help = Some("the old side's config is unreadable, so old paths are mapped with the new config only".into());
+                        d
+                    }));
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let sides = Sides {
+        repo,
+        old,
+        new,
+        new_map: &new_map,
+        old_map: old_map.as_ref(),
+        config_path: config.repo_path,
+    };
+    let (changes, more_warnings) = build(&sides, raw(&sides)?)?;
+    warnings.extend(more_warnings);
+    Ok(ChangeSet {
+        base_label: String::new(),
+        head_label: String::new(),
+        base: None,
+        head: None,
+        merge_base: None,
+        surfaces: affected_surfaces(&changes),
+        changes,
+        warnings,
+    })
+}
+
 /// Decides which surfaces a changed path affects; the include graph is loaded only when a
 /// path is neither a prompt nor the config.
 struct Mapper<'s, 'a> {

@@ -8,6 +8,7 @@ pub mod diagnostic;
 pub mod error;
 pub mod eval;
 pub mod exit;
+pub mod gate;
 pub mod git;
 pub mod init;
 pub mod prompts;

@@ -19,6 +19,7 @@ fn help_texts() {
     for args in [
         vec!["--help"],
         vec!["diff", "--help"],
+        vec!["check", "--help"],
         vec!["eval", "--help"],
         vec!["validate", "--help"],
         vec!["init", "--help"],

@@ -3,7 +3,6 @@
 
 use super::{open_repo, print_warnings, read_config, use_color, Cli, DiffArgs};
 use crate::changeset::{self, ChangeSet, Sides};
-use crate::config::SurfaceMap;
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::git::{EmptySnapshot, GitError, Repo, Snapshot};
@@ -93,45 +92,10 @@ fn build(
     raw: impl FnOnce(&Sides<'_>) -> Result<Vec<crate::git::FileChange>, GitError>,
 ) -> Result<ChangeSet> {
     let config = read_config(cli, repo, args.config_rev.as_deref(), new)?;
-    let new_map = SurfaceMap::parse(&config.origin, &config.bytes).map_err(Error::Invalid)?;
-    let mut warnings = Vec::new();
-    // The old side's config only refines the mapping (old paths, settings changes): a
-    // missing or broken one is a warning, not a failure.
-    let old_map = match old.read(&config.repo_path)? {
-        Some(crate::git::FileEntry::File(bytes)) => {
-            let origin = format!("{}@{}", config.repo_path, old.describe());
-            match SurfaceMap::parse(&origin, &bytes) {
-                Ok(map) => Some(map),
-                Err(diagnostics) => {
-                    warnings.extend(diagnostics.into_iter().map(|mut d| {
-                        d.severity = crate::diagnostic::Severity::Warning;
-                        d.help = Some("the old side's config is unreadable, so old paths are mapped with the new config only".into());
-                        d
-                    }));
-                    None
-                }
-            }
-        }
-        _ => None,
+    let source = changeset::ConfigSource {
+        origin: &config.origin,
+        repo_path: &config.repo_path,
+        bytes: &config.bytes,
     };
-    let sides = Sides {
-        repo,
-        old,
-        new,
-        new_map: &new_map,
-        old_map: old_map.as_ref(),
-        config_path: &config.repo_path,
-    };
-    let (changes, more_warnings) = changeset::build(&sides, raw(&sides)?)?;
-    warnings.extend(more_warnings);
-    Ok(ChangeSet {
-        base_label: String::new(),
-        head_label: String::new(),
-        base: None,
-        head: None,
-        merge_base: None,
-        surfaces: changeset::affected_surfaces(&changes),
-        changes,
-        warnings,
-    })
+    changeset::assemble(repo, old, new, source, raw)
 }

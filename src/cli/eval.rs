@@ -54,6 +54,7 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
         grader: grader(&config, &root, args)?,
         prices: PriceTable::new(config.price.clone()),
         on_progress: None,
+        keep_outputs: false,
     };
     let total_trials: u64 = targets
         .iter()

@@ -1,6 +1,7 @@
 //! The command line: flags (each with its `PROMPTGATE_*` environment variable), dispatch
 //! to the commands, and turning every outcome into the documented exit code.
 
+mod check;
 mod diff;
 mod eval;
 mod validate;
@@ -53,6 +54,8 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The whole gate: evals on base and head, rules, artifacts, tier and verdict
+    Check(CheckArgs),
     /// Show the prompt change set between the merge base of two revisions and the head
     Diff(DiffArgs),
     /// Run surfaces' eval suites on one revision
@@ -61,6 +64,42 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Write a starting promptgate.toml and an example surface
     Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The revision the change is compared against [default: the branch's upstream, else origin/HEAD]
+    #[arg(long, env = "PROMPTGATE_BASE", value_name = "REF")]
+    pub base: Option<String>,
+
+    /// The revision holding the change
+    #[arg(
+        long,
+        env = "PROMPTGATE_HEAD",
+        value_name = "REF",
+        default_value = "HEAD"
+    )]
+    pub head: String,
+
+    /// Write report.json, report.md, junit.xml and prompts.diff into DIR
+    #[arg(long, env = "PROMPTGATE_OUT", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Output format
+    #[arg(long, env = "PROMPTGATE_FORMAT", default_value = "text")]
+    pub format: Format,
+
+    /// The pull request description (Markdown), searched for the required artifacts
+    #[arg(long, env = "PROMPTGATE_PR_BODY", value_name = "FILE")]
+    pub pr_body: Option<PathBuf>,
+
+    /// Do not read cached responses (fresh responses are still stored)
+    #[arg(long, env = "PROMPTGATE_NO_CACHE")]
+    pub no_cache: bool,
+
+    /// Where responses are cached [default: .promptgate/cache at the repository root]
+    #[arg(long, env = "PROMPTGATE_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -184,6 +223,7 @@ fn error_text(error: &Error) -> String {
 
 fn run(cli: &Cli) -> Result<i32> {
     match &cli.command {
+        Command::Check(args) => check::run(cli, args),
         Command::Diff(args) => diff::run(cli, args),
         Command::Eval(args) => eval::run(cli, args),
         Command::Validate(args) => validate::run(cli, args),

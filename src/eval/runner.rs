@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, Semaphore};
 
 use super::assertions::{self, combine, Assertion, Evaluation, Facts, Outcome};
@@ -77,6 +77,8 @@ pub struct Options {
     pub prices: PriceTable,
     /// Called with the number of finished trials, for a progress bar.
     pub on_progress: Option<Box<dyn Fn(u64) + Send + Sync>>,
+    /// Keep one output per case in its summary (the gate shows both sides of a flip).
+    pub keep_outputs: bool,
 }
 
 /// One assertion's result in a trial.
@@ -112,7 +114,7 @@ pub struct TrialRecord {
     pub cached: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CaseStatus {
     Pass,
@@ -133,7 +135,7 @@ pub struct CaseRecord {
 }
 
 /// What stays in memory per case.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseSummary {
     pub id: String,
     pub status: CaseStatus,
@@ -145,10 +147,13 @@ pub struct CaseSummary {
     /// The first failed assertion's reason, or the error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// An output that shows the case's status (kept only when asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 /// A named metric: mean score of the assertions carrying it.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MetricValue {
     pub mean: f64,
     pub count: u64,
@@ -177,7 +182,7 @@ pub struct SurfaceResult {
     pub case_summaries: Vec<CaseSummary>,
 }
 
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
     pub p50: u64,
     pub p95: u64,
@@ -206,6 +211,8 @@ const REASON_CHARS: usize = 200;
 /// The longest wait between retries, whatever `Retry-After` says.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const BASE_BACKOFF: Duration = Duration::from_millis(250);
+/// Outputs kept in case summaries are cut at this many characters.
+const OUTPUT_CHARS: usize = 4000;
 /// Finished trials waiting for the collector.
 const LANDED_BUFFER: usize = 256;
 /// How long an external grader may run.
@@ -663,8 +670,10 @@ async fn collect(
     options: Arc<Options>,
 ) -> RunResult {
     let mut pending: HashMap<(usize, usize), Vec<TrialRecord>> = HashMap::new();
-    let mut surfaces: Vec<Accumulator> =
-        targets.iter().map(|t| Accumulator::new(t, shard)).collect();
+    let mut surfaces: Vec<Accumulator> = targets
+        .iter()
+        .map(|t| Accumulator::new(t, shard, options.keep_outputs))
+        .collect();
     let mut landed = 0u64;
     while let Some(Landed {
         target,
@@ -720,6 +729,21 @@ fn fold(target: &Target, case: usize, trials: Vec<TrialRecord>) -> CaseRecord {
 }
 
 /// The first reason a case did not pass.
+/// The output of a trial that agrees with the case's status, trimmed.
+fn representative_output(record: &CaseRecord) -> Option<String> {
+    let wanted = record.status == CaseStatus::Pass;
+    let trial = record
+        .trials
+        .iter()
+        .find(|t| t.pass == wanted && t.output.is_some())
+        .or_else(|| record.trials.iter().find(|t| t.output.is_some()))?;
+    let text = trial.output.as_deref()?;
+    Some(match text.char_indices().nth(OUTPUT_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    })
+}
+
 fn reason(record: &CaseRecord) -> Option<String> {
     if record.status == CaseStatus::Pass {
         return None;
@@ -740,6 +764,7 @@ fn reason(record: &CaseRecord) -> Option<String> {
 
 /// Running totals for one surface.
 struct Accumulator {
+    keep_outputs: bool,
     summaries: Vec<CaseSummary>,
     metrics: BTreeMap<String, (f64, u64)>,
     cost: Option<f64>,
@@ -750,7 +775,7 @@ struct Accumulator {
 }
 
 impl Accumulator {
-    fn new(target: &Target, shard: Option<Shard>) -> Self {
+    fn new(target: &Target, shard: Option<Shard>, keep_outputs: bool) -> Self {
         let expected = target
             .suite
             .cases
@@ -758,6 +783,7 @@ impl Accumulator {
             .filter(|c| shard.is_none_or(|s| s.contains(&target.suite.surface, &c.id)))
             .count();
         Accumulator {
+            keep_outputs,
             summaries: Vec::with_capacity(expected),
             metrics: BTreeMap::new(),
             cost: Some(0.0),
@@ -795,6 +821,10 @@ impl Accumulator {
             trials: record.trials.len() as u32,
             difficulty: target.suite.cases[case].difficulty,
             reason: reason(record),
+            output: self
+                .keep_outputs
+                .then(|| representative_output(record))
+                .flatten(),
         });
     }
 

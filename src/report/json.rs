@@ -168,3 +168,11 @@ impl CaseStream {
         self.failure.take().map_or(Ok(()), Err)
     }
 }
+
+/// `report.json`: the gate's verdict, pretty-printed.
+pub fn report(report: &crate::gate::Report) -> String {
+    let mut text =
+        serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    text.push('\n');
+    text
+}

@@ -2,9 +2,11 @@
 //! and JSON for machines; plus the readable text diff they all draw from.
 
 pub mod json;
+pub mod junit;
 pub mod markdown;
 pub mod terminal;
 pub mod textdiff;
+pub mod unified;
 
 use crate::changeset::{Content, PromptChange};
 use crate::git::Status;

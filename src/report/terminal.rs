@@ -253,3 +253,84 @@ pub fn eval_run(result: &crate::eval::runner::RunResult, rev: &str, style: Style
     }
     out
 }
+
+/// The gate's verdict for a terminal: the verdict, one line per surface with its failed
+/// rules, artifacts, approvals and the reasons.
+pub fn verdict(report: &crate::gate::Report, style: Style) -> String {
+    use crate::gate::Verdict;
+    let mut out = String::new();
+    let (word, color) = match report.verdict {
+        Verdict::Pass => ("PASS", GREEN),
+        Verdict::NeedsSignoff => ("NEEDS SIGN-OFF", YELLOW),
+        Verdict::Blocked => ("BLOCKED", RED),
+        Verdict::Error => ("ERROR", RED),
+    };
+    let short = |sha: &Option<String>| {
+        sha.as_deref()
+            .map_or("?".to_string(), |s| s[..s.len().min(7)].to_string())
+    };
+    let _ = writeln!(
+        out,
+        "{} {} (tier {})  base {} → head {}",
+        style.paint(BOLD, "promptgate check:"),
+        style.paint(&format!("{BOLD};{color}"), word),
+        report.tier.as_str(),
+        short(&report.merge_base),
+        short(&report.head)
+    );
+    for s in &report.surfaces {
+        let rate = |stats: &Option<crate::gate::rules::SideStats>| {
+            stats.as_ref().map_or("—".to_string(), |st| {
+                format!("{:.1}%", st.pass_rate * 100.0)
+            })
+        };
+        let p = s
+            .mcnemar_p
+            .map(|p| format!("  p={p:.4}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {}  {} → {}{p}  {} regression(s), {} fix(es), {} flaky",
+            style.paint(BOLD, &s.name),
+            rate(&s.base),
+            rate(&s.head),
+            s.regressions.len(),
+            s.fixes.len(),
+            s.flaky.len()
+        );
+        for rule in s.rules.iter().filter(|r| !r.ok) {
+            let _ = writeln!(out, "    {} {}", style.paint(RED, "✗"), rule.describe());
+        }
+    }
+    for artifact in &report.artifacts {
+        let mark = if artifact.found {
+            style.paint(GREEN, "✓")
+        } else {
+            style.paint(RED, "✗")
+        };
+        let detail = artifact
+            .source
+            .as_deref()
+            .or(artifact.reason.as_deref())
+            .unwrap_or("");
+        let _ = writeln!(out, "  artifact {} {mark} {detail}", artifact.name);
+    }
+    if report.approvals.missing > 0 {
+        let _ = writeln!(
+            out,
+            "  approvals: {} needed from {}",
+            report.approvals.missing,
+            report.approvals.approvers.join(", ")
+        );
+    }
+    if !report.reasons.is_empty() {
+        let _ = writeln!(out, "reasons:");
+        for reason in &report.reasons {
+            let _ = writeln!(out, "  - {reason}");
+        }
+    }
+    for note in &report.notes {
+        let _ = writeln!(out, "  note: {note}");
+    }
+    out
+}

@@ -1,0 +1,648 @@
+//! `promptgate check`: the whole gate. Resolves base, head and merge base; reads the policy
+//! from the base (trust model); builds the change set; evaluates every affected surface on
+//! both sides in one run (cache first); checks artifacts, tier and approvals; decides the
+//! verdict and writes the reports. Whatever stops it midway becomes an `error` verdict with
+//! the reason, never a pass.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{open_repo, print_warnings, use_color, CheckArgs, Cli};
+use crate::changeset::{self, ChangeSet, ConfigSource};
+use crate::config::{self, Config, ProviderKind, Surface, Tier};
+use crate::diagnostic::Diagnostic;
+use crate::error::{Error, Result};
+use crate::eval::cache::Cache;
+use crate::eval::price::PriceTable;
+use crate::eval::providers::{self, Endpoint};
+use crate::eval::runner::{self, CaseSummary, Options, Target};
+use crate::eval::suite;
+use crate::gate::artifacts::{self, Document, Headings};
+use crate::gate::{
+    self, Approvals, ChangedFile, Context, Report, SideResult, SurfaceChange, SurfaceInput,
+    Thresholds,
+};
+use crate::git::{FileEntry, Repo, Snapshot, Status, TreeSnapshot};
+use crate::report::{self, Format};
+
+/// Where change records live.
+const CHANGE_RECORDS: &str = ".promptgate/changes/";
+
+/// A finished check: the report, and what the other outputs draw on.
+pub struct Checked {
+    pub report: Report,
+    pub changes: Option<ChangeSet>,
+    /// Every evaluated side's cases, for JUnit: (surface, "base" | "head", cases).
+    pub sides: Vec<(String, &'static str, Vec<CaseSummary>)>,
+}
+
+pub(super) fn run(cli: &Cli, args: &CheckArgs) -> Result<i32> {
+    let checked = match gather(cli, args) {
+        Ok(checked) => checked,
+        Err(error @ Error::Usage { .. }) => return Err(error),
+        Err(error) => failed(&error),
+    };
+    write_outputs(cli, args, &checked)?;
+    Ok(checked.report.exit_code)
+}
+
+/// A gate that could not finish: `error`, with what went wrong and how to fix it.
+fn failed(error: &Error) -> Checked {
+    let context = Context {
+        errors: vec![error.to_string()],
+        ..Context::default()
+    };
+    Checked {
+        report: gate::decide(context, Vec::new()),
+        changes: None,
+        sides: Vec::new(),
+    }
+}
+
+fn gather(cli: &Cli, args: &CheckArgs) -> Result<Checked> {
+    let repo = open_repo()?;
+    let base_name = match &args.base {
+        Some(base) => base.clone(),
+        None => repo.default_base().ok_or_else(|| {
+            Error::usage("no base revision: the current branch has no upstream and there is no origin/HEAD\n  help: pass --base REF (e.g. --base origin/main)")
+        })?,
+    };
+    let base = repo.resolve(&base_name)?;
+    let head = repo.resolve(&args.head)?;
+    let merge_base = repo.merge_base(base, head, (&base_name, &args.head))?;
+    let (base_tip, old, new) = (
+        repo.tree_snapshot(base)?,
+        repo.tree_snapshot(merge_base)?,
+        repo.tree_snapshot(head)?,
+    );
+    let config_path = config_path(cli, &repo);
+    let base_config = read_config(&base_tip, &config_path, "base")?;
+    let head_config = read_config(&new, &config_path, "head")?;
+    let mapping = [&head_config, &base_config]
+        .into_iter()
+        .flatten()
+        .next()
+        .ok_or_else(|| {
+            Error::invalid(
+                Diagnostic::error(
+                    &config_path,
+                    "neither the base nor the head has a promptgate config",
+                )
+                .with_help("run `promptgate init` and commit the config"),
+            )
+        })?;
+    let source = ConfigSource {
+        origin: &mapping.origin,
+        repo_path: &config_path,
+        bytes: &mapping.bytes,
+    };
+    let mut changes = changeset::assemble(&repo, &old, &new, source, |_| {
+        repo.diff_commits(merge_base, head)
+    })?;
+    print_warnings(&changes.warnings);
+    changes.base_label = base_name;
+    changes.head_label = args.head.clone();
+    (changes.base, changes.head, changes.merge_base) = (Some(base), Some(head), Some(merge_base));
+    let mut context = Context {
+        base: Some(base.to_string()),
+        head: Some(head.to_string()),
+        merge_base: Some(merge_base.to_string()),
+        changed_files: changed_files(&changes),
+        ..Context::default()
+    };
+    if changes.changes.is_empty() {
+        // Nothing a surface depends on changed: nothing to gate.
+        return Ok(Checked {
+            report: gate::decide(context, Vec::new()),
+            changes: Some(changes),
+            sides: Vec::new(),
+        });
+    }
+    let policy_config = base_config
+        .as_ref()
+        .or(head_config.as_ref())
+        .map(|c| &c.config);
+    let policy = policy_config.ok_or_else(|| Error::usage("no config"))?;
+    let plans = plan_surfaces(
+        &changes,
+        base_config.as_ref().map(|c| &c.config),
+        head_config.as_ref().map(|c| &c.config),
+    );
+    let tiers: Vec<Tier> = plans.iter().map(|p| p.definition().tier).collect();
+    let decision = gate::tier::decide(
+        &tiers,
+        plans.len(),
+        base_config.as_ref().map(|c| &c.config),
+        head_config.as_ref().map(|c| &c.config),
+    );
+    context.tier = Some(decision.tier);
+    context.tier_reasons = decision.raised_because;
+    let old_config = read_config(&old, &config_path, "merge base").ok().flatten();
+    let root = repo
+        .workdir()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| repo.raw().path().to_path_buf());
+    let (inputs, sides) = evaluate(EvalPlan {
+        plans: &plans,
+        policy,
+        head_config: head_config.as_ref().map(|c| &c.config),
+        old_config: old_config.as_ref().map(|c| &c.config),
+        old: &old,
+        new: &new,
+        config_path: &config_path,
+        root: &root,
+        args,
+        context: &mut context,
+    })?;
+    context.artifacts =
+        check_artifacts(&repo, policy, decision.tier, &new, merge_base, head, args)?;
+    context.approvals = Some(approvals(policy, decision.tier));
+    let surfaces = inputs.into_iter().map(gate::judge_surface).collect();
+    Ok(Checked {
+        report: gate::decide(context, surfaces),
+        changes: Some(changes),
+        sides,
+    })
+}
+
+fn config_path(cli: &Cli, repo: &Repo) -> String {
+    cli.config
+        .as_deref()
+        .and_then(|p| {
+            repo.relative_path(p)
+                .or_else(|| p.to_str().map(String::from))
+        })
+        .unwrap_or_else(|| config::DEFAULT_PATH.to_string())
+}
+
+/// A parsed config and its text, read from a revision.
+struct RevConfig {
+    origin: String,
+    bytes: Vec<u8>,
+    config: Config,
+}
+
+/// The config at a revision: `None` when absent; an invalid one stops the gate (it cannot
+/// be trusted to mean anything).
+fn read_config(snapshot: &TreeSnapshot<'_>, path: &str, side: &str) -> Result<Option<RevConfig>> {
+    let Some(FileEntry::File(bytes)) = snapshot.read(path)? else {
+        return Ok(None);
+    };
+    let origin = format!("{path}@{}", snapshot.describe());
+    let loaded = config::load(&origin, &bytes).map_err(|diagnostics| {
+        let mut all = vec![Diagnostic::error(
+            &origin,
+            format!("the {side} config is invalid, so the gate cannot be applied"),
+        )
+        .with_help("fix the config (see the errors below); the gate fails closed until it parses")];
+        all.extend(diagnostics);
+        Error::Invalid(all)
+    })?;
+    Ok(Some(RevConfig {
+        origin,
+        bytes,
+        config: loaded.config,
+    }))
+}
+
+fn changed_files(changes: &ChangeSet) -> Vec<ChangedFile> {
+    changes
+        .changes
+        .iter()
+        .map(|c| ChangedFile {
+            status: report::status_word(c),
+            path: c.path.clone(),
+            old_path: c.old_path.clone(),
+            surfaces: c.surfaces.clone(),
+        })
+        .collect()
+}
+
+/// An affected surface and its definitions on each side.
+struct Plan<'c> {
+    name: String,
+    change: SurfaceChange,
+    /// The definition the surface is judged by: the base's, or the head's when new.
+    policy: &'c Surface,
+    head: Option<&'c Surface>,
+    changed_files: Vec<String>,
+}
+
+impl Plan<'_> {
+    fn definition(&self) -> &Surface {
+        self.policy
+    }
+}
+
+fn plan_surfaces<'c>(
+    changes: &ChangeSet,
+    base: Option<&'c Config>,
+    head: Option<&'c Config>,
+) -> Vec<Plan<'c>> {
+    let find = |config: Option<&'c Config>, name: &str| {
+        config.and_then(|c| {
+            c.surface
+                .iter()
+                .map(|s| s.get_ref())
+                .find(|s| s.name.get_ref() == name)
+        })
+    };
+    changes
+        .surfaces
+        .iter()
+        .filter_map(|name| {
+            let (in_base, in_head) = (find(base, name), find(head, name));
+            let change = match (in_base, in_head) {
+                (Some(_), Some(_)) => SurfaceChange::Modified,
+                (None, Some(_)) => SurfaceChange::Added,
+                (Some(_), None) => SurfaceChange::Removed,
+                (None, None) => return None,
+            };
+            let changed_files = changes
+                .changes
+                .iter()
+                .filter(|c| c.surfaces.contains(name))
+                .map(|c| c.path.clone())
+                .collect();
+            Some(Plan {
+                name: name.clone(),
+                change,
+                policy: in_base.or(in_head)?,
+                head: in_head,
+                changed_files,
+            })
+        })
+        .collect()
+}
+
+struct EvalPlan<'a, 'c> {
+    plans: &'a [Plan<'c>],
+    policy: &'c Config,
+    head_config: Option<&'c Config>,
+    old_config: Option<&'c Config>,
+    old: &'a dyn Snapshot,
+    new: &'a dyn Snapshot,
+    config_path: &'a str,
+    root: &'a Path,
+    args: &'a CheckArgs,
+    context: &'a mut Context,
+}
+
+type Sides = Vec<(String, &'static str, Vec<CaseSummary>)>;
+
+/// Loads both sides of every gated surface, runs them in one go and pairs the results.
+fn evaluate(plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>, Sides)> {
+    let trusted = trusted_providers(plan.policy, plan.head_config);
+    let mut endpoints: BTreeMap<String, Arc<Endpoint>> = BTreeMap::new();
+    let mut targets = Vec::new();
+    // For each plan: indexes of its base and head targets.
+    let mut slots: Vec<(Option<usize>, Option<usize>)> = Vec::new();
+    let mut problems = Vec::new();
+    for surface in plan.plans {
+        let mut slot = (None, None);
+        let gated = surface.policy.gate && surface.change != SurfaceChange::Removed;
+        if gated {
+            if surface.change == SurfaceChange::Modified {
+                let definition = plan
+                    .old_config
+                    .and_then(|c| {
+                        c.surface
+                            .iter()
+                            .map(|s| s.get_ref())
+                            .find(|s| s.name.get_ref() == &surface.name)
+                    })
+                    .unwrap_or(surface.policy);
+                match load_side(
+                    &plan,
+                    &trusted,
+                    &mut endpoints,
+                    surface,
+                    definition,
+                    plan.old,
+                    "base",
+                ) {
+                    Ok(target) => {
+                        targets.push(target);
+                        slot.0 = Some(targets.len() - 1);
+                    }
+                    Err(problem) => problems.push(problem),
+                }
+            }
+            if let Some(definition) = surface.head {
+                match load_side(
+                    &plan,
+                    &trusted,
+                    &mut endpoints,
+                    surface,
+                    definition,
+                    plan.new,
+                    "head",
+                ) {
+                    Ok(target) => {
+                        targets.push(target);
+                        slot.1 = Some(targets.len() - 1);
+                    }
+                    Err(problem) => problems.push(problem),
+                }
+            }
+        }
+        slots.push(slot);
+    }
+    for problem in problems {
+        match problem {
+            Problem::Error(message) => plan.context.errors.push(message),
+            Problem::Blocker(message) => plan.context.blockers.push(message),
+        }
+    }
+    // Nothing is spent on evals when the gate could not measure anyway.
+    let results = if targets.is_empty() || !plan.context.errors.is_empty() {
+        Vec::new()
+    } else {
+        run_targets(targets, plan.policy, plan.root, plan.args)?
+    };
+    let mut sides: Sides = Vec::new();
+    let mut inputs = Vec::new();
+    for (surface, (base_slot, head_slot)) in plan.plans.iter().zip(slots) {
+        let take = |slot: Option<usize>| slot.and_then(|i| results.get(i).cloned());
+        let (base, head) = (take(base_slot), take(head_slot));
+        for (label, side) in [("base", &base), ("head", &head)] {
+            if let Some(side) = side {
+                sides.push((surface.name.clone(), label, side.cases.clone()));
+            }
+        }
+        inputs.push(SurfaceInput {
+            name: surface.name.clone(),
+            change: surface.change,
+            changed_files: surface.changed_files.clone(),
+            gated: surface.policy.gate,
+            thresholds: thresholds(plan.policy, surface.policy),
+            base,
+            head,
+        });
+    }
+    Ok((inputs, sides))
+}
+
+/// Provider settings the gate may use: the base's endpoints (a PR cannot point the keys at
+/// another server or run another command), with the head's model and parameters so a model
+/// change is what gets evaluated. Providers new in the head are used unless they run
+/// commands.
+fn trusted_providers(policy: &Config, head: Option<&Config>) -> Config {
+    let mut trusted = policy.clone();
+    for (name, provider) in head.map(|h| &h.provider).into_iter().flatten() {
+        let head_provider = provider.get_ref();
+        match trusted.provider.get_mut(name) {
+            Some(base) => {
+                let base = base.get_mut();
+                base.model = head_provider.model.clone();
+                base.parameters = head_provider.parameters.clone();
+            }
+            None if head_provider.kind != ProviderKind::Exec => {
+                trusted.provider.insert(name.clone(), provider.clone());
+            }
+            None => {}
+        }
+    }
+    trusted
+}
+
+/// Why a side could not be loaded.
+enum Problem {
+    /// The gate cannot measure (fails closed).
+    Error(String),
+    /// The change is broken (a head prompt that does not render…).
+    Blocker(String),
+}
+
+fn load_side(
+    plan: &EvalPlan<'_, '_>,
+    trusted: &Config,
+    endpoints: &mut BTreeMap<String, Arc<Endpoint>>,
+    surface: &Plan<'_>,
+    definition: &Surface,
+    snapshot: &dyn Snapshot,
+    side: &'static str,
+) -> std::result::Result<Target, Problem> {
+    let loaded = suite::load(snapshot, plan.config_path, definition).map_err(|e| {
+        Problem::Error(format!(
+            "surface `{}`: cannot read the {side} side: {e}",
+            surface.name
+        ))
+    })?;
+    let problems: Vec<String> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.to_string())
+        .collect();
+    let Some(suite) = loaded.suite.filter(|_| problems.is_empty()) else {
+        let message = format!(
+            "surface `{}`: the {side} side's prompts or cases are invalid:\n{}",
+            surface.name,
+            problems.join("\n")
+        );
+        // A broken head is the change's fault; a broken base means the gate cannot measure
+        // what the change replaces.
+        return Err(if side == "head" {
+            Problem::Blocker(message)
+        } else {
+            Problem::Error(message)
+        });
+    };
+    let provider = definition
+        .provider
+        .as_ref()
+        .map(|p| p.get_ref().clone())
+        .ok_or_else(|| Problem::Error(format!("surface `{}` has no provider", surface.name)))?;
+    let endpoint = match endpoints.get(&provider) {
+        Some(endpoint) => endpoint.clone(),
+        None => match providers::connect(trusted, &provider, plan.root, false) {
+            Ok(endpoint) => {
+                let endpoint = Arc::new(endpoint);
+                endpoints.insert(provider.clone(), endpoint.clone());
+                endpoint
+            }
+            Err(message) => {
+                return Err(Problem::Error(format!(
+                    "surface `{}`: {message}",
+                    surface.name
+                )))
+            }
+        },
+    };
+    let prices = PriceTable::new(plan.policy.price.clone());
+    let model = runner::build_request(&endpoint, suite.params(), Vec::new()).model;
+    let price = endpoint.price_override.or_else(|| prices.lookup(&model));
+    let gate = &plan.policy.gate;
+    let repeat = surface
+        .policy
+        .repeat
+        .as_ref()
+        .map_or(*gate.repeat.get_ref(), |r| *r.get_ref());
+    let quorum = gate
+        .quorum
+        .as_ref()
+        .map_or(runner::default_quorum(repeat), |q| *q.get_ref());
+    Ok(Target {
+        suite,
+        endpoint,
+        repeat,
+        quorum: quorum.min(repeat),
+        price,
+    })
+}
+
+fn run_targets(
+    targets: Vec<Target>,
+    policy: &Config,
+    root: &Path,
+    args: &CheckArgs,
+) -> Result<Vec<SideResult>> {
+    let options = Options {
+        cache: Cache::new(
+            args.cache_dir
+                .clone()
+                .unwrap_or_else(|| root.join(crate::eval::cache::DEFAULT_DIR)),
+            !args.no_cache,
+        ),
+        shard: None,
+        max_cost_usd: policy.gate.max_cost_usd.as_ref().map(|b| *b.get_ref()),
+        grader: None,
+        prices: PriceTable::new(policy.price.clone()),
+        on_progress: None,
+        keep_outputs: true,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("start", "the async runtime", e))?;
+    let result = runtime.block_on(runner::run(targets, options, |_| {}));
+    Ok(result.surfaces.into_iter().map(SideResult::from).collect())
+}
+
+fn thresholds(policy: &Config, surface: &Surface) -> Thresholds {
+    let value = |v: &Option<toml::Spanned<f64>>| v.as_ref().map(|v| *v.get_ref());
+    Thresholds {
+        min_pass_rate: value(&surface.min_pass_rate),
+        max_drop: value(&surface.max_drop),
+        tail_min_pass_rate: value(&surface.tail_min_pass_rate),
+        metrics: surface.metrics.iter().map(|m| m.get_ref().into()).collect(),
+        significance: *policy.gate.significance.get_ref(),
+    }
+}
+
+/// The artifacts the tier requires, from change records added or modified by the change
+/// and from the PR description.
+fn check_artifacts(
+    repo: &Repo,
+    policy: &Config,
+    tier: Tier,
+    head: &TreeSnapshot<'_>,
+    merge_base: git2::Oid,
+    head_oid: git2::Oid,
+    args: &CheckArgs,
+) -> Result<Vec<artifacts::ArtifactStatus>> {
+    let required: Vec<String> = policy
+        .tier
+        .get(tier)
+        .map(|t| {
+            t.get_ref()
+                .artifacts
+                .iter()
+                .map(|a| a.get_ref().clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    if required.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut texts: Vec<(String, String)> = Vec::new();
+    if let Some(path) = &args.pr_body {
+        let body = std::fs::read_to_string(path)
+            .map_err(|e| Error::io("read the PR description", path, e))?;
+        texts.push(("PR description".into(), body));
+    }
+    for change in repo.diff_commits(merge_base, head_oid)? {
+        let is_record = change.path.starts_with(CHANGE_RECORDS) && change.path.ends_with(".md");
+        if is_record
+            && matches!(
+                change.status,
+                Status::Added | Status::Modified | Status::Renamed
+            )
+        {
+            if let Some(text) = head.read_text(&change.path)? {
+                texts.push((change.path.clone(), text));
+            }
+        }
+    }
+    let documents: Vec<Document<'_>> = texts
+        .iter()
+        .map(|(source, markdown)| Document { source, markdown })
+        .collect();
+    Ok(artifacts::check(
+        &required,
+        &documents,
+        &Headings::default(),
+    ))
+}
+
+/// Approvals needed for the tier. Without a pull request there are none to read.
+fn approvals(policy: &Config, tier: Tier) -> Approvals {
+    let tier_policy = (tier != Tier::SelfApproved)
+        .then(|| policy.tier.get(tier))
+        .flatten()
+        .map(|t| t.get_ref());
+    let required = tier_policy.map_or(if tier == Tier::SelfApproved { 0 } else { 1 }, |t| {
+        *t.min_approvals.get_ref()
+    });
+    Approvals {
+        tier,
+        required,
+        approved_by: Vec::new(),
+        missing: required,
+        approvers: tier_policy.map(|t| t.approvers.iter().map(|a| a.get_ref().clone()).collect()).unwrap_or_default(),
+        note: (required > 0).then(|| "no pull request context: approvals are read from GitHub when the gate runs on a pull request".to_string()),
+    }
+}
+
+fn write_outputs(cli: &Cli, args: &CheckArgs, checked: &Checked) -> Result<()> {
+    let markdown = report::markdown::verdict(&checked.report, checked.changes.as_ref());
+    if let Some(dir) = &args.out {
+        write_dir(dir, checked, &markdown)?;
+    }
+    let text = match args.format {
+        Format::Json => report::json::report(&checked.report),
+        Format::Markdown => markdown,
+        Format::Text => report::terminal::verdict(
+            &checked.report,
+            report::terminal::Style {
+                color: use_color(cli.color),
+            },
+        ),
+    };
+    print!("{text}");
+    Ok(())
+}
+
+fn write_dir(dir: &PathBuf, checked: &Checked, markdown: &str) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    let files = [
+        ("report.json", report::json::report(&checked.report)),
+        ("report.md", markdown.to_string()),
+        ("junit.xml", report::junit::render(&checked.sides)),
+        (
+            "prompts.diff",
+            checked
+                .changes
+                .as_ref()
+                .map(report::unified::change_set)
+                .unwrap_or_default(),
+        ),
+    ];
+    for (name, content) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, content).map_err(|e| Error::io("write", &path, e))?;
+    }
+    Ok(())
+}

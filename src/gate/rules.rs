@@ -1,0 +1,866 @@
+//! One surface judged: pass rates with Wilson intervals on each side, the flips between them
+//! (regressions and fixes by case id, flaky cases apart, cases on one side only listed), the
+//! paired McNemar test, the tail of the hardest cases, named metrics, and every configured
+//! rule with its value, threshold and outcome. A rule that cannot be measured fails and says
+//! why; none is skipped silently.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::statistics::{mcnemar_exact, tail, wilson};
+use crate::config::MetricThreshold;
+use crate::eval::runner::{CaseStatus, CaseSummary, Latency, MetricValue, SurfaceResult};
+
+/// Tolerance for comparing rates with thresholds written in decimal.
+const EPSILON: f64 = 1e-9;
+
+/// One side's results for a surface.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SideResult {
+    pub cases: Vec<CaseSummary>,
+    pub metrics: BTreeMap<String, MetricValue>,
+    pub cost_usd: Option<f64>,
+    pub latency_ms: Latency,
+}
+
+impl From<SurfaceResult> for SideResult {
+    fn from(result: SurfaceResult) -> Self {
+        SideResult {
+            cases: result.case_summaries,
+            metrics: result.metrics,
+            cost_usd: result.cost_usd,
+            latency_ms: result.latency_ms,
+        }
+    }
+}
+
+/// The thresholds a surface is judged by (from the base config; the head's for a new one).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub min_pass_rate: Option<f64>,
+    pub max_drop: Option<f64>,
+    pub tail_min_pass_rate: Option<f64>,
+    pub metrics: Vec<MetricRule>,
+    pub significance: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MetricRule {
+    pub name: String,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub max_drop: Option<f64>,
+}
+
+impl From<&MetricThreshold> for MetricRule {
+    fn from(m: &MetricThreshold) -> Self {
+        MetricRule {
+            name: m.name.clone(),
+            min: m.min,
+            max: m.max,
+            max_drop: m.max_drop,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SurfaceChange {
+    /// New in this change: judged on its own thresholds, no base.
+    Added,
+    Modified,
+    /// Removed by this change: listed, not evaluated.
+    Removed,
+}
+
+/// What a surface is judged from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SurfaceInput {
+    pub name: String,
+    pub change: SurfaceChange,
+    pub changed_files: Vec<String>,
+    /// Whether the surface has eval rules (`gate = true`).
+    pub gated: bool,
+    pub thresholds: Thresholds,
+    pub base: Option<SideResult>,
+    pub head: Option<SideResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SideStats {
+    pub pass_rate: f64,
+    pub passed: usize,
+    pub cases: usize,
+    pub ci_low: f64,
+    pub ci_high: f64,
+}
+
+/// A case that changed outcome between the sides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flip {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_output: Option<String>,
+    /// Why the failing side failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TailStats {
+    pub cases: usize,
+    pub base_pass_rate: Option<f64>,
+    pub head_pass_rate: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricStats {
+    pub name: String,
+    pub base: Option<f64>,
+    pub head: Option<f64>,
+}
+
+/// One rule's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleResult {
+    pub rule: String,
+    pub value: Option<f64>,
+    pub threshold: Option<f64>,
+    pub ok: bool,
+    /// Why there is no value, or what the rule means here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl RuleResult {
+    /// The rule in a sentence, for reasons.
+    pub fn describe(&self) -> String {
+        let value = self
+            .value
+            .map_or("not measured".to_string(), |v| format!("{v:.4}"));
+        let threshold = self
+            .threshold
+            .map(|t| format!(" (threshold {t})"))
+            .unwrap_or_default();
+        let note = self
+            .note
+            .as_deref()
+            .map(|n| format!(": {n}"))
+            .unwrap_or_default();
+        format!(
+            "rule `{}` {} with {value}{threshold}{note}",
+            self.rule,
+            if self.ok { "held" } else { "failed" }
+        )
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SideCost {
+    pub base_usd: Option<f64>,
+    pub head_usd: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SideLatency {
+    pub base: Option<Latency>,
+    pub head: Option<Latency>,
+}
+
+/// A judged surface, as `report.json` holds it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SurfaceReport {
+    pub name: String,
+    pub change: SurfaceChange,
+    pub changed_files: Vec<String>,
+    /// Cases on the head side (the base's for a removed surface).
+    pub cases: usize,
+    pub base: Option<SideStats>,
+    pub head: Option<SideStats>,
+    /// Head pass rate minus base pass rate.
+    pub delta: Option<f64>,
+    pub regressions: Vec<Flip>,
+    pub fixes: Vec<Flip>,
+    pub flaky: Vec<String>,
+    pub mcnemar_p: Option<f64>,
+    pub tail: Option<TailStats>,
+    pub metrics: Vec<MetricStats>,
+    pub rules: Vec<RuleResult>,
+    pub cost: SideCost,
+    pub latency_ms: SideLatency,
+    /// Case ids only one side has: never counted as flips.
+    pub only_in_base: Vec<String>,
+    pub only_in_head: Vec<String>,
+    /// Case ids with an error trial, either side.
+    pub errors: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+    pub complete: bool,
+    pub notes: Vec<String>,
+}
+
+/// Judges one surface.
+pub fn judge_surface(input: SurfaceInput) -> SurfaceReport {
+    let base = input.base.as_ref();
+    let head = input.head.as_ref();
+    let stats = |side: Option<&SideResult>| side.map(side_stats);
+    let (base_stats, head_stats) = (stats(base), stats(head));
+    let delta = base_stats
+        .as_ref()
+        .zip(head_stats.as_ref())
+        .map(|(b, h)| h.pass_rate - b.pass_rate);
+    let flips = pair(base, head);
+    let mcnemar_p = base
+        .and(head)
+        .map(|_| mcnemar_exact(flips.regressions.len() as u64, flips.fixes.len() as u64));
+    let tail_stats = head.and_then(|h| tail_stats(base, h));
+    let metrics = metric_stats(&input.thresholds, base, head);
+    let mut notes = Vec::new();
+    let rules = if input.gated && input.change != SurfaceChange::Removed {
+        rules(
+            &input,
+            &base_stats,
+            &head_stats,
+            &flips,
+            mcnemar_p,
+            &tail_stats,
+            &metrics,
+        )
+    } else {
+        Vec::new()
+    };
+    if let (Some(tail), Some(delta)) = (&tail_stats, delta) {
+        if let Some(base_tail) = tail.base_pass_rate {
+            if tail.head_pass_rate + EPSILON < base_tail && delta >= -EPSILON {
+                notes.push(format!(
+                    "the hardest {} case(s) degrade ({:.1}% → {:.1}%) while the average holds",
+                    tail.cases,
+                    base_tail * 100.0,
+                    tail.head_pass_rate * 100.0
+                ));
+            }
+        }
+    }
+    match input.change {
+        SurfaceChange::Added => notes.push(
+            "added by this change: judged on its own thresholds, with no base to compare".into(),
+        ),
+        SurfaceChange::Removed => notes.push("removed by this change: not evaluated".into()),
+        SurfaceChange::Modified => {}
+    }
+    let errors: Vec<String> = [base, head]
+        .into_iter()
+        .flatten()
+        .flat_map(|side| side.cases.iter().filter(|c| c.status == CaseStatus::Error))
+        .map(|c| c.id.clone())
+        .collect();
+    let first_error = [base, head]
+        .into_iter()
+        .flatten()
+        .flat_map(|side| side.cases.iter())
+        .find(|c| c.status == CaseStatus::Error)
+        .and_then(|c| c.reason.clone());
+    SurfaceReport {
+        name: input.name.clone(),
+        change: input.change,
+        changed_files: input.changed_files.clone(),
+        cases: head.or(base).map_or(0, |s| s.cases.len()),
+        delta,
+        regressions: flips.regressions,
+        fixes: flips.fixes,
+        flaky: flips.flaky,
+        mcnemar_p,
+        tail: tail_stats,
+        metrics,
+        rules,
+        cost: SideCost {
+            base_usd: base.and_then(|b| b.cost_usd),
+            head_usd: head.and_then(|h| h.cost_usd),
+        },
+        latency_ms: SideLatency {
+            base: base.map(|b| b.latency_ms),
+            head: head.map(|h| h.latency_ms),
+        },
+        only_in_base: flips.only_in_base,
+        only_in_head: flips.only_in_head,
+        complete: errors.is_empty(),
+        errors,
+        first_error,
+        base: base_stats,
+        head: head_stats,
+        notes,
+    }
+}
+
+fn side_stats(side: &SideResult) -> SideStats {
+    let cases = side.cases.len();
+    let passed = side
+        .cases
+        .iter()
+        .filter(|c| c.status == CaseStatus::Pass)
+        .count();
+    let interval = wilson(passed as u64, cases as u64);
+    SideStats {
+        pass_rate: if cases == 0 {
+            0.0
+        } else {
+            passed as f64 / cases as f64
+        },
+        passed,
+        cases,
+        ci_low: interval.low,
+        ci_high: interval.high,
+    }
+}
+
+#[derive(Default)]
+struct Flips {
+    regressions: Vec<Flip>,
+    fixes: Vec<Flip>,
+    flaky: Vec<String>,
+    only_in_base: Vec<String>,
+    only_in_head: Vec<String>,
+}
+
+/// Pairs cases by id. Flaky cases (either side) are neither regressions nor fixes; cases
+/// with an error are left to the error path; ids on one side only are listed apart.
+fn pair(base: Option<&SideResult>, head: Option<&SideResult>) -> Flips {
+    let mut flips = Flips::default();
+    let (Some(base), Some(head)) = (base, head) else {
+        if let Some(head) = head {
+            flips.flaky = head
+                .cases
+                .iter()
+                .filter(|c| c.flaky)
+                .map(|c| c.id.clone())
+                .collect();
+        }
+        return flips;
+    };
+    let base_by_id: HashMap<&str, &CaseSummary> =
+        base.cases.iter().map(|c| (c.id.as_str(), c)).collect();
+    let head_ids: std::collections::HashSet<&str> =
+        head.cases.iter().map(|c| c.id.as_str()).collect();
+    flips.only_in_base = base
+        .cases
+        .iter()
+        .filter(|c| !head_ids.contains(c.id.as_str()))
+        .map(|c| c.id.clone())
+        .collect();
+    for h in &head.cases {
+        let Some(b) = base_by_id.get(h.id.as_str()) else {
+            flips.only_in_head.push(h.id.clone());
+            continue;
+        };
+        if b.flaky || h.flaky {
+            flips.flaky.push(h.id.clone());
+            continue;
+        }
+        let flip = || Flip {
+            id: h.id.clone(),
+            base_output: b.output.clone(),
+            head_output: h.output.clone(),
+            reason: if h.status == CaseStatus::Fail {
+                h.reason.clone()
+            } else {
+                b.reason.clone()
+            },
+        };
+        match (b.status, h.status) {
+            (CaseStatus::Pass, CaseStatus::Fail) => flips.regressions.push(flip()),
+            (CaseStatus::Fail, CaseStatus::Pass) => flips.fixes.push(flip()),
+            _ => {}
+        }
+    }
+    flips.only_in_base.sort();
+    flips.only_in_head.sort();
+    flips.flaky.sort();
+    flips
+}
+
+/// The tail: the hardest ⌈10%⌉ of the head's cases by difficulty, and how those same ids
+/// fare on each side.
+fn tail_stats(base: Option<&SideResult>, head: &SideResult) -> Option<TailStats> {
+    let indexed: Vec<(usize, Option<f64>)> = head
+        .cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i, c.difficulty))
+        .collect();
+    let tail_indexes = tail(&indexed);
+    if tail_indexes.is_empty() {
+        return None;
+    }
+    let ids: Vec<&str> = tail_indexes
+        .iter()
+        .map(|&i| head.cases[i].id.as_str())
+        .collect();
+    let rate = |side: &SideResult| -> Option<f64> {
+        let statuses: Vec<CaseStatus> = side
+            .cases
+            .iter()
+            .filter(|c| ids.contains(&c.id.as_str()))
+            .map(|c| c.status)
+            .collect();
+        (!statuses.is_empty()).then(|| {
+            statuses.iter().filter(|s| **s == CaseStatus::Pass).count() as f64
+                / statuses.len() as f64
+        })
+    };
+    Some(TailStats {
+        cases: ids.len(),
+        base_pass_rate: base.and_then(rate),
+        head_pass_rate: rate(head).unwrap_or(0.0),
+    })
+}
+
+fn metric_stats(
+    thresholds: &Thresholds,
+    base: Option<&SideResult>,
+    head: Option<&SideResult>,
+) -> Vec<MetricStats> {
+    let mut names: Vec<String> = [base, head]
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s.metrics.keys().cloned())
+        .collect();
+    names.extend(thresholds.metrics.iter().map(|m| m.name.clone()));
+    names.sort();
+    names.dedup();
+    let mean = |side: Option<&SideResult>, name: &str| {
+        side.and_then(|s| s.metrics.get(name)).map(|m| m.mean)
+    };
+    names
+        .into_iter()
+        .map(|name| MetricStats {
+            base: mean(base, &name),
+            head: mean(head, &name),
+            name,
+        })
+        .collect()
+}
+
+fn rules(
+    input: &SurfaceInput,
+    base: &Option<SideStats>,
+    head: &Option<SideStats>,
+    flips: &Flips,
+    mcnemar_p: Option<f64>,
+    tail: &Option<TailStats>,
+    metrics: &[MetricStats],
+) -> Vec<RuleResult> {
+    let t = &input.thresholds;
+    let no_base = "no base to compare: the surface is new in this change";
+    let mut rules = Vec::new();
+    let head_rate = head.as_ref().map(|h| h.pass_rate);
+    if let Some(min) = t.min_pass_rate {
+        rules.push(at_least(
+            "min_pass_rate",
+            head_rate,
+            min,
+            "the head has no results",
+        ));
+    }
+    if let Some(max) = t.max_drop {
+        let drop = base
+            .as_ref()
+            .zip(head.as_ref())
+            .map(|(b, h)| b.pass_rate - h.pass_rate);
+        rules.push(match drop {
+            Some(drop) => RuleResult {
+                rule: "max_drop".into(),
+                value: Some(drop),
+                threshold: Some(max),
+                ok: drop <= max + EPSILON,
+                note: None,
+            },
+            None => RuleResult {
+                rule: "max_drop".into(),
+                value: None,
+                threshold: Some(max),
+                ok: input.change == SurfaceChange::Added,
+                note: Some(no_base.into()),
+            },
+        });
+    }
+    let (b, c) = (flips.regressions.len(), flips.fixes.len());
+    rules.push(match mcnemar_p {
+        Some(p) => RuleResult {
+            rule: "mcnemar".into(),
+            value: Some(p),
+            threshold: Some(t.significance),
+            ok: !(b > c && p < t.significance),
+            note: Some(format!(
+                "{b} regression(s), {c} fix(es); a significant regression blocks"
+            )),
+        },
+        None => RuleResult {
+            rule: "mcnemar".into(),
+            value: None,
+            threshold: Some(t.significance),
+            ok: input.change == SurfaceChange::Added,
+            note: Some(no_base.into()),
+        },
+    });
+    if let Some(min) = t.tail_min_pass_rate {
+        rules.push(match tail {
+            Some(tail) => at_least("tail_min_pass_rate", Some(tail.head_pass_rate), min, ""),
+            None => RuleResult {
+                rule: "tail_min_pass_rate".into(),
+                value: None,
+                threshold: Some(min),
+                ok: false,
+                note: Some("cannot be measured: no case has a `difficulty`; add difficulties to the cases or remove the rule".into()),
+            },
+        });
+    }
+    for rule in &t.metrics {
+        let stats = metrics.iter().find(|m| m.name == rule.name);
+        let head_mean = stats.and_then(|s| s.head);
+        let unmeasured = format!(
+            "cannot be measured: no assertion carries metric `{}`",
+            rule.name
+        );
+        if let Some(min) = rule.min {
+            rules.push(at_least(
+                &format!("metric:{}:min", rule.name),
+                head_mean,
+                min,
+                &unmeasured,
+            ));
+        }
+        if let Some(max) = rule.max {
+            rules.push(match head_mean {
+                Some(v) => RuleResult {
+                    rule: format!("metric:{}:max", rule.name),
+                    value: Some(v),
+                    threshold: Some(max),
+                    ok: v <= max + EPSILON,
+                    note: None,
+                },
+                None => RuleResult {
+                    rule: format!("metric:{}:max", rule.name),
+                    value: None,
+                    threshold: Some(max),
+                    ok: false,
+                    note: Some(unmeasured.clone()),
+                },
+            });
+        }
+        if let Some(max_drop) = rule.max_drop {
+            let drop = stats.and_then(|s| s.base.zip(s.head)).map(|(b, h)| b - h);
+            rules.push(match drop {
+                Some(drop) => RuleResult {
+                    rule: format!("metric:{}:max_drop", rule.name),
+                    value: Some(drop),
+                    threshold: Some(max_drop),
+                    ok: drop <= max_drop + EPSILON,
+                    note: None,
+                },
+                None => RuleResult {
+                    rule: format!("metric:{}:max_drop", rule.name),
+                    value: None,
+                    threshold: Some(max_drop),
+                    ok: input.change == SurfaceChange::Added && head_mean.is_some(),
+                    note: Some(if input.change == SurfaceChange::Added {
+                        no_base.into()
+                    } else {
+                        unmeasured.clone()
+                    }),
+                },
+            });
+        }
+    }
+    rules
+}
+
+fn at_least(rule: &str, value: Option<f64>, min: f64, unmeasured: &str) -> RuleResult {
+    match value {
+        Some(v) => RuleResult {
+            rule: rule.into(),
+            value: Some(v),
+            threshold: Some(min),
+            ok: v + EPSILON >= min,
+            note: None,
+        },
+        None => RuleResult {
+            rule: rule.into(),
+            value: None,
+            threshold: Some(min),
+            ok: false,
+            note: Some(unmeasured.into()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(id: &str, status: CaseStatus, flaky: bool, difficulty: Option<f64>) -> CaseSummary {
+        CaseSummary {
+            id: id.into(),
+            status,
+            flaky,
+            passed_trials: 0,
+            trials: 1,
+            difficulty,
+            reason: None,
+            output: Some(format!("{id} output")),
+        }
+    }
+
+    fn side(cases: Vec<CaseSummary>) -> SideResult {
+        SideResult {
+            cases,
+            metrics: BTreeMap::new(),
+            cost_usd: Some(0.0),
+            latency_ms: Latency::default(),
+        }
+    }
+
+    fn input(base: Option<SideResult>, head: SideResult, thresholds: Thresholds) -> SurfaceInput {
+        SurfaceInput {
+            name: "s".into(),
+            change: if base.is_some() {
+                SurfaceChange::Modified
+            } else {
+                SurfaceChange::Added
+            },
+            changed_files: vec![],
+            gated: true,
+            thresholds,
+            base,
+            head: Some(head),
+        }
+    }
+
+    fn thresholds() -> Thresholds {
+        Thresholds {
+            min_pass_rate: Some(0.5),
+            max_drop: Some(0.1),
+            tail_min_pass_rate: None,
+            metrics: vec![],
+            significance: 0.05,
+        }
+    }
+
+    use CaseStatus::{Fail, Pass};
+
+    #[test]
+    fn flips_are_paired_by_id_with_flaky_and_one_sided_cases_apart() {
+        let base = side(vec![
+            case("a", Pass, false, None),
+            case("b", Fail, false, None),
+            case("c", Pass, false, None),
+            case("gone", Pass, false, None),
+            case("f", Pass, false, None),
+        ]);
+        let head = side(vec![
+            case("a", Fail, false, None),
+            case("b", Pass, false, None),
+            case("c", Pass, false, None),
+            case("new", Fail, false, None),
+            case("f", Fail, true, None),
+        ]);
+        let report = judge_surface(input(Some(base), head, thresholds()));
+        assert_eq!(
+            report
+                .regressions
+                .iter()
+                .map(|f| f.id.as_str())
+                .collect::<Vec<_>>(),
+            vec!["a"]
+        );
+        assert_eq!(
+            report.regressions[0].base_output.as_deref(),
+            Some("a output")
+        );
+        assert_eq!(
+            report
+                .fixes
+                .iter()
+                .map(|f| f.id.as_str())
+                .collect::<Vec<_>>(),
+            vec!["b"]
+        );
+        assert_eq!(report.flaky, vec!["f"]);
+        assert_eq!(
+            (report.only_in_base.clone(), report.only_in_head.clone()),
+            (vec!["gone".to_string()], vec!["new".to_string()])
+        );
+        assert_eq!(report.mcnemar_p, Some(1.0));
+    }
+
+    #[test]
+    fn a_significant_regression_blocks_even_when_rates_hold() {
+        let base = side(
+            (0..40)
+                .map(|i| case(&format!("c{i}"), Pass, false, None))
+                .collect(),
+        );
+        let head = side(
+            (0..40)
+                .map(|i| {
+                    case(
+                        &format!("c{i}"),
+                        if i < 10 { Fail } else { Pass },
+                        false,
+                        None,
+                    )
+                })
+                .collect(),
+        );
+        let loose = Thresholds {
+            min_pass_rate: Some(0.5),
+            max_drop: Some(0.5),
+            ..thresholds()
+        };
+        let report = judge_surface(input(Some(base), head, loose));
+        let mcnemar = report.rules.iter().find(|r| r.rule == "mcnemar").unwrap();
+        assert!(!mcnemar.ok && mcnemar.value.unwrap() < 0.01, "{mcnemar:?}");
+        assert!(report
+            .rules
+            .iter()
+            .filter(|r| r.rule != "mcnemar")
+            .all(|r| r.ok));
+    }
+
+    #[test]
+    fn min_pass_rate_and_max_drop() {
+        let base = side(vec![
+            case("a", Pass, false, None),
+            case("b", Pass, false, None),
+        ]);
+        let head = side(vec![
+            case("a", Pass, false, None),
+            case("b", Fail, false, None),
+        ]);
+        let report = judge_surface(input(
+            Some(base),
+            head,
+            Thresholds {
+                min_pass_rate: Some(0.6),
+                ..thresholds()
+            },
+        ));
+        let rule = |name: &str| {
+            report
+                .rules
+                .iter()
+                .find(|r| r.rule == name)
+                .cloned()
+                .unwrap()
+        };
+        assert_eq!(
+            (rule("min_pass_rate").value, rule("min_pass_rate").ok),
+            (Some(0.5), false)
+        );
+        assert_eq!(
+            (rule("max_drop").value, rule("max_drop").ok),
+            (Some(0.5), false)
+        );
+        assert_eq!(report.delta, Some(-0.5));
+        assert_eq!(
+            report
+                .head
+                .as_ref()
+                .map(|h| h.ci_low > 0.0 && h.ci_high < 1.0),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn tail_rule_and_its_callout() {
+        let mk = |fail_hard: bool| {
+            side(
+                (0..20)
+                    .map(|i| {
+                        case(
+                            &format!("c{i:02}"),
+                            if fail_hard && i >= 18 { Fail } else { Pass },
+                            false,
+                            Some(i as f64),
+                        )
+                    })
+                    .collect(),
+            )
+        };
+        let mut base = mk(false);
+        // Two easy cases fail on the base and two hard ones on the head: the average holds
+        // while the tail degrades.
+        base.cases[0].status = Fail;
+        base.cases[1].status = Fail;
+        let t = Thresholds {
+            tail_min_pass_rate: Some(0.75),
+            max_drop: None,
+            ..thresholds()
+        };
+        let report = judge_surface(input(Some(base), mk(true), t));
+        let tail_rule = report
+            .rules
+            .iter()
+            .find(|r| r.rule == "tail_min_pass_rate")
+            .unwrap();
+        assert_eq!((tail_rule.value, tail_rule.ok), (Some(0.0), false));
+        assert_eq!(report.tail.as_ref().map(|t| t.cases), Some(2));
+        assert!(
+            report.notes.iter().any(|n| n.contains("degrade")),
+            "{:?}",
+            report.notes
+        );
+    }
+
+    #[test]
+    fn unmeasurable_rules_fail_and_say_why() {
+        let head = side(vec![case("a", Pass, false, None)]);
+        let t = Thresholds {
+            tail_min_pass_rate: Some(0.5),
+            metrics: vec![MetricRule {
+                name: "acc".into(),
+                min: Some(0.9),
+                max: None,
+                max_drop: None,
+            }],
+            ..thresholds()
+        };
+        let report = judge_surface(input(
+            Some(side(vec![case("a", Pass, false, None)])),
+            head,
+            t,
+        ));
+        let failing: Vec<&RuleResult> = report.rules.iter().filter(|r| !r.ok).collect();
+        assert_eq!(failing.len(), 2);
+        assert!(failing.iter().all(|r| r.value.is_none()
+            && r.note
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("cannot be measured")));
+    }
+
+    #[test]
+    fn added_surfaces_are_judged_on_their_own_thresholds() {
+        let head = side(vec![
+            case("a", Pass, false, None),
+            case("b", Fail, false, None),
+        ]);
+        let report = judge_surface(input(None, head, thresholds()));
+        assert!(report.rules.iter().all(|r| r.ok), "{:?}", report.rules);
+        assert!(report
+            .rules
+            .iter()
+            .find(|r| r.rule == "max_drop")
+            .unwrap()
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("no base"));
+        assert!(report
+            .notes
+            .iter()
+            .any(|n| n.contains("added by this change")));
+    }
+}

@@ -1,0 +1,633 @@
+//! `promptgate check` end to end: temp git repositories whose base and head prompts get
+//! different answers from a local OpenAI-compatible server, covering pass, each blocking
+//! rule, needs-signoff, artifacts, the trust model, added and removed surfaces and the
+//! error paths; with a snapshot of the verdict comment.
+
+mod common;
+#[path = "common/http.rs"]
+mod http;
+
+use common::{assert_contains, TestRepo};
+use http::{Reply, Server};
+use serde_json::{json, Value};
+
+const KEY_VAR: &str = "PG_TEST_KEY";
+
+/// A server that answers "correct" unless the prompt says `VERSION: broken` and the
+/// question mentions a word in `breaks`, to make chosen cases regress on the head.
+fn server() -> Server {
+    Server::start(|request| {
+        let prompt = request.json()["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let broken = prompt.contains("VERSION: broken");
+        let breaks = prompt.contains("fragile") || prompt.contains("hard");
+        Reply::openai(if broken && breaks {
+            "wrong"
+        } else {
+            "correct answer"
+        })
+    })
+}
+
+struct Setup {
+    tier: &'static str,
+    thresholds: &'static str,
+    extra: &'static str,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            tier: "self",
+            thresholds: "min_pass_rate = 0.5\nmax_drop = 0.5\n",
+            extra: "",
+        }
+    }
+}
+
+fn config(server: &Server, setup: &Setup) -> String {
+    format!(
+        "[provider.main]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"gpt-4o-mini\"\napi_key_env = \"{KEY_VAR}\"\n\n\
+         [[surface]]\nname = \"support\"\nprompts = [\"prompts/*.md\"]\ncases = \"evals/support.jsonl\"\nprovider = \"main\"\ntier = \"{}\"\n{}\n\
+         [tier.council]\napprovers = [\"alice\", \"acme/prompt-council\"]\nmin_approvals = 1\nartifacts = [\"impact\", \"rollback\"]\n\n\
+         [tier.exec]\napprovers = [\"acme/execs\"]\nmin_approvals = 1\nartifacts = [\"impact\", \"rollback\"]\n{}",
+        server.url, setup.tier, setup.thresholds, setup.extra
+    )
+}
+
+/// `n` cases; those whose index is in `fragile` regress when the prompt is broken.
+fn cases(n: usize, fragile: &[usize]) -> String {
+    (0..n)
+        .map(|i| {
+            let word = if fragile.contains(&i) { "fragile" } else { "steady" };
+            format!("{}\n", json!({"id": format!("c{i:02}"), "difficulty": i, "vars": {"question": format!("{word} question {i}")}, "assert": [{"type": "contains", "value": "correct", "metric": "accuracy"}]}))
+        })
+        .collect()
+}
+
+/// A repo whose `main` has the good prompt and whose `feature` branch edits it.
+fn repo(
+    server: &Server,
+    setup: &Setup,
+    n: usize,
+    fragile: &[usize],
+    head_prompt: &str,
+) -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write("promptgate.toml", config(server, setup))
+        .write("prompts/answer.md", "VERSION: good\nQ: {{ question }}\n")
+        .write("evals/support.jsonl", cases(n, fragile));
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("prompts/answer.md", head_prompt);
+    repo.commit("edit the prompt");
+    repo
+}
+
+fn check(repo: &TestRepo, args: &[&str]) -> (i32, Value, String) {
+    let mut all = vec!["check", "--base", "main", "--format", "json"];
+    all.extend_from_slice(args);
+    let run = common::run_with_env(repo.path(), &all, &[(KEY_VAR, "sk-test")]);
+    let json = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr));
+    (run.code, json, run.stderr)
+}
+
+fn rule<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["surfaces"][0]["rules"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["rule"] == name))
+        .unwrap_or_else(|| panic!("no rule {name}: {report:#}"))
+}
+
+fn reasons(report: &Value) -> String {
+    report["reasons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_harmless_change_passes() {
+    let server = server();
+    let repo = repo(
+        &server,
+        &Setup::default(),
+        10,
+        &[1, 2],
+        "VERSION: good, reworded\nQ: {{ question }}\n",
+    );
+    let (code, report, _) = check(&repo, &[]);
+    assert_eq!(
+        (code, report["verdict"].as_str()),
+        (0, Some("pass")),
+        "{report:#}"
+    );
+    assert_eq!(report["schema_version"], 1);
+    let surface = &report["surfaces"][0];
+    assert_eq!(surface["base"]["pass_rate"], 1.0);
+    assert_eq!(surface["head"]["pass_rate"], 1.0);
+    assert_eq!(surface["mcnemar_p"], 1.0);
+    assert_eq!(surface["changed_files"], json!(["prompts/answer.md"]));
+    assert!(rule(&report, "min_pass_rate")["ok"]
+        .as_bool()
+        .unwrap_or(false));
+}
+
+#[test]
+fn min_pass_rate_blocks_with_regressions_listed() {
+    let server = server();
+    let setup = Setup {
+        thresholds: "min_pass_rate = 0.9\nmax_drop = 0.5\n",
+        ..Setup::default()
+    };
+    let repo = repo(
+        &server,
+        &setup,
+        10,
+        &[3, 7],
+        "VERSION: broken\nQ: {{ question }}\n",
+    );
+    let (code, report, _) = check(&repo, &[]);
+    assert_eq!(
+        (code, report["verdict"].as_str()),
+        (1, Some("blocked")),
+        "{report:#}"
+    );
+    assert_eq!(rule(&report, "min_pass_rate")["value"], 0.8);
+    assert_eq!(rule(&report, "min_pass_rate")["ok"], false);
+    let regressions: Vec<&str> = report["surfaces"][0]["regressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(regressions, vec!["c03", "c07"]);
+    assert_eq!(
+        report["surfaces"][0]["regressions"][0]["base_output"],
+        "correct answer"
+    );
+    assert_eq!(
+        report["surfaces"][0]["regressions"][0]["head_output"],
+        "wrong"
+    );
+    assert_contains(&reasons(&report), "rule `min_pass_rate` failed");
+}
+
+#[test]
+fn max_drop_blocks() {
+    let server = server();
+    let setup = Setup {
+        thresholds: "min_pass_rate = 0.1\nmax_drop = 0.05\n",
+        ..Setup::default()
+    };
+    let repo = repo(
+        &server,
+        &setup,
+        10,
+        &[4],
+        "VERSION: broken\nQ: {{ question }}\n",
+    );
+    let (code, report, _) = check(&repo, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(rule(&report, "max_drop")["ok"], false);
+    assert!((rule(&report, "max_drop")["value"].as_f64().unwrap_or(0.0) - 0.1).abs() < 1e-9);
+}
+
+#[test]
+fn a_significant_paired_regression_blocks_even_within_rate_thresholds() {
+    let server = server();
+    let setup = Setup {
+        thresholds: "min_pass_rate = 0.1\nmax_drop = 0.9\n",
+        ..Setup::default()
+    };
+    let fragile: Vec<usize> = (0..8).collect();
+    let repo = repo(
+        &server,
+        &setup,
+        30,
+        &fragile,
+        "VERSION: broken\nQ: {{ question }}\n",
+    );
+    let (code, report, _) = check(&repo, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let mcnemar = rule(&report, "mcnemar");
+    assert_eq!(mcnemar["ok"], false);
+    assert!(
+        (mcnemar["value"].as_f64().unwrap_or(1.0) - 0.0078125).abs() < 1e-9,
+        "{mcnemar}"
+    );
+}
+
+#[test]
+fn the_tail_rule_and_metric_thresholds_block() {
+    let server = server();
+    let setup = Setup {
+        thresholds: "min_pass_rate = 0.1\nmax_drop = 0.9\ntail_min_pass_rate = 0.5\nmetrics = [{ name = \"accuracy\", min = 0.95 }]\n",
+        extra: "[gate]\nsignificance = 0.001\n",
+        ..Setup::default()
+    };
+    // The two hardest cases (highest difficulty) break.
+    let repo = repo(
+        &server,
+        &setup,
+        20,
+        &[18, 19],
+        "VERSION: broken\nQ: {{ question }}\n",
+    );
+    let (code, report, _) = check(&repo, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        (
+            rule(&report, "tail_min_pass_rate")["value"].as_f64(),
+            rule(&report, "tail_min_pass_rate")["ok"].as_bool()
+        ),
+        (Some(0.0), Some(false))
+    );
+    assert_eq!(rule(&report, "metric:accuracy:min")["ok"], false);
+    assert_eq!(report["surfaces"][0]["tail"]["cases"], 2);
+}
+
+#[test]
+fn a_council_change_that_passes_needs_signoff_and_names_the_approvers() {
+    let server = server();
+    let setup = Setup {
+        tier: "council",
+        ..Setup::default()
+    };
+    let repo = repo(
+        &server,
+        &setup,
+        5,
+        &[],
+        "VERSION: good v2\nQ: {{ question }}\n",
+    );
+    repo.write(".promptgate/changes/reword.md", "# Reword\n\n## Expected user impact\nAnswers read more naturally.\n\n## Rollback plan\nRevert this commit; no data migration.\n");
+    repo.commit("change record");
+    let (code, report, _) = check(&repo, &[]);
+    assert_eq!(
+        (code, report["verdict"].as_str()),
+        (3, Some("needs-signoff")),
+        "{report:#}"
+    );
+    assert_eq!(report["tier"], "council");
+    assert_eq!(report["approvals"]["required"], 1);
+    assert_eq!(report["approvals"]["missing"], 1);
+    assert!(
+        report["artifacts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|a| a["found"] == true && a["source"] == ".promptgate/changes/reword.md"),
+        "{report:#}"
+    );
+    assert_contains(&reasons(&report), "alice, acme/prompt-council");
+}
+
+#[test]
+fn missing_or_placeholder_artifacts_block() {
+    let server = server();
+    let setup = Setup {
+        tier: "council",
+        ..Setup::default()
+    };
+    let repo = repo(
+        &server,
+        &setup,
+        5,
+        &[],
+        "VERSION: good v2\nQ: {{ question }}\n",
+    );
+    let body = repo.path().join("pr.md");
+    std::fs::write(
+        &body,
+        "## Expected user impact\nFriendlier answers.\n\n## Rollback plan\nTBD\n",
+    )
+    .expect("write");
+    let (code, report, _) = check(&repo, &["--pr-body", body.to_str().unwrap_or_default()]);
+    assert_eq!(code, 1, "{report:#}");
+    let artifacts = report["artifacts"].as_array().cloned().unwrap_or_default();
+    assert_eq!(artifacts[0]["found"], true);
+    assert_eq!(artifacts[0]["source"], "PR description");
+    assert_eq!(artifacts[1]["found"], false);
+    assert_contains(&reasons(&report), "artifact `rollback` is missing");
+}
+
+#[test]
+fn a_head_that_lowers_its_threshold_is_judged_by_the_base_and_is_exec_tier() {
+    let server = server();
+    let setup = Setup {
+        thresholds: "min_pass_rate = 0.95\nmax_drop = 0.5\n",
+        ..Setup::default()
+    };
+    let repo = repo(
+        &server,
+        &setup,
+        10,
+        &[2],
+        "VERSION: broken\nQ: {{ question }}\n",
+    );
+    let lowered = std::fs::read_to_string(repo.path().join("promptgate.toml"))
+        .unwrap_or_default()
+        .replace("min_pass_rate = 0.95", "min_pass_rate = 0.5");
+    repo.write("promptgate.toml", lowered);
+    repo.commit("lower the bar");
+    let (code, report, _) = check(&repo, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(rule(&report, "min_pass_rate")["threshold"], 0.95);
+    assert_eq!(report["tier"], "exec");
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("min_pass_rate") && notes.contains("0.95"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn added_and_removed_surfaces() {
+    let server = server();
+    let repo = repo(
+        &server,
+        &Setup::default(),
+        4,
+        &[],
+        "VERSION: good\nQ: {{ question }}\n",
+    );
+    let mut config =
+        std::fs::read_to_string(repo.path().join("promptgate.toml")).unwrap_or_default();
+    config.push_str("\n[[surface]]\nname = \"triage\"\nprompts = [\"triage/*.md\"]\ncases = \"evals/triage.jsonl\"\nprovider = \"main\"\ntier = \"self\"\nmin_pass_rate = 0.5\n");
+    repo.write("promptgate.toml", config)
+        .write("triage/route.md", "Route: {{ question }}\n")
+        .write("evals/triage.jsonl", cases(3, &[]));
+    repo.commit("add triage");
+    let (code, report, _) = check(&repo, &[]);
+    let triage = report["surfaces"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == "triage"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(triage["change"], "added", "{report:#}");
+    assert_eq!(triage["base"], Value::Null);
+    assert_eq!(triage["head"]["cases"], 3);
+    assert!(triage["notes"]
+        .to_string()
+        .contains("judged on its own thresholds"));
+    assert_eq!(code, 0, "{report:#}");
+
+    // Removing a surface is listed and loosens the gate (exec tier).
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git(&["checkout", "-q", "-b", "drop"]);
+    repo.write(
+        "promptgate.toml",
+        "[provider.main]\nkind = \"exec\"\ncommand = [\"cat\"]\n",
+    );
+    repo.commit("drop the surface");
+    let (_, report, _) = check(&repo, &["--head", "drop"]);
+    assert_eq!(report["surfaces"][0]["change"], "removed", "{report:#}");
+    assert_eq!(report["tier"], "exec");
+}
+
+#[test]
+fn a_failing_provider_is_an_error_never_a_pass() {
+    let failing = Server::start(|_| Reply::json(500, json!({"error": {"message": "down"}})));
+    let setup = Setup {
+        extra: "",
+        ..Setup::default()
+    };
+    let repo = repo(
+        &failing,
+        &setup,
+        3,
+        &[],
+        "VERSION: good v2\nQ: {{ question }}\n",
+    );
+    let config = std::fs::read_to_string(repo.path().join("promptgate.toml"))
+        .unwrap_or_default()
+        .replace("api_key_env", "max_retries = 0\napi_key_env");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("promptgate.toml", &config);
+    repo.commit("no retries");
+    repo.git(&["checkout", "-q", "feature"]);
+    repo.git(&["merge", "-q", "--no-edit", "main"]);
+    let (code, report, _) = check(&repo, &[]);
+    assert_eq!(
+        (code, report["verdict"].as_str()),
+        (4, Some("error")),
+        "{report:#}"
+    );
+    assert_contains(&reasons(&report), "fails closed");
+}
+
+#[test]
+fn a_missing_base_commit_is_an_error_with_the_fix() {
+    let server = server();
+    let origin = repo(
+        &server,
+        &Setup::default(),
+        3,
+        &[],
+        "VERSION: good v2\nQ: {{ question }}\n",
+    );
+    let base = origin.git(&["rev-parse", "main"]);
+    let clone = common::tempdir();
+    let url = format!("file://{}", origin.path().display());
+    common::git_in(
+        &clone,
+        &[
+            "clone", "-q", "--depth", "1", "--branch", "feature", &url, ".",
+        ],
+    );
+    let run = common::run_with_env(
+        &clone,
+        &["check", "--base", &base, "--format", "json"],
+        &[(KEY_VAR, "k")],
+    );
+    assert_eq!(run.code, 4);
+    let report: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(report["verdict"], "error");
+    assert_contains(&reasons(&report), "fetch-depth: 0");
+}
+
+#[test]
+fn an_invalid_base_config_is_an_error() {
+    let server = server();
+    let repo = repo(
+        &server,
+        &Setup::default(),
+        3,
+        &[],
+        "VERSION: good v2\nQ: {{ question }}\n",
+    );
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("promptgate.toml", "[[surface]\n");
+    repo.commit("break the config");
+    repo.git(&["checkout", "-q", "feature"]);
+    let (code, report, _) = check(&repo, &[]);
+    assert_eq!(code, 4, "{report:#}");
+    assert_contains(&reasons(&report), "base config is invalid");
+}
+
+#[test]
+fn no_affected_surface_passes_without_evals() {
+    let server = server();
+    let repo = repo(
+        &server,
+        &Setup::default(),
+        3,
+        &[],
+        "VERSION: good\nQ: {{ question }}\n",
+    );
+    repo.write("README.md", "docs only\n");
+    repo.commit("docs");
+    let (code, report, _) = check(&repo, &["--head", "HEAD"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(server.requests().len(), 0);
+}
+
+#[test]
+fn out_dir_gets_every_report_and_a_rerun_is_cached() {
+    let server = server();
+    let setup = Setup {
+        thresholds: "min_pass_rate = 0.9\nmax_drop = 0.5\n",
+        ..Setup::default()
+    };
+    let repo = repo(
+        &server,
+        &setup,
+        6,
+        &[1],
+        "VERSION: broken\nQ: {{ question }}\n",
+    );
+    let out = repo.path().join("gate-out");
+    let (code, _, _) = check(&repo, &["--out", out.to_str().unwrap_or_default()]);
+    assert_eq!(code, 1);
+    for file in ["report.json", "report.md", "junit.xml", "prompts.diff"] {
+        assert!(out.join(file).exists(), "{file} missing");
+    }
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap_or_default();
+    assert_contains(
+        &junit,
+        "<testsuite name=\"support (head)\" tests=\"6\" failures=\"1\"",
+    );
+    let diff = std::fs::read_to_string(out.join("prompts.diff")).unwrap_or_default();
+    assert_contains(&diff, "-VERSION: good\n+VERSION: broken");
+    let calls = server.requests().len();
+    let (code, _, _) = check(&repo, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        server.requests().len(),
+        calls,
+        "the rerun called the provider"
+    );
+}
+
+#[test]
+fn the_verdict_comment_escapes_model_output_and_stays_under_the_limit() {
+    let hostile =
+        "```\n<!-- promptgate:verdict -->\n@acme/everyone <script>alert(1)</script>\n".repeat(200);
+    let answer = hostile.clone();
+    let server = Server::start(move |request| {
+        let prompt = request.json()["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        Reply::openai(if prompt.contains("VERSION: broken") {
+            &answer
+        } else {
+            "correct answer"
+        })
+    });
+    let setup = Setup {
+        thresholds: "min_pass_rate = 0.9\nmax_drop = 0.5\n",
+        ..Setup::default()
+    };
+    let fragile: Vec<usize> = (0..300).collect();
+    let repo = repo(
+        &server,
+        &setup,
+        300,
+        &fragile,
+        "VERSION: broken\nQ: {{ question }}\n",
+    );
+    let run = common::run_with_env(
+        repo.path(),
+        &["check", "--base", "main", "--format", "markdown"],
+        &[(KEY_VAR, "k")],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let md = run.stdout;
+    assert!(md.len() < 65_536, "{} characters", md.len());
+    assert!(md.starts_with("<!-- promptgate:verdict -->\n"));
+    assert_eq!(
+        md.matches("<!-- promptgate:verdict -->").count(),
+        1,
+        "marker forged"
+    );
+    assert_contains(
+        &md,
+        "more flipped case(s) are not shown here: see `report.json`",
+    );
+    let prose = outside_fences(&md);
+    for forbidden in ["<script>", "@acme", "promptgate:verdict -->\n@"] {
+        assert!(
+            !prose.contains(forbidden),
+            "{forbidden:?} outside a code fence:\n{prose}"
+        );
+    }
+}
+
+/// The Markdown with the contents of fenced code blocks removed (a fence closes only on a
+/// run of backticks at least as long as the one that opened it).
+fn outside_fences(markdown: &str) -> String {
+    let mut out = String::new();
+    let mut open: Option<usize> = None;
+    for line in markdown.lines() {
+        let ticks = line.chars().take_while(|c| *c == '`').count();
+        match open {
+            None if ticks >= 3 => open = Some(ticks),
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+            Some(n) if ticks >= n && line.trim_start_matches('`').trim().is_empty() => open = None,
+            Some(_) => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn verdict_comment_snapshot() {
+    // A local command plays the model: answers go wrong when the prompt says "terse".
+    let repo = TestRepo::new();
+    repo.write(
+        "promptgate.toml",
+        "[provider.local]\nkind = \"exec\"\ncommand = [\"sh\", \"-c\", \"if grep -q terse; then echo 'No.'; else echo 'Refunds take 5 business days.'; fi\"]\n\n\
+         [[surface]]\nname = \"support-answer\"\nprompts = [\"prompts/support/*.md\"]\ncases = \"evals/support.jsonl\"\nprovider = \"local\"\ntier = \"council\"\nmin_pass_rate = 0.8\nmax_drop = 0.1\n\n\
+         [tier.council]\napprovers = [\"alice\", \"acme/prompt-council\"]\nmin_approvals = 1\nartifacts = [\"impact\", \"rollback\"]\n",
+    )
+    .write("prompts/support/answer.md", "Answer the customer's question helpfully.\nQuestion: {{ question }}\n")
+    .write(
+        "evals/support.jsonl",
+        (0..5).map(|i| format!("{}\n", json!({"id": format!("refund-{i}"), "vars": {"question": format!("How long do refunds take? ({i})")}, "assert": [{"type": "icontains", "value": "business days"}]}))).collect::<String>(),
+    );
+    repo.commit("support prompt");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("prompts/support/answer.md", "Answer the customer's question. Be terse.\nQuestion: {{ question }}\n")
+        .write(".promptgate/changes/terse.md", "# Terse answers\n\n## Expected user impact\nShorter answers, fewer tokens.\n\n## Rollback plan\nTBD\n");
+    repo.commit("support: terse answers");
+    let run = common::run_in(
+        repo.path(),
+        &["check", "--base", "main", "--format", "markdown"],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\b[0-9a-f]{12}\b", "[sha12]");
+    settings.add_filter(r"\b[0-9a-f]{7}\b", "[sha7]");
+    settings.bind(|| insta::assert_snapshot!(run.stdout));
+}
