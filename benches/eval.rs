@@ -5,7 +5,9 @@
 //!    under 30 MiB peak;
 //! 2. the same run fully cached: under 0.2 s;
 //! 3. one case: under 20 ms over the server's 20 ms;
-//! 4. 100,000 cases (server answering at once): well under 500 MiB.
+//! 4. 100,000 cases (server answering at once): well under 500 MiB;
+//! 5. `check` on a change that affects no surface: under 20 ms;
+//! 6. `check` rerun on a 1000-case surface, both sides cached: under 0.3 s.
 //!
 //! Run with `cargo bench --bench eval`; `PROMPTGATE_BENCH_BIG_CASES` changes the size of the
 //! last run (0 skips it). Results are checked (every case must pass); missed targets are
@@ -39,6 +41,7 @@ fn main() {
     let single = (0..5)
         .map(|_| eval(one.path(), &["--no-cache"], 1).seconds)
         .fold(f64::MAX, f64::min);
+    let (untouched, cached_check) = bench_check(&slow.url);
     let big_cases = std::env::var("PROMPTGATE_BENCH_BIG_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -77,6 +80,18 @@ fn main() {
         overhead_ms < 20.0,
         "< 20 ms overhead",
     );
+    report(
+        "check, no affected surface (best of 10)",
+        &format!("{:.1} ms", untouched * 1000.0),
+        untouched < 0.020,
+        "< 20 ms",
+    );
+    report(
+        "check rerun, 1000 cases, both sides cached (best of 5)",
+        &format!("{:.3} s", cached_check),
+        cached_check < 0.3,
+        "< 0.3 s",
+    );
     if let Some((cases, run)) = big {
         report(
             &format!("{cases} cases, instant server"),
@@ -92,6 +107,54 @@ fn report(what: &str, measured: &str, ok: bool, target: &str) {
         "{what}: {measured}  [target {target}: {}]",
         if ok { "ok" } else { "MISSED" }
     );
+}
+
+/// Times `check`: a docs-only change (no surface affected), then a prompt change on a
+/// 1000-case surface, run once to fill the cache and timed on the reruns. Returns the best
+/// wall times in seconds.
+fn bench_check(url: &str) -> (f64, f64) {
+    let repo = suite(url, 1000);
+    let dir = repo.path();
+    git(dir, &["checkout", "-q", "-b", "docs"]);
+    std::fs::write(dir.join("README.md"), "docs only\n").expect("readme");
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "docs"]);
+    let untouched = best_of(10, || {
+        time_check(dir, &["--base", "main", "--head", "docs"], 0)
+    });
+    git(dir, &["checkout", "-q", "-b", "prompt", "main"]);
+    std::fs::write(
+        dir.join("prompts/answer.md"),
+        "You are a friendly support assistant.\nQuestion {{ n }}: {{ question }}\n",
+    )
+    .expect("prompt");
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "prompt"]);
+    time_check(dir, &["--base", "main", "--head", "prompt"], 0);
+    let cached = best_of(5, || {
+        time_check(dir, &["--base", "main", "--head", "prompt"], 0)
+    });
+    (untouched, cached)
+}
+
+fn best_of(runs: usize, mut run: impl FnMut() -> f64) -> f64 {
+    (0..runs).map(|_| run()).fold(f64::MAX, f64::min)
+}
+
+/// Runs `promptgate check` in `dir` and returns its wall time; the exit code must match.
+fn time_check(dir: &Path, args: &[&str], expected: i32) -> f64 {
+    let started = Instant::now();
+    let status = Command::new(BIN)
+        .arg("check")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CI")
+        .stdout(Stdio::null())
+        .status()
+        .expect("run promptgate check");
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(status.code(), Some(expected), "promptgate check {args:?}");
+    seconds
 }
 
 /// A committed repository with one surface of `cases` cases against the server at `url`.

@@ -631,3 +631,65 @@ fn verdict_comment_snapshot() {
     settings.add_filter(r"\b[0-9a-f]{7}\b", "[sha7]");
     settings.bind(|| insta::assert_snapshot!(run.stdout));
 }
+
+#[test]
+fn shards_merge_into_the_verdict_of_a_single_run() {
+    let server = server();
+    let setup = Setup {
+        thresholds: "min_pass_rate = 0.9\nmax_drop = 0.2\ntail_min_pass_rate = 0.5\nmetrics = [{ name = \"accuracy\", min = 0.5 }]\n",
+        ..Setup::default()
+    };
+    let repo = repo(
+        &server,
+        &setup,
+        24,
+        &[2, 5, 11, 23],
+        "VERSION: broken\nQ: {{ question }}\n",
+    );
+    let (single_code, single, _) = check(&repo, &[]);
+    let dirs: Vec<String> = (1..=3)
+        .map(|k| repo.path().join(format!("shard{k}")).display().to_string())
+        .collect();
+    for (k, dir) in dirs.iter().enumerate() {
+        let shard = format!("{}/3", k + 1);
+        let run = common::run_with_env(
+            repo.path(),
+            &["check", "--base", "main", "--shard", &shard, "--out", dir],
+            &[(KEY_VAR, "k")],
+        );
+        assert_eq!(
+            run.code, 0,
+            "a shard's partial verdict does not fail its job: {}",
+            run.stderr
+        );
+    }
+    let mut args = vec!["merge", "--format", "json"];
+    args.extend(dirs.iter().map(String::as_str));
+    let run = common::run_in(repo.path(), &args);
+    let merged: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout, run.stderr));
+    assert_eq!(run.code, single_code);
+    for field in ["verdict", "tier", "reasons"] {
+        assert_eq!(merged[field], single[field], "{field}");
+    }
+    for field in [
+        "base",
+        "head",
+        "regressions",
+        "fixes",
+        "flaky",
+        "mcnemar_p",
+        "tail",
+        "rules",
+        "metrics",
+    ] {
+        assert_eq!(
+            merged["surfaces"][0][field], single["surfaces"][0][field],
+            "{field}"
+        );
+    }
+    // An incomplete set of shards is refused.
+    let run = common::run_in(repo.path(), &["merge", &dirs[0], &dirs[2]]);
+    assert_eq!(run.code, 2);
+    assert_contains(&run.stderr, "do not cover 1..N");
+}

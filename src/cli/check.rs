@@ -5,7 +5,7 @@
 //! the reason, never a pass.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use super::{open_repo, print_warnings, use_color, CheckArgs, Cli};
@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::eval::cache::Cache;
 use crate::eval::price::PriceTable;
 use crate::eval::providers::{self, Endpoint};
-use crate::eval::runner::{self, CaseSummary, Options, Target};
+use crate::eval::runner::{self, CaseSummary, Options, Shard, Target};
 use crate::eval::suite;
 use crate::gate::artifacts::{self, Document, Headings};
 use crate::gate::{
@@ -44,6 +44,12 @@ pub(super) fn run(cli: &Cli, args: &CheckArgs) -> Result<i32> {
         Err(error) => failed(&error),
     };
     write_outputs(cli, args, &checked)?;
+    // A shard's verdict is partial: the matrix's verdict comes from `promptgate merge`, so
+    // a shard only fails the job when it could not run.
+    if args.shard.is_some() && checked.report.verdict != gate::Verdict::Error {
+        eprintln!("promptgate: shard {} done; run `promptgate merge` over every shard's --out directory for the verdict", args.shard.as_deref().unwrap_or_default());
+        return Ok(crate::exit::PASS);
+    }
     Ok(checked.report.exit_code)
 }
 
@@ -158,6 +164,9 @@ fn gather(cli: &Cli, args: &CheckArgs) -> Result<Checked> {
     context.artifacts =
         check_artifacts(&repo, policy, decision.tier, &new, merge_base, head, args)?;
     context.approvals = Some(approvals(policy, decision.tier));
+    if let (Some(shard), Some(dir)) = (&args.shard, &args.out) {
+        write_shard(dir, shard, &context, &inputs)?;
+    }
     let surfaces = inputs.into_iter().map(gate::judge_surface).collect();
     Ok(Checked {
         report: gate::decide(context, surfaces),
@@ -506,7 +515,12 @@ fn run_targets(
                 .unwrap_or_else(|| root.join(crate::eval::cache::DEFAULT_DIR)),
             !args.no_cache,
         ),
-        shard: None,
+        shard: args
+            .shard
+            .as_deref()
+            .map(Shard::parse)
+            .transpose()
+            .map_err(Error::usage)?,
         max_cost_usd: policy.gate.max_cost_usd.as_ref().map(|b| *b.get_ref()),
         grader: None,
         prices: PriceTable::new(policy.price.clone()),
@@ -606,12 +620,44 @@ fn approvals(policy: &Config, tier: Tier) -> Approvals {
     }
 }
 
+/// What one `--shard K/N` run leaves for `promptgate merge`: the context and the partial
+/// inputs, before judging.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct ShardFile {
+    pub schema_version: u32,
+    pub shard: String,
+    pub context: Context,
+    pub inputs: Vec<SurfaceInput>,
+}
+
+/// The name of the shard file in `--out DIR`.
+pub const SHARD_FILE: &str = "shard.json";
+
+fn write_shard(dir: &Path, shard: &str, context: &Context, inputs: &[SurfaceInput]) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    let file = ShardFile {
+        schema_version: crate::report::json::SCHEMA_VERSION,
+        shard: shard.to_string(),
+        context: context.clone(),
+        inputs: inputs.to_vec(),
+    };
+    let path = dir.join(SHARD_FILE);
+    let text = serde_json::to_string(&file)
+        .map_err(|e| Error::io("write", &path, std::io::Error::other(e)))?;
+    std::fs::write(&path, text).map_err(|e| Error::io("write", &path, e))
+}
+
 fn write_outputs(cli: &Cli, args: &CheckArgs, checked: &Checked) -> Result<()> {
+    emit(cli, args.out.as_deref(), args.format, checked)
+}
+
+/// Writes the reports into `out` (when given) and prints the chosen format.
+pub(super) fn emit(cli: &Cli, out: Option<&Path>, format: Format, checked: &Checked) -> Result<()> {
     let markdown = report::markdown::verdict(&checked.report, checked.changes.as_ref());
-    if let Some(dir) = &args.out {
+    if let Some(dir) = out {
         write_dir(dir, checked, &markdown)?;
     }
-    let text = match args.format {
+    let text = match format {
         Format::Json => report::json::report(&checked.report),
         Format::Markdown => markdown,
         Format::Text => report::terminal::verdict(
@@ -625,7 +671,7 @@ fn write_outputs(cli: &Cli, args: &CheckArgs, checked: &Checked) -> Result<()> {
     Ok(())
 }
 
-fn write_dir(dir: &PathBuf, checked: &Checked, markdown: &str) -> Result<()> {
+fn write_dir(dir: &Path, checked: &Checked, markdown: &str) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
     let files = [
         ("report.json", report::json::report(&checked.report)),

@@ -4,6 +4,7 @@
 mod check;
 mod diff;
 mod eval;
+mod merge;
 mod validate;
 
 use std::io::{IsTerminal, Write};
@@ -64,6 +65,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Write a starting promptgate.toml and an example surface
     Init(InitArgs),
+    /// Combine the shards of a `check --shard K/N` matrix into the verdict one run gives
+    Merge(MergeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +103,25 @@ pub struct CheckArgs {
     /// Where responses are cached [default: .promptgate/cache at the repository root]
     #[arg(long, env = "PROMPTGATE_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    /// Run only shard K of N of the cases; with --out, leaves DIR/shard.json for `promptgate merge`
+    #[arg(long, env = "PROMPTGATE_SHARD", value_name = "K/N", requires = "out")]
+    pub shard: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The --out directories of every `check --shard K/N` run
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+
+    /// Write report.json, report.md, junit.xml into DIR
+    #[arg(long, env = "PROMPTGATE_OUT", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Output format
+    #[arg(long, env = "PROMPTGATE_FORMAT", default_value = "text")]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -224,6 +246,7 @@ fn error_text(error: &Error) -> String {
 fn run(cli: &Cli) -> Result<i32> {
     match &cli.command {
         Command::Check(args) => check::run(cli, args),
+        Command::Merge(args) => merge::run(cli, args),
         Command::Diff(args) => diff::run(cli, args),
         Command::Eval(args) => eval::run(cli, args),
         Command::Validate(args) => validate::run(cli, args),
