@@ -697,9 +697,22 @@ fn shards_merge_into_the_verdict_of_a_single_run() {
 #[test]
 fn a_budget_overrun_is_an_error() {
     let server = server();
-    let setup = Setup { extra: "[gate]\nmax_cost_usd = 0.0001\n", ..Setup::default() };
-    let repo = repo(&server, &setup, 10, &[], "VERSION: good v2\nQ: {{ question }}\n");
+    let setup = Setup {
+        extra: "[gate]\nmax_cost_usd = 0.0001\n",
+        ..Setup::default()
+    };
+    let repo = repo(
+        &server,
+        &setup,
+        10,
+        &[],
+        "VERSION: good v2\nQ: {{ question }}\n",
+    );
     let (code, report, _) = check(&repo, &[]);
-    assert_eq!((code, report["verdict"].as_str()), (4, Some("error")), "{report:#}");
+    assert_eq!(
+        (code, report["verdict"].as_str()),
+        (4, Some("error")),
+        "{report:#}"
+    );
     assert_contains(&reasons(&report), "max_cost_usd");
 }

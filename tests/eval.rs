@@ -575,3 +575,52 @@ fn out_dir_gets_the_full_results() {
     assert_eq!(written["cases"][0]["id"], "c1");
     assert_eq!(written["surfaces"][0]["name"], "support");
 }
+
+#[test]
+fn eval_shards_merge_into_the_results_of_one_run() {
+    let server = Server::start(|request| {
+        Reply::openai(if question(request).contains('7') {
+            "no"
+        } else {
+            "yes"
+        })
+    });
+    let cases: Vec<Value> = (0..20)
+        .map(|i| {
+            case(
+                &format!("c{i:02}"),
+                &format!("q{i}"),
+                json!([{"type": "equals", "value": "yes", "metric": "m"}]),
+            )
+        })
+        .collect();
+    let repo = repo(&openai(&server, ""), &cases, "");
+    let (_, single) = eval_json(&repo, &[]);
+    let dirs: Vec<String> = (1..=2)
+        .map(|k| repo.path().join(format!("e{k}")).display().to_string())
+        .collect();
+    for (k, dir) in dirs.iter().enumerate() {
+        let run = eval(&repo, &["--shard", &format!("{}/2", k + 1), "--out", dir]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let run = common::run_in(
+        repo.path(),
+        &["merge", "--format", "json", &dirs[0], &dirs[1]],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let merged: Value = serde_json::from_str(&run.stdout).expect("json");
+    for field in [
+        "cases",
+        "passed",
+        "failed",
+        "pass_rate",
+        "metrics",
+        "input_tokens",
+    ] {
+        assert_eq!(
+            merged["surfaces"][0][field], single["surfaces"][0][field],
+            "{field}"
+        );
+    }
+    assert_eq!(merged["cases"].as_array().map(Vec::len), Some(20));
+}

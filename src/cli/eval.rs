@@ -62,7 +62,7 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
         .sum();
     let mut stream =
         report::json::CaseStream::new(args.format == Format::Json, args.out.as_deref())?;
-    stream.begin(&oid.to_string())?;
+    stream.begin(&oid.to_string(), args.shard.as_deref())?;
     let progress = progress_bar(args, total_trials);
     let options = Options {
         on_progress: progress

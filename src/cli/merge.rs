@@ -1,22 +1,46 @@
-//! `promptgate merge`: the shards of a `check --shard K/N` matrix, combined. Every shard
-//! must come from the same base and head and together cover 1..N once; their cases are
-//! joined per surface and side and judged exactly as a single run would be.
+//! `promptgate merge`: the shards of a `check --shard K/N` (or `eval --shard K/N`) matrix,
+//! combined. Every shard must come from the same revisions and together cover 1..N once;
+//! their cases are joined per surface (and side) and judged or summed exactly as a single
+//! run would be.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use super::check::{emit, Checked, ShardFile, SHARD_FILE};
-use super::{Cli, MergeArgs};
+use super::{use_color, Cli, MergeArgs};
 use crate::error::{Error, Result};
-use crate::eval::runner::{Latency, MetricValue, Shard};
+use crate::eval::runner::{Accumulator, CaseRecord, Latency, MetricValue, RunResult, Shard};
 use crate::gate::{self, SideResult, SurfaceInput};
+use crate::report::{self, Format};
+
+/// The file `eval --out DIR` writes.
+const EVAL_FILE: &str = "eval.json";
 
 pub(super) fn run(cli: &Cli, args: &MergeArgs) -> Result<i32> {
-    let shards = args
+    let only_evals = args
         .dirs
         .iter()
-        .map(|dir| read(&dir.join(SHARD_FILE)))
-        .collect::<Result<Vec<_>>>()?;
-    check_coverage(&shards)?;
+        .all(|dir| !dir.join(SHARD_FILE).exists() && dir.join(EVAL_FILE).exists());
+    if only_evals {
+        merge_evals(cli, args)
+    } else {
+        merge_checks(cli, args)
+    }
+}
+
+fn merge_checks(cli: &Cli, args: &MergeArgs) -> Result<i32> {
+    let shards: Vec<ShardFile> = args
+        .dirs
+        .iter()
+        .map(|dir| read_json(&dir.join(SHARD_FILE), "shard file"))
+        .collect::<Result<_>>()?;
+    covers_all(&shards.iter().map(|s| s.shard.as_str()).collect::<Vec<_>>())?;
+    let revisions = |s: &ShardFile| (s.context.base.clone(), s.context.head.clone());
+    if shards.iter().any(|s| revisions(s) != revisions(&shards[0])) {
+        return Err(Error::usage(
+            "the shards come from different base or head revisions",
+        ));
+    }
     let mut shards = shards.into_iter();
     let first = shards
         .next()
@@ -43,39 +67,33 @@ pub(super) fn run(cli: &Cli, args: &MergeArgs) -> Result<i32> {
     Ok(checked.report.exit_code)
 }
 
-fn read(path: &std::path::Path) -> Result<ShardFile> {
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
     serde_json::from_str(&text).map_err(|e| {
         Error::usage(format!(
-            "{} is not a promptgate shard file: {e}",
+            "{} is not a promptgate {what}: {e}",
             path.display()
         ))
     })
 }
 
-/// The shards must share base and head and cover 1..N exactly once.
-fn check_coverage(shards: &[ShardFile]) -> Result<()> {
-    let parsed: Vec<Shard> = shards
+/// The `K/N` labels must cover 1..N exactly once.
+fn covers_all(labels: &[&str]) -> Result<()> {
+    let parsed: Vec<Shard> = labels
         .iter()
-        .map(|s| Shard::parse(&s.shard))
+        .map(|s| Shard::parse(s))
         .collect::<std::result::Result<_, _>>()
         .map_err(Error::usage)?;
     let count = parsed.first().map_or(0, |s| s.count);
     let mut seen: Vec<u32> = parsed.iter().map(|s| s.index).collect();
     seen.sort_unstable();
-    let complete =
-        parsed.iter().all(|s| s.count == count) && seen == (1..=count).collect::<Vec<_>>();
-    if !complete {
-        let have: Vec<&str> = shards.iter().map(|s| s.shard.as_str()).collect();
-        return Err(Error::usage(format!("the shards do not cover 1..N exactly once (got {}); pass the --out directory of every shard", have.join(", "))));
+    if parsed.iter().all(|s| s.count == count) && seen == (1..=count).collect::<Vec<_>>() {
+        return Ok(());
     }
-    let revisions = |s: &ShardFile| (s.context.base.clone(), s.context.head.clone());
-    if shards.iter().any(|s| revisions(s) != revisions(&shards[0])) {
-        return Err(Error::usage(
-            "the shards come from different base or head revisions".to_string(),
-        ));
-    }
-    Ok(())
+    Err(Error::usage(format!(
+        "the shards do not cover 1..N exactly once (got {}); pass the --out directory of every shard",
+        labels.join(", ")
+    )))
 }
 
 /// One side's results from two shards: cases joined, metrics re-weighted, costs summed.
@@ -118,4 +136,91 @@ fn sorted(mut input: SurfaceInput) -> SurfaceInput {
         side.cases.sort_by(|x, y| x.id.cmp(&y.id));
     }
     input
+}
+
+/// What `eval --out DIR` wrote, as far as merging needs it.
+#[derive(serde::Deserialize)]
+struct EvalFile {
+    rev: String,
+    #[serde(default)]
+    shard: Option<String>,
+    cases: Vec<CaseRecord>,
+    surfaces: Vec<EvalSurface>,
+}
+
+#[derive(serde::Deserialize)]
+struct EvalSurface {
+    name: String,
+    provider: String,
+}
+
+/// Joins `eval --shard K/N --out DIR` results into the results of one run: every case
+/// record, and surface totals recomputed from them (latency percentiles exactly).
+fn merge_evals(cli: &Cli, args: &MergeArgs) -> Result<i32> {
+    let files: Vec<EvalFile> = args
+        .dirs
+        .iter()
+        .map(|dir| read_json(&dir.join(EVAL_FILE), "eval result"))
+        .collect::<Result<_>>()?;
+    covers_all(
+        &files
+            .iter()
+            .map(|f| f.shard.as_deref().unwrap_or(""))
+            .collect::<Vec<_>>(),
+    )?;
+    let rev = files.first().map(|f| f.rev.clone()).unwrap_or_default();
+    if files.iter().any(|f| f.rev != rev) {
+        return Err(Error::usage(
+            "the eval shards come from different revisions",
+        ));
+    }
+    let providers: BTreeMap<String, String> = files
+        .iter()
+        .flat_map(|f| &f.surfaces)
+        .map(|s| (s.name.clone(), s.provider.clone()))
+        .collect();
+    let mut records: Vec<CaseRecord> = files.into_iter().flat_map(|f| f.cases).collect();
+    records.sort_by(|a, b| (&a.surface, &a.id).cmp(&(&b.surface, &b.id)));
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for record in &records {
+        *counts.entry(record.surface.as_str()).or_default() += 1;
+    }
+    let mut totals: BTreeMap<&str, Accumulator> = counts
+        .iter()
+        .map(|(name, n)| (*name, Accumulator::new(*n, 1, false)))
+        .collect();
+    for record in &records {
+        if let Some(total) = totals.get_mut(record.surface.as_str()) {
+            total.add(record);
+        }
+    }
+    let surfaces = totals
+        .into_iter()
+        .map(|(name, t)| t.finish(name, providers.get(name).map_or("", String::as_str)))
+        .collect();
+    let result = RunResult {
+        surfaces,
+        calls: 0,
+        cache_hits: 0,
+        spent_usd: None,
+    };
+    let mut stream =
+        report::json::CaseStream::new(args.format == Format::Json, args.out.as_deref())?;
+    stream.begin(&rev, None)?;
+    records.iter().for_each(|record| stream.case(record));
+    stream.finish(&result)?;
+    if args.format != Format::Json {
+        let style = report::terminal::Style {
+            color: use_color(cli.color),
+        };
+        print!(
+            "{}",
+            report::terminal::eval_run(&result, &rev[..rev.len().min(7)], style)
+        );
+    }
+    Ok(if result.complete() {
+        crate::exit::PASS
+    } else {
+        crate::exit::ERROR
+    })
 }

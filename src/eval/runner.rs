@@ -82,7 +82,7 @@ pub struct Options {
 }
 
 /// One assertion's result in a trial.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AssertionResult {
     #[serde(rename = "type")]
     pub kind: String,
@@ -94,7 +94,7 @@ pub struct AssertionResult {
 }
 
 /// One trial: the output (or the error), how it graded, and what it took.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrialRecord {
     pub trial: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -124,13 +124,15 @@ pub enum CaseStatus {
 }
 
 /// A finished case with all its trials, as handed to the sink.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct CaseRecord {
     pub surface: String,
     pub id: String,
     pub status: CaseStatus,
     pub flaky: bool,
     pub passed_trials: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub difficulty: Option<f64>,
     pub trials: Vec<TrialRecord>,
 }
 
@@ -672,7 +674,7 @@ async fn collect(
     let mut pending: HashMap<(usize, usize), Vec<TrialRecord>> = HashMap::new();
     let mut surfaces: Vec<Accumulator> = targets
         .iter()
-        .map(|t| Accumulator::new(t, shard, options.keep_outputs))
+        .map(|t| Accumulator::for_target(t, shard, options.keep_outputs))
         .collect();
     let mut landed = 0u64;
     while let Some(Landed {
@@ -691,7 +693,7 @@ async fn collect(
             let mut trials = pending.remove(&(target, case)).unwrap_or_default();
             trials.sort_by_key(|t| t.trial);
             let record = fold(&targets[target], case, trials);
-            surfaces[target].add(&targets[target], case, &record);
+            surfaces[target].add(&record);
             sink(&record);
         }
     }
@@ -699,7 +701,7 @@ async fn collect(
         surfaces: surfaces
             .into_iter()
             .zip(&targets)
-            .map(|(acc, t)| acc.finish(t))
+            .map(|(acc, t)| acc.finish(&t.suite.surface, &t.endpoint.name))
             .collect(),
         calls: 0,
         cache_hits: 0,
@@ -721,6 +723,7 @@ fn fold(target: &Target, case: usize, trials: Vec<TrialRecord>) -> CaseRecord {
     CaseRecord {
         surface: target.suite.surface.clone(),
         id: target.suite.cases[case].id.clone(),
+        difficulty: target.suite.cases[case].difficulty,
         status,
         flaky: !errored && passed_trials > 0 && passed_trials < trials.len() as u32,
         passed_trials,
@@ -762,8 +765,8 @@ fn reason(record: &CaseRecord) -> Option<String> {
     })
 }
 
-/// Running totals for one surface.
-struct Accumulator {
+/// Running totals for one surface, from its finished cases (also used to merge shards).
+pub struct Accumulator {
     keep_outputs: bool,
     summaries: Vec<CaseSummary>,
     metrics: BTreeMap<String, (f64, u64)>,
@@ -775,13 +778,18 @@ struct Accumulator {
 }
 
 impl Accumulator {
-    fn new(target: &Target, shard: Option<Shard>, keep_outputs: bool) -> Self {
+    fn for_target(target: &Target, shard: Option<Shard>, keep_outputs: bool) -> Self {
         let expected = target
             .suite
             .cases
             .iter()
             .filter(|c| shard.is_none_or(|s| s.contains(&target.suite.surface, &c.id)))
             .count();
+        Accumulator::new(expected, target.repeat, keep_outputs)
+    }
+
+    /// Totals expecting `expected` cases of `repeat` trials.
+    pub fn new(expected: usize, repeat: u32, keep_outputs: bool) -> Self {
         Accumulator {
             keep_outputs,
             summaries: Vec::with_capacity(expected),
@@ -789,12 +797,12 @@ impl Accumulator {
             cost: Some(0.0),
             input_tokens: 0,
             output_tokens: 0,
-            latencies: Vec::with_capacity(expected * target.repeat as usize),
+            latencies: Vec::with_capacity(expected * repeat as usize),
             expected,
         }
     }
 
-    fn add(&mut self, target: &Target, case: usize, record: &CaseRecord) {
+    pub fn add(&mut self, record: &CaseRecord) {
         for trial in &record.trials {
             if trial.output.is_some() {
                 self.latencies.push(trial.latency_ms);
@@ -819,7 +827,7 @@ impl Accumulator {
             flaky: record.flaky,
             passed_trials: record.passed_trials,
             trials: record.trials.len() as u32,
-            difficulty: target.suite.cases[case].difficulty,
+            difficulty: record.difficulty,
             reason: reason(record),
             output: self
                 .keep_outputs
@@ -828,7 +836,7 @@ impl Accumulator {
         });
     }
 
-    fn finish(mut self, target: &Target) -> SurfaceResult {
+    pub fn finish(mut self, name: &str, provider: &str) -> SurfaceResult {
         self.summaries.sort_by(|a, b| a.id.cmp(&b.id));
         self.latencies.sort_unstable();
         let count = |status| self.summaries.iter().filter(|s| s.status == status).count();
@@ -839,8 +847,8 @@ impl Accumulator {
         );
         let cases = self.summaries.len();
         SurfaceResult {
-            name: target.suite.surface.clone(),
-            provider: target.endpoint.name.clone(),
+            name: name.to_string(),
+            provider: provider.to_string(),
             cases,
             passed,
             failed,

@@ -109,9 +109,13 @@ impl CaseStream {
         })
     }
 
-    pub fn begin(&mut self, rev: &str) -> Result<(), crate::error::Error> {
+    /// Opens the document; `shard` is `K/N` for a sharded run (for `promptgate merge`).
+    pub fn begin(&mut self, rev: &str, shard: Option<&str>) -> Result<(), crate::error::Error> {
+        let shard = shard
+            .map(|s| format!(",\"shard\":{}", serde_json::Value::from(s)))
+            .unwrap_or_default();
         let head = format!(
-            "{{\"schema_version\":{SCHEMA_VERSION},\"rev\":{},\"cases\":[",
+            "{{\"schema_version\":{SCHEMA_VERSION},\"rev\":{}{shard},\"cases\":[",
             serde_json::Value::from(rev)
         );
         self.write(head.as_bytes());
