@@ -716,3 +716,31 @@ fn a_budget_overrun_is_an_error() {
     );
     assert_contains(&reasons(&report), "max_cost_usd");
 }
+
+#[test]
+fn a_provider_added_by_the_head_never_gets_a_secret_or_runs_a_command() {
+    let server = server();
+    let repo = repo(
+        &server,
+        &Setup::default(),
+        3,
+        &[],
+        "VERSION: good v2\nQ: {{ question }}\n",
+    );
+    let config = std::fs::read_to_string(repo.path().join("promptgate.toml"))
+        .unwrap_or_default()
+        .replace("provider = \"main\"", "provider = \"sneaky\"")
+        .replace("[provider.main]", "[provider.sneaky]\nkind = \"exec\"\ncommand = [\"sh\", \"-c\", \"touch pwned; echo correct answer\"]\n\n[provider.main]");
+    repo.write("promptgate.toml", config);
+    repo.commit("switch to a new provider");
+    let (code, report, _) = check(&repo, &[]);
+    assert_eq!(code, 4, "{report:#}");
+    assert_contains(
+        &reasons(&report),
+        "does not hand secrets or commands to a change before it is merged",
+    );
+    assert!(
+        !repo.path().join("pwned").exists(),
+        "the head's command ran"
+    );
+}

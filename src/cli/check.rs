@@ -302,7 +302,7 @@ type Sides = Vec<(String, &'static str, Vec<CaseSummary>)>;
 
 /// Loads both sides of every gated surface, runs them in one go and pairs the results.
 fn evaluate(plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>, Sides)> {
-    let trusted = trusted_providers(plan.policy, plan.head_config);
+    let (trusted, refused) = trusted_providers(plan.policy, plan.head_config);
     let mut endpoints: BTreeMap<String, Arc<Endpoint>> = BTreeMap::new();
     let mut targets = Vec::new();
     // For each plan: indexes of its base and head targets.
@@ -324,7 +324,7 @@ fn evaluate(plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>, Sides)> {
                     .unwrap_or(surface.policy);
                 match load_side(
                     &plan,
-                    &trusted,
+                    (&trusted, &refused),
                     &mut endpoints,
                     surface,
                     definition,
@@ -341,7 +341,7 @@ fn evaluate(plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>, Sides)> {
             if let Some(definition) = surface.head {
                 match load_side(
                     &plan,
-                    &trusted,
+                    (&trusted, &refused),
                     &mut endpoints,
                     surface,
                     definition,
@@ -393,27 +393,36 @@ fn evaluate(plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>, Sides)> {
     Ok((inputs, sides))
 }
 
-/// Provider settings the gate may use: the base's endpoints (a PR cannot point the keys at
-/// another server or run another command), with the head's model and parameters so a model
-/// change is what gets evaluated. Providers new in the head are used unless they run
-/// commands.
-fn trusted_providers(policy: &Config, head: Option<&Config>) -> Config {
+/// Provider settings the gate may use, and the head's providers it refuses. The base's
+/// endpoints are kept (a change cannot point the API keys at another server or run another
+/// command), with the head's model and parameters so a model change is what gets evaluated.
+/// A provider the head adds is used only when it needs no secret and runs no command.
+fn trusted_providers(policy: &Config, head: Option<&Config>) -> (Config, BTreeMap<String, String>) {
     let mut trusted = policy.clone();
+    let mut refused = BTreeMap::new();
     for (name, provider) in head.map(|h| &h.provider).into_iter().flatten() {
         let head_provider = provider.get_ref();
-        match trusted.provider.get_mut(name) {
-            Some(base) => {
-                let base = base.get_mut();
-                base.model = head_provider.model.clone();
-                base.parameters = head_provider.parameters.clone();
+        if let Some(base) = trusted.provider.get_mut(name) {
+            let base = base.get_mut();
+            base.model = head_provider.model.clone();
+            base.parameters = head_provider.parameters.clone();
+            continue;
+        }
+        let risk = match (&head_provider.api_key_env, head_provider.kind) {
+            (_, ProviderKind::Exec) => Some("runs a local command".to_string()),
+            (Some(var), _) => Some(format!("reads the secret ${var}")),
+            (None, _) => None,
+        };
+        match risk {
+            Some(risk) => {
+                refused.insert(name.clone(), format!("the change adds provider `{name}`, which {risk}; promptgate does not hand secrets or commands to a change before it is merged: add the provider on the base branch first, then re-run"));
             }
-            None if head_provider.kind != ProviderKind::Exec => {
+            None => {
                 trusted.provider.insert(name.clone(), provider.clone());
             }
-            None => {}
         }
     }
-    trusted
+    (trusted, refused)
 }
 
 /// Why a side could not be loaded.
@@ -426,7 +435,7 @@ enum Problem {
 
 fn load_side(
     plan: &EvalPlan<'_, '_>,
-    trusted: &Config,
+    (trusted, refused): (&Config, &BTreeMap<String, String>),
     endpoints: &mut BTreeMap<String, Arc<Endpoint>>,
     surface: &Plan<'_>,
     definition: &Surface,
@@ -464,6 +473,9 @@ fn load_side(
         .as_ref()
         .map(|p| p.get_ref().clone())
         .ok_or_else(|| Problem::Error(format!("surface `{}` has no provider", surface.name)))?;
+    if let Some(why) = refused.get(&provider) {
+        return Err(Problem::Error(format!("surface `{}`: {why}", surface.name)));
+    }
     let endpoint = match endpoints.get(&provider) {
         Some(endpoint) => endpoint.clone(),
         None => match providers::connect(trusted, &provider, plan.root, false) {

@@ -711,27 +711,37 @@ async fn collect(
 
 /// A case from its trials: an error if any trial errored, else pass by quorum.
 fn fold(target: &Target, case: usize, trials: Vec<TrialRecord>) -> CaseRecord {
-    let passed_trials = trials.iter().filter(|t| t.pass).count() as u32;
-    let errored = trials.iter().any(|t| t.error.is_some());
-    let status = if errored {
-        CaseStatus::Error
-    } else if passed_trials >= target.quorum {
-        CaseStatus::Pass
-    } else {
-        CaseStatus::Fail
-    };
+    let (status, flaky, passed_trials) = verdict_of(&trials, target.quorum);
     CaseRecord {
         surface: target.suite.surface.clone(),
         id: target.suite.cases[case].id.clone(),
         difficulty: target.suite.cases[case].difficulty,
         status,
-        flaky: !errored && passed_trials > 0 && passed_trials < trials.len() as u32,
+        flaky,
         passed_trials,
         trials,
     }
 }
 
-/// The first reason a case did not pass.
+/// A case's status from its trials: an error if any trial errored (never counted either
+/// way), else pass when at least `quorum` trials pass; flaky when the trials disagree.
+fn verdict_of(trials: &[TrialRecord], quorum: u32) -> (CaseStatus, bool, u32) {
+    let passed = trials.iter().filter(|t| t.pass).count() as u32;
+    let errored = trials.iter().any(|t| t.error.is_some());
+    let status = if errored {
+        CaseStatus::Error
+    } else if passed >= quorum {
+        CaseStatus::Pass
+    } else {
+        CaseStatus::Fail
+    };
+    (
+        status,
+        !errored && passed > 0 && passed < trials.len() as u32,
+        passed,
+    )
+}
+
 /// The output of a trial that agrees with the case's status, trimmed.
 fn representative_output(record: &CaseRecord) -> Option<String> {
     let wanted = record.status == CaseStatus::Pass;
@@ -747,6 +757,7 @@ fn representative_output(record: &CaseRecord) -> Option<String> {
     })
 }
 
+/// The first reason a case did not pass.
 fn reason(record: &CaseRecord) -> Option<String> {
     if record.status == CaseStatus::Pass {
         return None;
@@ -924,6 +935,46 @@ mod tests {
         assert_eq!((percentile(&values, 50), percentile(&values, 95)), (50, 95));
         assert_eq!(percentile(&[7], 95), 7);
         assert_eq!(percentile(&[], 50), 0);
+    }
+
+    fn trial(pass: bool, error: bool) -> TrialRecord {
+        let mut t = error_trial(0, "boom".into());
+        t.pass = pass;
+        if !error {
+            t.error = None;
+            t.output = Some("x".into());
+        }
+        t
+    }
+
+    #[test]
+    fn cases_fold_by_quorum_flag_flaky_and_never_count_errors() {
+        let (p, f) = (trial(true, false), trial(false, false));
+        assert_eq!(
+            verdict_of(&[p.clone(), f.clone(), p.clone()], 2),
+            (CaseStatus::Pass, true, 2)
+        );
+        assert_eq!(
+            verdict_of(&[p.clone(), f.clone(), f.clone()], 2),
+            (CaseStatus::Fail, true, 1)
+        );
+        assert_eq!(
+            verdict_of(&[p.clone(), p.clone(), p.clone()], 2),
+            (CaseStatus::Pass, false, 3)
+        );
+        assert_eq!(
+            verdict_of(&[f.clone(), f.clone()], 2),
+            (CaseStatus::Fail, false, 0)
+        );
+        assert_eq!(
+            verdict_of(&[p.clone(), p.clone(), trial(false, true)], 2),
+            (CaseStatus::Error, false, 2)
+        );
+        // With an even repeat, a tie is not a majority.
+        assert_eq!(
+            verdict_of(&[p.clone(), f.clone()], default_quorum(2)),
+            (CaseStatus::Fail, true, 1)
+        );
     }
 
     #[test]
