@@ -68,15 +68,12 @@ fn failed(error: &Error) -> Checked {
 
 fn gather(cli: &Cli, args: &CheckArgs) -> Result<Checked> {
     let repo = open_repo()?;
-    let base_name = match &args.base {
-        Some(base) => base.clone(),
-        None => repo.default_base().ok_or_else(|| {
-            Error::usage("no base revision: the current branch has no upstream and there is no origin/HEAD\n  help: pass --base REF (e.g. --base origin/main)")
-        })?,
-    };
-    let base = repo.resolve(&base_name)?;
-    let head = repo.resolve(&args.head)?;
-    let merge_base = repo.merge_base(base, head, (&base_name, &args.head))?;
+    let super::Range {
+        base_name,
+        base,
+        head,
+        merge_base,
+    } = super::resolve_range(&repo, args.base.as_deref(), &args.head)?;
     let (base_tip, old, new) = (
         repo.tree_snapshot(base)?,
         repo.tree_snapshot(merge_base)?,
@@ -312,7 +309,29 @@ fn evaluate(plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>, Sides)> {
         let mut slot = (None, None);
         let gated = surface.policy.gate && surface.change != SurfaceChange::Removed;
         if gated {
+            let mut load = |definition: &Surface, snapshot: &dyn Snapshot, side: &'static str| {
+                let loaded = load_side(
+                    &plan,
+                    (&trusted, &refused),
+                    &mut endpoints,
+                    surface,
+                    definition,
+                    snapshot,
+                    side,
+                );
+                match loaded {
+                    Ok(target) => {
+                        targets.push(target);
+                        Some(targets.len() - 1)
+                    }
+                    Err(problem) => {
+                        problems.push(problem);
+                        None
+                    }
+                }
+            };
             if surface.change == SurfaceChange::Modified {
+                // The base side is read as the merge base defined it, if it did.
                 let definition = plan
                     .old_config
                     .and_then(|c| {
@@ -322,38 +341,10 @@ fn evaluate(plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>, Sides)> {
                             .find(|s| s.name.get_ref() == &surface.name)
                     })
                     .unwrap_or(surface.policy);
-                match load_side(
-                    &plan,
-                    (&trusted, &refused),
-                    &mut endpoints,
-                    surface,
-                    definition,
-                    plan.old,
-                    "base",
-                ) {
-                    Ok(target) => {
-                        targets.push(target);
-                        slot.0 = Some(targets.len() - 1);
-                    }
-                    Err(problem) => problems.push(problem),
-                }
+                slot.0 = load(definition, plan.old, "base");
             }
             if let Some(definition) = surface.head {
-                match load_side(
-                    &plan,
-                    (&trusted, &refused),
-                    &mut endpoints,
-                    surface,
-                    definition,
-                    plan.new,
-                    "head",
-                ) {
-                    Ok(target) => {
-                        targets.push(target);
-                        slot.1 = Some(targets.len() - 1);
-                    }
-                    Err(problem) => problems.push(problem),
-                }
+                slot.1 = load(definition, plan.new, "head");
             }
         }
         slots.push(slot);

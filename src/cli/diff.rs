@@ -3,7 +3,7 @@
 
 use super::{open_repo, print_warnings, read_config, use_color, Cli, DiffArgs};
 use crate::changeset::{self, ChangeSet, Sides};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exit;
 use crate::git::{EmptySnapshot, GitError, Repo, Snapshot};
 use crate::report::{self, terminal::Style, Format};
@@ -31,15 +31,12 @@ pub(super) fn run(cli: &Cli, args: &DiffArgs) -> Result<i32> {
 }
 
 fn between_revisions(cli: &Cli, args: &DiffArgs, repo: &Repo) -> Result<ChangeSet> {
-    let base_name = match &args.base {
-        Some(base) => base.clone(),
-        None => repo.default_base().ok_or_else(|| {
-            Error::usage("no base revision: the current branch has no upstream and there is no origin/HEAD\n  help: pass --base REF (e.g. --base origin/main)")
-        })?,
-    };
-    let base = repo.resolve(&base_name)?;
-    let head = repo.resolve(&args.head)?;
-    let merge_base = repo.merge_base(base, head, (&base_name, &args.head))?;
+    let super::Range {
+        base_name,
+        base,
+        head,
+        merge_base,
+    } = super::resolve_range(repo, args.base.as_deref(), &args.head)?;
     let old = repo.tree_snapshot(merge_base)?;
     let new = repo.tree_snapshot(head)?;
     let mut set = build(cli, args, repo, &old, &new, |_| {

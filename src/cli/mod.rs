@@ -284,6 +284,34 @@ fn open_repo() -> Result<Repo> {
     Ok(Repo::discover(&cwd)?)
 }
 
+/// The two sides of a change: the base as named, and the base, head and merge-base commits.
+struct Range {
+    base_name: String,
+    base: git2::Oid,
+    head: git2::Oid,
+    merge_base: git2::Oid,
+}
+
+/// Resolves `--base` (default: the branch's upstream, else origin/HEAD) and `--head`, and
+/// their merge base (GitHub's three-dot diff).
+fn resolve_range(repo: &Repo, base: Option<&str>, head: &str) -> Result<Range> {
+    let base_name = match base {
+        Some(base) => base.to_string(),
+        None => repo.default_base().ok_or_else(|| {
+            Error::usage("no base revision: the current branch has no upstream and there is no origin/HEAD\n  help: pass --base REF (e.g. --base origin/main)")
+        })?,
+    };
+    let base = repo.resolve(&base_name)?;
+    let head_oid = repo.resolve(head)?;
+    let merge_base = repo.merge_base(base, head_oid, (&base_name, head))?;
+    Ok(Range {
+        base_name,
+        base,
+        head: head_oid,
+        merge_base,
+    })
+}
+
 /// A config's text and how diagnostics name it.
 struct ConfigText {
     /// The name in diagnostics: the path, with `@rev` when not from the working tree.

@@ -10,14 +10,12 @@
 //! the gate fails closed, so `not-exec` must not pass because its grader is missing.
 
 use std::borrow::Cow;
-use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use regex::Regex;
 use serde_json::{Map, Value};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, ChildStdin, Command};
 
+use crate::eval::command;
 use crate::eval::providers::ChatMessage;
 
 /// An assertion type, as named by promptfoo (without the `not-` prefix).
@@ -1026,77 +1024,13 @@ pub async fn run_exec_grader(argv: &[String], output: &str, timeout: Duration) -
     let Some((program, args)) = argv.split_first() else {
         return cannot_grade("the exec grader has no command");
     };
-    let mut child = match spawn_grader(program, args) {
-        Ok(child) => child,
-        Err(error) => return cannot_grade(format!("grader {program:?} cannot start: {error}")),
-    };
-    match tokio::time::timeout(timeout, collect_run(&mut child, output)).await {
-        Ok(Ok(run)) => judge_run(program, &run),
-        Ok(Err(error)) => cannot_grade(format!("grader {program:?} failed: {error}")),
-        Err(_) => {
-            // Already timing out: a kill that fails means the process is gone anyway.
-            let _ = child.kill().await;
-            cannot_grade(format!(
-                "grader {program:?} timed out after {} ms and was killed",
-                timeout.as_millis()
-            ))
-        }
+    match command::run(program, args, output.as_bytes(), timeout).await {
+        Ok(run) => judge_run(program, &run),
+        Err(failure) => cannot_grade(format!("grader {failure}")),
     }
 }
 
-/// What a finished grader left behind.
-struct GraderRun {
-    status: ExitStatus,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
-
-fn spawn_grader(program: &str, args: &[String]) -> std::io::Result<Child> {
-    Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // If the caller drops this future (its own deadline, Ctrl-C), no grader lingers.
-        .kill_on_drop(true)
-        .spawn()
-}
-
-/// Feeds stdin and drains stdout/stderr concurrently, so neither side blocks on a full pipe.
-async fn collect_run(child: &mut Child, output: &str) -> std::io::Result<GraderRun> {
-    let stdin = child.stdin.take();
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let (_, stdout, stderr, status) = tokio::join!(
-        feed_stdin(stdin, output),
-        read_pipe(stdout),
-        read_pipe(stderr),
-        child.wait()
-    );
-    Ok(GraderRun {
-        status: status?,
-        stdout: stdout?,
-        stderr: stderr?,
-    })
-}
-
-/// Writes the output and closes stdin. A grader may exit without reading it all (e.g. `grep
-/// -q`), so a broken pipe is not an error.
-async fn feed_stdin(stdin: Option<ChildStdin>, output: &str) {
-    if let Some(mut pipe) = stdin {
-        let _ = pipe.write_all(output.as_bytes()).await;
-    }
-}
-
-async fn read_pipe(pipe: Option<impl AsyncRead + Unpin>) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    if let Some(mut pipe) = pipe {
-        pipe.read_to_end(&mut bytes).await?;
-    }
-    Ok(bytes)
-}
-
-fn judge_run(program: &str, run: &GraderRun) -> Outcome {
+fn judge_run(program: &str, run: &command::Finished) -> Outcome {
     if let Some(outcome) = stdout_verdict(&run.stdout) {
         return outcome;
     }
@@ -2378,7 +2312,7 @@ mod tests {
         assert!(!outcome.pass);
         assert_eq!(
             outcome.reason,
-            "cannot grade: grader \"sleep\" timed out after 200 ms and was killed"
+            "cannot grade: grader `sleep` timed out after 200 ms and was killed"
         );
         let negated = parse(json!({"type": "not-exec", "value": "sleep 5"}));
         assert!(!negated.finish(outcome).pass);
@@ -2391,7 +2325,7 @@ mod tests {
         assert!(
             outcome
                 .reason
-                .starts_with("cannot grade: grader \"promptgate-no-such-grader\" cannot start"),
+                .starts_with("cannot grade: grader `promptgate-no-such-grader` cannot start"),
             "{}",
             outcome.reason
         );

@@ -5,6 +5,7 @@
 pub mod assertions;
 pub mod cache;
 pub mod cases;
+pub mod command;
 pub mod price;
 pub mod providers;
 pub mod runner;

@@ -2,10 +2,7 @@
 //! on stdin or in a file named by a `{request_file}` argument) and prints the completion on
 //! stdout. The command runs without a shell, under a timeout, and is killed if it overruns.
 
-use std::process::Stdio;
 use std::time::Duration;
-
-use tokio::io::AsyncWriteExt;
 
 use super::{excerpt, Completion, ProviderError, Request};
 use crate::config::ExecInput;
@@ -44,29 +41,16 @@ impl Exec {
             ExecInput::Text => prompt_text(request),
             ExecInput::Json => json,
         };
-        let mut child = tokio::process::Command::new(program)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| ProviderError::permanent(format!("exec: cannot run `{program}`: {e}")))?;
-        if let Some(mut pipe) = child.stdin.take() {
-            // Written from a task so a command that prints before reading cannot deadlock.
-            tokio::spawn(async move {
-                let _ = pipe.write_all(stdin.as_bytes()).await;
-            });
-        }
-        let output = tokio::time::timeout(self.timeout, child.wait_with_output())
+        let args: Vec<String> = args.collect();
+        let output = crate::eval::command::run(program, &args, stdin.as_bytes(), self.timeout)
             .await
-            .map_err(|_| {
-                ProviderError::transient(format!(
-                    "exec: `{program}` timed out after {:?}",
-                    self.timeout
-                ))
-            })?
-            .map_err(|e| ProviderError::permanent(format!("exec: `{program}` failed: {e}")))?;
+            .map_err(|failure| match failure {
+                // A slow local model may answer next time; a missing program will not.
+                crate::eval::command::Failure::TimedOut { .. } => {
+                    ProviderError::transient(format!("exec: {failure}"))
+                }
+                _ => ProviderError::permanent(format!("exec: {failure}")),
+            })?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             return Err(ProviderError::permanent(format!(
