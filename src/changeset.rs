@@ -165,6 +165,37 @@ pub fn assemble(
     })
 }
 
+/// The staged change set: HEAD (or nothing, before the first commit) against the index,
+/// mapped with `config` (read from the index by the caller). The hot path of the pre-commit
+/// hook: when the index's cache-tree shows that nothing staged concerns a surface, libgit2's
+/// full index load and rename detection are skipped.
+pub fn staged(
+    repo: &Repo,
+    index: &crate::git::IndexSnapshot<'_>,
+    head: Option<Oid>,
+    config: ConfigSource<'_>,
+) -> Result<ChangeSet, crate::error::Error> {
+    let head_tree = head.map(|oid| repo.tree_snapshot(oid)).transpose()?;
+    let old: &dyn Snapshot = match &head_tree {
+        Some(tree) => tree,
+        None => &crate::git::EmptySnapshot,
+    };
+    let quick = repo.staged_paths(index, head);
+    let mut set = assemble(repo, old, index, config, |sides| {
+        if let Some(paths) = &quick {
+            if !any_relevant(sides, paths)? {
+                return Ok(Vec::new());
+            }
+        }
+        repo.diff_staged(head)
+    })?;
+    set.base_label = "HEAD".into();
+    set.head_label = "the index".into();
+    set.base = head;
+    set.merge_base = head;
+    Ok(set)
+}
+
 /// Decides which surfaces a changed path affects; the include graph is loaded only when a
 /// path is neither a prompt nor the config.
 struct Mapper<'s, 'a> {

@@ -10,6 +10,7 @@ pub mod eval;
 pub mod exit;
 pub mod gate;
 pub mod git;
+pub mod hook;
 pub mod init;
 pub mod prompts;
 pub mod report;

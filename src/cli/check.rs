@@ -38,11 +38,7 @@ pub struct Checked {
 }
 
 pub(super) fn run(cli: &Cli, args: &CheckArgs) -> Result<i32> {
-    let checked = match gather(cli, args) {
-        Ok(checked) => checked,
-        Err(error @ Error::Usage { .. }) => return Err(error),
-        Err(error) => failed(&error),
-    };
+    let checked = gather_or_fail(cli, args)?;
     write_outputs(cli, args, &checked)?;
     // A shard's verdict is partial: the matrix's verdict comes from `promptgate merge`, so
     // a shard only fails the job when it could not run.
@@ -51,6 +47,15 @@ pub(super) fn run(cli: &Cli, args: &CheckArgs) -> Result<i32> {
         return Ok(crate::exit::PASS);
     }
     Ok(checked.report.exit_code)
+}
+
+/// Runs the gate; anything but a usage mistake that stops it becomes an `error` verdict.
+pub(super) fn gather_or_fail(cli: &Cli, args: &CheckArgs) -> Result<Checked> {
+    match gather(cli, args) {
+        Ok(checked) => Ok(checked),
+        Err(error @ Error::Usage { .. }) => Err(error),
+        Err(error) => Ok(failed(&error)),
+    }
 }
 
 /// A gate that could not finish: `error`, with what went wrong and how to fix it.

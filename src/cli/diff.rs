@@ -5,7 +5,7 @@ use super::{open_repo, print_warnings, read_config, use_color, Cli, DiffArgs};
 use crate::changeset::{self, ChangeSet, Sides};
 use crate::error::Result;
 use crate::exit;
-use crate::git::{EmptySnapshot, GitError, Repo, Snapshot};
+use crate::git::{GitError, Repo, Snapshot};
 use crate::report::{self, terminal::Style, Format};
 
 pub(super) fn run(cli: &Cli, args: &DiffArgs) -> Result<i32> {
@@ -51,33 +51,15 @@ fn between_revisions(cli: &Cli, args: &DiffArgs, repo: &Repo) -> Result<ChangeSe
 }
 
 fn staged(cli: &Cli, args: &DiffArgs, repo: &Repo) -> Result<ChangeSet> {
-    let head = match repo.head() {
-        Ok(head) => Some(head),
-        Err(GitError::NoCommits) => None,
-        Err(e) => return Err(e.into()),
-    };
+    let head = repo.head_if_any()?;
     let index = repo.index_snapshot()?;
-    let head_tree = head.map(|oid| repo.tree_snapshot(oid)).transpose()?;
-    let old: &dyn Snapshot = match &head_tree {
-        Some(tree) => tree,
-        None => &EmptySnapshot,
+    let config = read_config(cli, repo, args.config_rev.as_deref(), &index)?;
+    let source = changeset::ConfigSource {
+        origin: &config.origin,
+        repo_path: &config.repo_path,
+        bytes: &config.bytes,
     };
-    // The hook's hot path: when the cache-tree shows that nothing staged concerns a
-    // surface, skip libgit2's full index load and rename detection.
-    let quick = repo.staged_paths(&index, head);
-    let mut set = build(cli, args, repo, old, &index, |sides| {
-        if let Some(paths) = &quick {
-            if !changeset::any_relevant(sides, paths)? {
-                return Ok(Vec::new());
-            }
-        }
-        repo.diff_staged(head)
-    })?;
-    set.base_label = "HEAD".into();
-    set.head_label = "the index".into();
-    set.base = head;
-    set.merge_base = head;
-    Ok(set)
+    changeset::staged(repo, &index, head, source)
 }
 
 fn build(

@@ -4,6 +4,7 @@
 mod check;
 mod diff;
 mod eval;
+mod hook;
 mod merge;
 mod validate;
 
@@ -63,6 +64,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// Check the config, prompt templates and eval cases without calling a model
     Validate(ValidateArgs),
+    /// Local git hooks: install them, and what they run
+    Hook(HookArgs),
     /// Write a starting promptgate.toml and an example surface
     Init(InitArgs),
     /// Combine the shards of a `check --shard K/N` matrix into the verdict one run gives
@@ -107,6 +110,46 @@ pub struct CheckArgs {
     /// Run only shard K of N of the cases; with --out, leaves DIR/shard.json for `promptgate merge`
     #[arg(long, env = "PROMPTGATE_SHARD", value_name = "K/N", requires = "out")]
     pub shard: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    #[command(subcommand)]
+    pub command: HookCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Install hooks/pre-commit and hooks/pre-push into this repository's hooks directory
+    Install {
+        /// Only the pre-commit hook
+        #[arg(long)]
+        pre_commit: bool,
+        /// Only the pre-push hook
+        #[arg(long)]
+        pre_push: bool,
+        /// Replace hooks promptgate did not write (a backup is kept)
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove promptgate's hooks (restoring any hook they replaced)
+    Uninstall {
+        /// Only the pre-commit hook
+        #[arg(long)]
+        pre_commit: bool,
+        /// Only the pre-push hook
+        #[arg(long)]
+        pre_push: bool,
+    },
+    /// Check the staged change: config, templates, cases, change records; no model call
+    PreCommit,
+    /// Gate the pushed commits (git's pre-push refs on stdin)
+    PrePush {
+        /// The remote's name, as git passes it
+        remote: Option<String>,
+        /// The remote's URL, as git passes it
+        url: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -247,6 +290,7 @@ fn run(cli: &Cli) -> Result<i32> {
     match &cli.command {
         Command::Check(args) => check::run(cli, args),
         Command::Merge(args) => merge::run(cli, args),
+        Command::Hook(args) => hook::run(cli, args),
         Command::Diff(args) => diff::run(cli, args),
         Command::Eval(args) => eval::run(cli, args),
         Command::Validate(args) => validate::run(cli, args),

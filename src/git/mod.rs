@@ -119,6 +119,15 @@ impl Repo {
         }
     }
 
+    /// HEAD's commit, or `None` in a repository without commits yet.
+    pub fn head_if_any(&self) -> Result<Option<Oid>, GitError> {
+        match self.head() {
+            Ok(head) => Ok(Some(head)),
+            Err(GitError::NoCommits) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The best common ancestor, as `git merge-base` finds it.
     pub fn merge_base(&self, base: Oid, head: Oid, names: (&str, &str)) -> Result<Oid, GitError> {
         self.repo

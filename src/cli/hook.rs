@@ -1,0 +1,326 @@
+//! `promptgate hook …`: installing the git hooks, and what they run. `pre-commit` checks the
+//! staged change without calling a model (config, templates rendered for every case, change
+//! records for tiers that need them); `pre-push` runs the gate on each pushed range.
+
+use std::io::{BufRead, IsTerminal};
+
+use super::check::{self, Checked};
+use super::{open_repo, CheckArgs, Cli, HookArgs, HookCommand};
+use crate::changeset::{self, ChangeSet, ConfigSource};
+use crate::config::{self, Config, Tier};
+use crate::diagnostic::Diagnostic;
+use crate::error::Result;
+use crate::eval::suite;
+use crate::exit;
+use crate::gate::artifacts::{self, Document, Headings};
+use crate::gate::{tier, Verdict};
+use crate::git::{FileEntry, Repo, Snapshot, Status};
+use crate::hook;
+use crate::report::{terminal, Format};
+
+pub(super) fn run(cli: &Cli, args: &HookArgs) -> Result<i32> {
+    match &args.command {
+        HookCommand::Install {
+            pre_commit,
+            pre_push,
+            force,
+        } => {
+            let repo = open_repo()?;
+            for action in hook::install(&repo, &selected(*pre_commit, *pre_push), *force)? {
+                println!("{action}");
+            }
+            Ok(exit::PASS)
+        }
+        HookCommand::Uninstall {
+            pre_commit,
+            pre_push,
+        } => {
+            let repo = open_repo()?;
+            for action in hook::uninstall(&repo, &selected(*pre_commit, *pre_push))? {
+                println!("{action}");
+            }
+            Ok(exit::PASS)
+        }
+        HookCommand::PreCommit => pre_commit(cli),
+        HookCommand::PrePush { remote: _, url: _ } => pre_push(cli),
+    }
+}
+
+/// Both hooks unless one is named.
+fn selected(pre_commit: bool, pre_push: bool) -> Vec<&'static str> {
+    match (pre_commit, pre_push) {
+        (true, false) => vec!["pre-commit"],
+        (false, true) => vec!["pre-push"],
+        _ => vec!["pre-commit", "pre-push"],
+    }
+}
+
+/// Checks the staged change; exit 1 blocks the commit.
+fn pre_commit(cli: &Cli) -> Result<i32> {
+    let repo = open_repo()?;
+    let problems = staged_problems(cli, &repo)?;
+    if problems.is_empty() {
+        return Ok(exit::PASS);
+    }
+    for problem in &problems {
+        eprintln!("promptgate: {}: {}", problem.location(), problem.message);
+        if let Some(help) = &problem.help {
+            eprintln!("  fix: {help}");
+        }
+    }
+    eprintln!(
+        "promptgate: commit blocked ({} problem{}); fix them, or skip the check once with `git commit --no-verify`",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    Ok(exit::BLOCKED)
+}
+
+/// Every problem in what is staged, with no model call.
+fn staged_problems(cli: &Cli, repo: &Repo) -> Result<Vec<Diagnostic>> {
+    let head = repo.head_if_any()?;
+    let index = repo.index_snapshot()?;
+    let config_path = cli
+        .config
+        .as_deref()
+        .and_then(|p| repo.relative_path(p))
+        .unwrap_or_else(|| config::DEFAULT_PATH.to_string());
+    let Some(FileEntry::File(bytes)) = index.read(&config_path)? else {
+        return Ok(Vec::new()); // no promptgate config staged: nothing to check here
+    };
+    let origin = config_path.clone();
+    let source = ConfigSource {
+        origin: &origin,
+        repo_path: &config_path,
+        bytes: &bytes,
+    };
+    let changes = match changeset::staged(repo, &index, head, source) {
+        Ok(changes) => changes,
+        Err(crate::error::Error::Invalid(diagnostics)) => return Ok(diagnostics),
+        Err(error) => return Err(error),
+    };
+    if changes.changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let staged_config = match config::load(&origin, &bytes) {
+        Ok(loaded) => loaded.config,
+        Err(diagnostics) => {
+            return Ok(diagnostics
+                .into_iter()
+                .filter(Diagnostic::is_error)
+                .collect())
+        }
+    };
+    let mut problems = Vec::new();
+    for name in &changes.surfaces {
+        let Some(surface) = staged_config
+            .surface
+            .iter()
+            .map(|s| s.get_ref())
+            .find(|s| s.name.get_ref() == name)
+        else {
+            continue;
+        };
+        let loaded = suite::load(&index, &origin, surface)?;
+        problems.extend(loaded.diagnostics.into_iter().filter(Diagnostic::is_error));
+    }
+    let head_config = head.and_then(|oid| committed_config(repo, oid, &config_path));
+    problems.extend(missing_records(
+        repo,
+        &index,
+        head,
+        &changes,
+        head_config.as_ref(),
+        &staged_config,
+    )?);
+    Ok(problems)
+}
+
+fn committed_config(repo: &Repo, commit: git2::Oid, path: &str) -> Option<Config> {
+    let snapshot = repo.tree_snapshot(commit).ok()?;
+    let bytes = match snapshot.read(path).ok()?? {
+        FileEntry::File(bytes) => bytes,
+        _ => return None,
+    };
+    config::load(path, &bytes).ok().map(|l| l.config)
+}
+
+/// The artifacts the change's tier requires, looked for in change records staged now or
+/// already on the branch (since it left its upstream).
+fn missing_records(
+    repo: &Repo,
+    index: &dyn Snapshot,
+    head: Option<git2::Oid>,
+    changes: &ChangeSet,
+    committed: Option<&Config>,
+    staged: &Config,
+) -> Result<Vec<Diagnostic>> {
+    let policy = committed.unwrap_or(staged);
+    let tiers: Vec<Tier> = changes
+        .surfaces
+        .iter()
+        .filter_map(|name| {
+            policy
+                .surface
+                .iter()
+                .chain(&staged.surface)
+                .map(|s| s.get_ref())
+                .find(|s| s.name.get_ref() == name)
+        })
+        .map(|s| s.tier)
+        .collect();
+    let decision = tier::decide(&tiers, changes.surfaces.len(), committed, Some(staged));
+    let required: Vec<String> = policy
+        .tier
+        .get(decision.tier)
+        .map(|t| {
+            t.get_ref()
+                .artifacts
+                .iter()
+                .map(|a| a.get_ref().clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    if required.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut record_paths: Vec<String> = repo
+        .diff_staged(head)?
+        .into_iter()
+        .filter(is_record)
+        .map(|c| c.path)
+        .collect();
+    let upstream = repo
+        .default_base()
+        .and_then(|base| repo.resolve(&base).ok());
+    if let (Some(head), Some(upstream)) = (head, upstream) {
+        if let Ok(merge_base) = repo.merge_base(upstream, head, ("upstream", "HEAD")) {
+            record_paths.extend(
+                repo.diff_commits(merge_base, head)?
+                    .into_iter()
+                    .filter(is_record)
+                    .map(|c| c.path),
+            );
+        }
+    }
+    record_paths.sort();
+    record_paths.dedup();
+    let mut texts = Vec::new();
+    for path in record_paths {
+        if let Some(text) = index.read_text(&path)? {
+            texts.push((path, text));
+        }
+    }
+    let documents: Vec<Document<'_>> = texts
+        .iter()
+        .map(|(source, markdown)| Document { source, markdown })
+        .collect();
+    Ok(artifacts::check(&required, &documents, &Headings::default())
+        .into_iter()
+        .filter(|a| !a.found)
+        .map(|a| {
+            Diagnostic::error(".promptgate/changes/", format!("this {} change needs the `{}` artifact: {}", decision.tier.as_str(), a.name, a.reason.unwrap_or_default()))
+                .with_help("stage a change record .promptgate/changes/<topic>.md with \"## Expected user impact\" and \"## Rollback plan\" sections")
+        })
+        .collect())
+}
+
+fn is_record(change: &crate::git::FileChange) -> bool {
+    change.path.starts_with(".promptgate/changes/")
+        && change.path.ends_with(".md")
+        && matches!(
+            change.status,
+            Status::Added | Status::Modified | Status::Renamed
+        )
+}
+
+/// One ref being pushed, as git's pre-push stdin lists it.
+struct Update {
+    local_sha: String,
+    remote_sha: String,
+}
+
+const ZERO: &str = "0000000000000000000000000000000000000000";
+
+/// Gates each pushed range; `blocked` and `error` stop the push.
+fn pre_push(cli: &Cli) -> Result<i32> {
+    let updates = updates()?;
+    let repo = open_repo()?;
+    let mut code = exit::PASS;
+    for update in updates {
+        if update.local_sha == ZERO {
+            continue; // a deleted ref: nothing to gate
+        }
+        let known = update.remote_sha != ZERO && repo.resolve(&update.remote_sha).is_ok();
+        let base = if known {
+            Some(update.remote_sha.clone())
+        } else {
+            repo.default_base()
+        };
+        let Some(base) = base else {
+            eprintln!("promptgate: no base to compare {} with (a new branch with no upstream); the gate runs on the pull request", &update.local_sha[..7.min(update.local_sha.len())]);
+            continue;
+        };
+        let args = CheckArgs {
+            base: Some(base),
+            head: update.local_sha.clone(),
+            out: None,
+            format: Format::Text,
+            pr_body: None,
+            no_cache: false,
+            cache_dir: None,
+            shard: None,
+        };
+        let checked: Checked = check::gather_or_fail(cli, &args)?;
+        eprint!(
+            "{}",
+            terminal::verdict(
+                &checked.report,
+                terminal::Style {
+                    color: std::io::stderr().is_terminal()
+                }
+            )
+        );
+        match checked.report.verdict {
+            Verdict::Blocked | Verdict::Error => {
+                eprintln!("promptgate: push stopped; fix the change, or push anyway with `git push --no-verify`");
+                code = exit::BLOCKED;
+            }
+            Verdict::NeedsSignoff => eprintln!(
+                "promptgate: the gate holds; the pull request will need the approvals above"
+            ),
+            Verdict::Pass => {}
+        }
+    }
+    Ok(code)
+}
+
+/// The pushed refs: git's stdin lines, or the pre-commit framework's environment.
+fn updates() -> Result<Vec<Update>> {
+    if let (Ok(from), Ok(to)) = (
+        std::env::var("PRE_COMMIT_FROM_REF"),
+        std::env::var("PRE_COMMIT_TO_REF"),
+    ) {
+        return Ok(vec![Update {
+            local_sha: to,
+            remote_sha: from,
+        }]);
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(Vec::new());
+    }
+    let mut updates = Vec::new();
+    for line in stdin.lock().lines() {
+        let line =
+            line.map_err(|e| crate::error::Error::io("read", "the pushed refs on stdin", e))?;
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if let [_, local_sha, _, remote_sha] = fields.as_slice() {
+            updates.push(Update {
+                local_sha: local_sha.to_string(),
+                remote_sha: remote_sha.to_string(),
+            });
+        }
+    }
+    Ok(updates)
+}

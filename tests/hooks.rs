@@ -1,0 +1,311 @@
+//! The git hooks for real: installed into temp repositories (core.hooksPath, linked
+//! worktrees), run by real `git commit` and `git push` to a local bare remote, in the middle
+//! of a merge, on a detached HEAD, from a subdirectory and before the first commit; and the
+//! pre-commit framework running them through `pre-commit try-repo`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{assert_contains, TestRepo};
+
+/// PATH with the promptgate binary first, as a user who installed it has.
+fn path_with_promptgate() -> String {
+    let bin_dir = Path::new(common::BIN)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Runs git with the hooks able to find promptgate; does not assert success.
+fn git(dir: &Path, args: &[&str]) -> Output {
+    Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("PATH", path_with_promptgate())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env_remove("PROMPTGATE_CONFIG")
+        .output()
+        .expect("git")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A config whose `support` surface is answered by a local command: answers go wrong when
+/// the prompt says "terse". Tier as given.
+fn config(tier: &str) -> String {
+    format!(
+        "[provider.local]\nkind = \"exec\"\ncommand = [\"sh\", \"-c\", \"if grep -q terse; then echo no; else echo 'yes, in 5 days'; fi\"]\n\n\
+         [[surface]]\nname = \"support\"\nprompts = [\"prompts/*.md\"]\ncases = \"evals/support.jsonl\"\nprovider = \"local\"\ntier = \"{tier}\"\nmin_pass_rate = 0.9\n\n\
+         [tier.council]\napprovers = [\"alice\"]\nmin_approvals = 1\nartifacts = [\"impact\", \"rollback\"]\n"
+    )
+}
+
+const CASES: &str = "{\"id\": \"a\", \"vars\": {\"q\": \"refund?\"}, \"assert\": [{\"type\": \"contains\", \"value\": \"5 days\"}]}\n{\"id\": \"b\", \"vars\": {\"q\": \"when?\"}, \"assert\": [{\"type\": \"contains\", \"value\": \"5 days\"}]}\n";
+
+/// A repository with the surface committed and both hooks installed.
+fn hooked(tier: &str) -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write("promptgate.toml", config(tier))
+        .write("prompts/answer.md", "Answer: {{ q }}\n")
+        .write("evals/support.jsonl", CASES);
+    repo.commit("surface");
+    let run = repo.run(&["hook", "install"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    repo
+}
+
+fn commit(dir: &Path, message: &str) -> Output {
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", message])
+}
+
+#[test]
+fn install_writes_executable_hooks_and_never_clobbers_foreign_ones() {
+    let repo = TestRepo::new();
+    let hooks = repo.path().join(".git/hooks");
+    std::fs::create_dir_all(&hooks).expect("mkdir");
+    std::fs::write(hooks.join("pre-push"), "#!/bin/sh\necho mine\n").expect("write");
+    let run = repo.run(&["hook", "install"]);
+    assert_eq!(run.code, 2);
+    assert_contains(&run.stderr, "was not written by promptgate");
+    assert!(
+        !hooks.join("pre-commit").exists(),
+        "a refusal must change nothing"
+    );
+    let run = repo.run(&["hook", "install", "--force"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let script = std::fs::read_to_string(hooks.join("pre-push")).expect("hook");
+    assert_contains(&script, "# promptgate-hook");
+    use std::os::unix::fs::PermissionsExt;
+    assert_ne!(
+        std::fs::metadata(hooks.join("pre-commit"))
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o111,
+        0
+    );
+    assert_eq!(
+        std::fs::read_to_string(hooks.join("pre-push.promptgate-backup")).expect("backup"),
+        "#!/bin/sh\necho mine\n"
+    );
+    assert_eq!(
+        repo.run(&["hook", "install"]).code,
+        0,
+        "reinstalling our own hooks is fine"
+    );
+    let run = repo.run(&["hook", "uninstall"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(
+        std::fs::read_to_string(hooks.join("pre-push")).expect("restored"),
+        "#!/bin/sh\necho mine\n"
+    );
+    assert!(!hooks.join("pre-commit").exists());
+}
+
+#[test]
+fn install_honours_core_hooks_path_and_linked_worktrees() {
+    let repo = TestRepo::new();
+    repo.write("a.txt", "a\n");
+    repo.commit("a");
+    repo.git(&["config", "core.hooksPath", "tools/hooks"]);
+    assert_eq!(repo.run(&["hook", "install", "--pre-commit"]).code, 0);
+    assert!(repo.path().join("tools/hooks/pre-commit").exists());
+    assert!(!repo.path().join("tools/hooks/pre-push").exists());
+    repo.git(&["config", "--unset", "core.hooksPath"]);
+    let worktree = repo.path().join("wt");
+    repo.git(&[
+        "worktree",
+        "add",
+        "-q",
+        worktree.to_str().unwrap_or_default(),
+    ]);
+    let run = common::run_in(&worktree, &["hook", "install"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        repo.path().join(".git/hooks/pre-commit").exists(),
+        "hooks go to the common directory"
+    );
+}
+
+#[test]
+fn a_broken_template_blocks_the_commit_and_names_the_file() {
+    let repo = hooked("self");
+    repo.write("prompts/answer.md", "Answer: {{ q }\n");
+    let output = commit(repo.path(), "broken");
+    assert!(!output.status.success(), "the commit went through");
+    let err = stderr(&output);
+    assert_contains(&err, "promptgate: prompts/answer.md:1:");
+    assert_contains(&err, "git commit --no-verify");
+    // A variable the cases do not define is caught too.
+    repo.write("prompts/answer.md", "Answer: {{ q }} in {{ locale }}\n");
+    let output = commit(repo.path(), "new variable");
+    assert!(!output.status.success());
+    assert_contains(&stderr(&output), "uses variable `locale`");
+}
+
+#[test]
+fn unrelated_and_valid_changes_commit_normally_from_a_subdirectory() {
+    let repo = hooked("self");
+    repo.write("docs/notes.md", "notes\n");
+    let output = commit(&repo.path().join("docs"), "docs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    repo.write("prompts/answer.md", "Answer kindly: {{ q }}\n");
+    let output = commit(&repo.path().join("docs"), "reword");
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn a_council_change_needs_a_change_record() {
+    let repo = hooked("council");
+    repo.write("prompts/answer.md", "Answer kindly: {{ q }}\n");
+    let output = commit(repo.path(), "reword");
+    assert!(!output.status.success());
+    assert_contains(&stderr(&output), "needs the `impact` artifact");
+    repo.write(
+        ".promptgate/changes/reword.md",
+        "## Expected user impact\nKinder answers.\n\n## Rollback plan\nRevert the commit.\n",
+    );
+    let output = commit(repo.path(), "reword with record");
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn works_before_the_first_commit_on_a_detached_head_and_mid_merge() {
+    let repo = TestRepo::new();
+    assert_eq!(repo.run(&["hook", "install", "--pre-commit"]).code, 0);
+    repo.write("promptgate.toml", config("self"))
+        .write("prompts/answer.md", "Answer: {{ q }}\n")
+        .write("evals/support.jsonl", CASES);
+    let output = commit(repo.path(), "first");
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    git(repo.path(), &["checkout", "-q", "--detach"]);
+    repo.write("prompts/answer.md", "Detached: {{ q }}\n");
+    let output = commit(repo.path(), "detached");
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    git(repo.path(), &["checkout", "-q", "main"]);
+    git(repo.path(), &["checkout", "-q", "-b", "other"]);
+    repo.write("prompts/answer.md", "Other: {{ q }}\n");
+    commit(repo.path(), "other");
+    git(repo.path(), &["checkout", "-q", "main"]);
+    repo.write("prompts/answer.md", "Main: {{ q }}\n");
+    commit(repo.path(), "main");
+    let merge = git(repo.path(), &["merge", "-q", "other"]);
+    assert!(!merge.status.success(), "expected a conflict");
+    repo.write("prompts/answer.md", "Merged: {{ q }}\n");
+    let output = commit(repo.path(), "merge");
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// A bare remote and a clone with the hooks installed.
+fn pushable() -> (TestRepo, PathBuf) {
+    let origin = hooked("self");
+    let bare = common::tempdir();
+    git(&bare, &["init", "-q", "--bare"]);
+    let bare_path = bare.to_str().unwrap_or_default().to_string();
+    git(origin.path(), &["remote", "add", "origin", &bare_path]);
+    let output = git(origin.path(), &["push", "-q", "origin", "main"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    git(origin.path(), &["remote", "set-head", "origin", "main"]);
+    (origin, bare)
+}
+
+#[test]
+fn pre_push_stops_a_regression_and_lets_a_good_change_through() {
+    let (repo, _bare) = pushable();
+    repo.write("prompts/answer.md", "Be terse. Answer: {{ q }}\n");
+    assert!(commit(repo.path(), "terse").status.success());
+    let output = git(repo.path(), &["push", "-q", "origin", "main"]);
+    assert!(!output.status.success(), "the regression was pushed");
+    let err = stderr(&output);
+    assert_contains(&err, "BLOCKED");
+    assert_contains(&err, "min_pass_rate");
+    repo.write("prompts/answer.md", "Answer warmly: {{ q }}\n");
+    assert!(commit(repo.path(), "warm").status.success());
+    let output = git(repo.path(), &["push", "-q", "origin", "main"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn pre_push_gates_new_branches_against_the_default_base() {
+    let (repo, _bare) = pushable();
+    git(repo.path(), &["checkout", "-q", "-b", "feature"]);
+    repo.write("prompts/answer.md", "Be terse. Answer: {{ q }}\n");
+    assert!(commit(repo.path(), "terse").status.success());
+    let output = git(repo.path(), &["push", "-q", "origin", "feature"]);
+    assert!(!output.status.success(), "{}", stderr(&output));
+    // Deleting a remote branch is never gated.
+    let output = git(
+        repo.path(),
+        &["push", "-q", "--no-verify", "origin", "feature"],
+    );
+    assert!(output.status.success());
+    let output = git(repo.path(), &["push", "-q", "origin", ":feature"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn the_hook_script_explains_a_missing_binary() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks/pre-commit");
+    let output = Command::new("/bin/sh")
+        .arg(&script)
+        .env("PATH", "/nonexistent")
+        .output()
+        .expect("sh");
+    assert_eq!(output.status.code(), Some(1));
+    assert_contains(&stderr(&output), "promptgate is not installed");
+}
+
+#[test]
+fn the_pre_commit_framework_runs_the_hooks_offline() {
+    let repo = hooked("self");
+    repo.run(&["hook", "uninstall"]);
+    let crate_root = env!("CARGO_MANIFEST_DIR");
+    repo.write("prompts/answer.md", "Answer: {{ q }\n");
+    git(repo.path(), &["add", "-A"]);
+    let output = Command::new("pre-commit")
+        .args(["try-repo", crate_root, "promptgate", "--verbose"])
+        .current_dir(repo.path())
+        .env("PATH", path_with_promptgate())
+        .env("PRE_COMMIT_HOME", repo.path().join(".pre-commit-cache"))
+        .output()
+        .expect("pre-commit must be installed (pip install pre-commit; .ci/run does)");
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr(&output)
+    );
+    assert!(!output.status.success(), "{out}");
+    assert_contains(&out, "prompts/answer.md:1:");
+    repo.write("prompts/answer.md", "Answer: {{ q }}\n");
+    git(repo.path(), &["add", "-A"]);
+    let output = Command::new("pre-commit")
+        .args(["try-repo", crate_root, "promptgate"])
+        .current_dir(repo.path())
+        .env("PATH", path_with_promptgate())
+        .env("PRE_COMMIT_HOME", repo.path().join(".pre-commit-cache"))
+        .output()
+        .expect("pre-commit");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr(&output)
+    );
+}
