@@ -48,6 +48,7 @@ const RENAME_TARGET_MS: f64 = 100.0;
 const BIG_DIRS: usize = 500;
 const FILES_PER_DIR: usize = 100;
 const STAGED_TARGET_RATIO: f64 = 2.0;
+const HOOK_TARGET_MS: f64 = 20.0;
 
 fn main() {
     let runs = runs();
@@ -134,6 +135,7 @@ fn check_renames(head: &str, json: &str) {
 
 struct StagedTimings {
     promptgate: Timing,
+    hook: Timing,
     git: Timing,
 }
 
@@ -155,8 +157,11 @@ fn bench_staged(runs: usize) -> StagedTimings {
         &stdout_of(git(repo, &git_args)),
         &changed,
     );
+    let hook_args = ["hook", "pre-commit"];
+    quiet(promptgate(repo, &hook_args));
     StagedTimings {
         promptgate: time(runs, || quiet(promptgate(repo, &promptgate_args))),
+        hook: time(runs, || quiet(promptgate(repo, &hook_args))),
         git: time(runs, || quiet(git(repo, &git_args))),
     }
 }
@@ -195,6 +200,13 @@ fn print_table(runs: usize, renames: &RenameTimings, staged: &StagedTimings) {
         ms(staged.git.median),
         ms(staged.git.min),
         verdict(ratio <= STAGED_TARGET_RATIO)
+    );
+    println!(
+        "hook pre-commit, nothing relevant ({} files): median {:.1} ms (min {:.1})  [target < {HOOK_TARGET_MS} ms: {}]",
+        BIG_DIRS * FILES_PER_DIR,
+        ms(staged.hook.median),
+        ms(staged.hook.min),
+        verdict(ms(staged.hook.median) < HOOK_TARGET_MS)
     );
 }
 

@@ -279,8 +279,15 @@ fn the_pre_commit_framework_runs_the_hooks_offline() {
     let crate_root = env!("CARGO_MANIFEST_DIR");
     repo.write("prompts/answer.md", "Answer: {{ q }\n");
     git(repo.path(), &["add", "-A"]);
-    let output = Command::new("pre-commit")
-        .args(["try-repo", crate_root, "promptgate", "--verbose"])
+    let output = Command::new("python3")
+        .args([
+            "-m",
+            "pre_commit",
+            "try-repo",
+            crate_root,
+            "promptgate",
+            "--verbose",
+        ])
         .current_dir(repo.path())
         .env("PATH", path_with_promptgate())
         .env("PRE_COMMIT_HOME", repo.path().join(".pre-commit-cache"))
@@ -295,8 +302,8 @@ fn the_pre_commit_framework_runs_the_hooks_offline() {
     assert_contains(&out, "prompts/answer.md:1:");
     repo.write("prompts/answer.md", "Answer: {{ q }}\n");
     git(repo.path(), &["add", "-A"]);
-    let output = Command::new("pre-commit")
-        .args(["try-repo", crate_root, "promptgate"])
+    let output = Command::new("python3")
+        .args(["-m", "pre_commit", "try-repo", crate_root, "promptgate"])
         .current_dir(repo.path())
         .env("PATH", path_with_promptgate())
         .env("PRE_COMMIT_HOME", repo.path().join(".pre-commit-cache"))
