@@ -5,6 +5,7 @@ pub mod changeset;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;
+pub mod drill;
 pub mod error;
 pub mod eval;
 pub mod exit;

@@ -146,6 +146,7 @@ fn gather(cli: &Cli, args: &CheckArgs) -> Result<Checked> {
     );
     context.tier = Some(decision.tier);
     context.tier_reasons = decision.raised_because;
+    drill_notes(policy, &base_tip, &plans, &mut context)?;
     let old_config = read_config(&old, &config_path, "merge base").ok().flatten();
     let root = repo
         .workdir()
@@ -175,6 +176,33 @@ fn gather(cli: &Cli, args: &CheckArgs) -> Result<Checked> {
         changes: Some(changes),
         sides,
     })
+}
+
+/// Affected surfaces whose rollback drill is overdue (per the base's drill records): a
+/// note, or a blocker when `[drill] overdue = "block"`.
+fn drill_notes(
+    policy: &Config,
+    base: &TreeSnapshot<'_>,
+    plans: &[Plan<'_>],
+    context: &mut Context,
+) -> Result<()> {
+    let records = crate::drill::records::list(base)?;
+    let today = crate::drill::today();
+    for plan in plans.iter().filter(|p| p.change == SurfaceChange::Modified) {
+        if let Some(reason) =
+            crate::drill::records::overdue(&records, &plan.name, policy.drill.every_days, &today)
+        {
+            match policy.drill.overdue {
+                config::Overdue::Warn => context
+                    .notes
+                    .push(format!("rollback drill overdue: {reason}")),
+                config::Overdue::Block => context
+                    .blockers
+                    .push(format!("rollback drill overdue: {reason}")),
+            }
+        }
+    }
+    Ok(())
 }
 
 fn config_path(cli: &Cli, repo: &Repo) -> String {

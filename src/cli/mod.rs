@@ -3,6 +3,7 @@
 
 mod check;
 mod diff;
+mod drill;
 mod eval;
 mod hook;
 mod merge;
@@ -64,6 +65,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// Check the config, prompt templates and eval cases without calling a model
     Validate(ValidateArgs),
+    /// Rehearse rolling a surface back, or show when each was last drilled
+    Drill(DrillArgs),
     /// Local git hooks: install them, and what they run
     Hook(HookArgs),
     /// Write a starting promptgate.toml and an example surface
@@ -110,6 +113,42 @@ pub struct CheckArgs {
     /// Run only shard K of N of the cases; with --out, leaves DIR/shard.json for `promptgate merge`
     #[arg(long, env = "PROMPTGATE_SHARD", value_name = "K/N", requires = "out")]
     pub shard: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// The surface to drill
+    #[arg(
+        long,
+        env = "PROMPTGATE_SURFACE",
+        value_name = "NAME",
+        required_unless_present = "status"
+    )]
+    pub surface: Option<String>,
+
+    /// The version rolled back from [default: HEAD]
+    #[arg(long, value_name = "REV")]
+    pub from: Option<String>,
+
+    /// The version to roll back to [default: the version before the surface's last change]
+    #[arg(long, value_name = "REV")]
+    pub to: Option<String>,
+
+    /// Write drill.json and drill.md into DIR
+    #[arg(long, env = "PROMPTGATE_OUT", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// List every surface with its last drill and whether it is overdue
+    #[arg(long, conflicts_with_all = ["surface", "from", "to"])]
+    pub status: bool,
+
+    /// Do not read cached responses
+    #[arg(long, env = "PROMPTGATE_NO_CACHE")]
+    pub no_cache: bool,
+
+    /// Where responses are cached [default: .promptgate/cache at the repository root]
+    #[arg(long, env = "PROMPTGATE_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -291,6 +330,7 @@ fn run(cli: &Cli) -> Result<i32> {
         Command::Check(args) => check::run(cli, args),
         Command::Merge(args) => merge::run(cli, args),
         Command::Hook(args) => hook::run(cli, args),
+        Command::Drill(args) => drill::run(cli, args),
         Command::Diff(args) => diff::run(cli, args),
         Command::Eval(args) => eval::run(cli, args),
         Command::Validate(args) => validate::run(cli, args),

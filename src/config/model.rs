@@ -24,6 +24,49 @@ pub struct Config {
     /// Per-model prices overriding the built-in table, keyed by model name.
     #[serde(default)]
     pub price: BTreeMap<String, Price>,
+    #[serde(default)]
+    pub drill: Drill,
+}
+
+/// The rollback-drill rhythm.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drill {
+    /// A surface whose last passing drill is older than this is overdue (quarterly).
+    #[serde(default = "ninety")]
+    pub every_days: u32,
+    /// Whether an overdue drill only warns in the verdict comment or blocks the change.
+    #[serde(default)]
+    pub overdue: Overdue,
+    /// A drill that takes longer than this fails.
+    #[serde(default = "thirty")]
+    pub max_minutes: u32,
+}
+
+impl Default for Drill {
+    fn default() -> Self {
+        Drill {
+            every_days: ninety(),
+            overdue: Overdue::Warn,
+            max_minutes: thirty(),
+        }
+    }
+}
+
+fn ninety() -> u32 {
+    90
+}
+
+fn thirty() -> u32 {
+    30
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overdue {
+    #[default]
+    Warn,
+    Block,
 }
 
 /// A model's price in USD per million tokens.
@@ -157,6 +200,9 @@ pub struct Surface {
     pub metrics: Vec<Spanned<MetricThreshold>>,
     /// Overrides `[gate] repeat` for this surface.
     pub repeat: Option<Spanned<u32>>,
+    /// Run by `promptgate drill` after the rollback (e.g. a feature-flag flip in staging),
+    /// as argv without a shell, with the target revision in its environment.
+    pub drill_command: Option<Vec<String>>,
 }
 
 fn yes() -> bool {

@@ -104,6 +104,9 @@ pub struct Context {
     /// Problems that block whatever the evals say (a head prompt that does not render…).
     pub blockers: Vec<String>,
     pub changed_files: Vec<ChangedFile>,
+    /// Observations for the comment that do not decide the verdict.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// The verdict from the context and the judged surfaces: `error` when anything could not
@@ -176,6 +179,7 @@ pub fn decide(context: Context, surfaces: Vec<SurfaceReport>) -> Report {
         .iter()
         .map(|r| format!("tier raised to exec: {r}"))
         .collect();
+    notes.extend(context.notes.iter().cloned());
     notes.extend(surfaces.iter().flat_map(|s| {
         s.notes
             .iter()
