@@ -23,11 +23,8 @@ use crate::gate::{
     self, Approvals, ChangedFile, Context, Report, SideResult, SurfaceChange, SurfaceInput,
     Thresholds,
 };
-use crate::git::{FileEntry, Repo, Snapshot, Status, TreeSnapshot};
+use crate::git::{FileEntry, Repo, Snapshot, TreeSnapshot};
 use crate::report::{self, Format};
-
-/// Where change records live.
-const CHANGE_RECORDS: &str = ".promptgate/changes/";
 
 /// A finished check: the report, and what the other outputs draw on.
 pub struct Checked {
@@ -472,12 +469,7 @@ fn load_side(
             surface.name
         ))
     })?;
-    let problems: Vec<String> = loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| d.to_string())
-        .collect();
+    let problems = loaded.error_messages();
     let Some(suite) = loaded.suite.filter(|_| problems.is_empty()) else {
         let message = format!(
             "surface `{}`: the {side} side's prompts or cases are invalid:\n{}",
@@ -593,17 +585,7 @@ fn check_artifacts(
     head_oid: git2::Oid,
     args: &CheckArgs,
 ) -> Result<Vec<artifacts::ArtifactStatus>> {
-    let required: Vec<String> = policy
-        .tier
-        .get(tier)
-        .map(|t| {
-            t.get_ref()
-                .artifacts
-                .iter()
-                .map(|a| a.get_ref().clone())
-                .collect()
-        })
-        .unwrap_or_default();
+    let required = policy.required_artifacts(tier);
     if required.is_empty() {
         return Ok(Vec::new());
     }
@@ -613,19 +595,7 @@ fn check_artifacts(
             .map_err(|e| Error::io("read the PR description", path, e))?;
         texts.push(("PR description".into(), body));
     }
-    for change in repo.diff_commits(merge_base, head_oid)? {
-        let is_record = change.path.starts_with(CHANGE_RECORDS) && change.path.ends_with(".md");
-        if is_record
-            && matches!(
-                change.status,
-                Status::Added | Status::Modified | Status::Renamed
-            )
-        {
-            if let Some(text) = head.read_text(&change.path)? {
-                texts.push((change.path.clone(), text));
-            }
-        }
-    }
+    texts.extend(gate::change_records(repo, merge_base, head_oid, head)?);
     let documents: Vec<Document<'_>> = texts
         .iter()
         .map(|(source, markdown)| Document { source, markdown })

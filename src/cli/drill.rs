@@ -281,12 +281,7 @@ impl<'a> Drill<'a> {
             Ok(loaded) => loaded,
             Err(e) => return (false, e.to_string(), None),
         };
-        let problems: Vec<String> = loaded
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| d.to_string())
-            .collect();
+        let problems = loaded.error_messages();
         let Some(suite) = loaded.suite.filter(|_| problems.is_empty()) else {
             return (
                 false,

@@ -14,7 +14,7 @@ use crate::eval::suite;
 use crate::exit;
 use crate::gate::artifacts::{self, Document, Headings};
 use crate::gate::{tier, Verdict};
-use crate::git::{FileEntry, Repo, Snapshot, Status};
+use crate::git::{FileEntry, Repo, Snapshot};
 use crate::hook;
 use crate::report::{terminal, Format};
 
@@ -170,24 +170,14 @@ fn missing_records(
         .map(|s| s.tier)
         .collect();
     let decision = tier::decide(&tiers, changes.surfaces.len(), committed, Some(staged));
-    let required: Vec<String> = policy
-        .tier
-        .get(decision.tier)
-        .map(|t| {
-            t.get_ref()
-                .artifacts
-                .iter()
-                .map(|a| a.get_ref().clone())
-                .collect()
-        })
-        .unwrap_or_default();
+    let required = policy.required_artifacts(decision.tier);
     if required.is_empty() {
         return Ok(Vec::new());
     }
     let mut record_paths: Vec<String> = repo
         .diff_staged(head)?
         .into_iter()
-        .filter(is_record)
+        .filter(crate::gate::is_change_record)
         .map(|c| c.path)
         .collect();
     let upstream = repo
@@ -198,7 +188,7 @@ fn missing_records(
             record_paths.extend(
                 repo.diff_commits(merge_base, head)?
                     .into_iter()
-                    .filter(is_record)
+                    .filter(crate::gate::is_change_record)
                     .map(|c| c.path),
             );
         }
@@ -223,15 +213,6 @@ fn missing_records(
                 .with_help("stage a change record .promptgate/changes/<topic>.md with \"## Expected user impact\" and \"## Rollback plan\" sections")
         })
         .collect())
-}
-
-fn is_record(change: &crate::git::FileChange) -> bool {
-    change.path.starts_with(".promptgate/changes/")
-        && change.path.ends_with(".md")
-        && matches!(
-            change.status,
-            Status::Added | Status::Modified | Status::Renamed
-        )
 }
 
 /// One ref being pushed, as git's pre-push stdin lists it.

@@ -227,6 +227,22 @@ pub struct Tiers {
     pub exec: Option<Spanned<TierPolicy>>,
 }
 
+impl Config {
+    /// The artifacts a change of `tier` must carry (none when the tier has no table).
+    pub fn required_artifacts(&self, tier: Tier) -> Vec<String> {
+        self.tier
+            .get(tier)
+            .map(|t| {
+                t.get_ref()
+                    .artifacts
+                    .iter()
+                    .map(|a| a.get_ref().clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 impl Tiers {
     pub fn get(&self, tier: Tier) -> Option<&Spanned<TierPolicy>> {
         match tier {

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::changeset::{self, ConfigSource};
 use crate::config::{self, Config, PromptGlobs, Surface};
 use crate::gate::artifacts::{self, Document, Headings};
-use crate::git::{FileEntry, GitError, Repo, Snapshot, Status, TreeSnapshot};
+use crate::git::{FileEntry, GitError, Repo, Snapshot, TreeSnapshot};
 use crate::prompts::includes::Closure;
 
 /// How far back the last change of a surface is looked for.
@@ -152,20 +152,12 @@ pub fn find_plan(repo: &Repo, change: Oid) -> Result<artifacts::ArtifactStatus, 
     let mut texts: Vec<(String, String)> = Vec::new();
     if let Ok(parent) = commit.parent(0) {
         let snapshot = repo.tree_snapshot(change)?;
-        for file in repo.diff_commits(parent.id(), change)? {
-            let record =
-                file.path.starts_with(".promptgate/changes/") && file.path.ends_with(".md");
-            if record
-                && matches!(
-                    file.status,
-                    Status::Added | Status::Modified | Status::Renamed
-                )
-            {
-                if let Some(text) = snapshot.read_text(&file.path)? {
-                    texts.push((file.path.clone(), text));
-                }
-            }
-        }
+        texts.extend(crate::gate::change_records(
+            repo,
+            parent.id(),
+            change,
+            &snapshot,
+        )?);
     }
     texts.push((
         format!("the message of commit {}", crate::git::short(change)),

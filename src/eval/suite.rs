@@ -59,6 +59,17 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+impl Loaded {
+    /// The errors found, rendered (file, line, message, help).
+    pub fn error_messages(&self) -> Vec<String> {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(ToString::to_string)
+            .collect()
+    }
+}
+
 /// How many cases an error about one template variable lists by id.
 const IDS_LISTED: usize = 5;
 /// How many render errors are shown per template before the rest are counted.
