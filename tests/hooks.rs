@@ -316,3 +316,71 @@ fn the_pre_commit_framework_runs_the_hooks_offline() {
         stderr(&output)
     );
 }
+
+#[test]
+fn works_in_a_linked_worktree_and_during_a_rebase() {
+    let repo = hooked("self");
+    let worktree = repo.path().join("wt");
+    git(
+        repo.path(),
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "side",
+            worktree.to_str().unwrap_or_default(),
+        ],
+    );
+    std::fs::write(worktree.join("prompts/answer.md"), "Answer: {{ q }\n").expect("write");
+    let output = commit(&worktree, "broken in a worktree");
+    assert!(
+        !output.status.success(),
+        "the hook did not run in the worktree"
+    );
+    assert_contains(&stderr(&output), "prompts/answer.md:1:");
+    std::fs::write(worktree.join("prompts/answer.md"), "Side: {{ q }}\n").expect("write");
+    assert!(commit(&worktree, "side").status.success());
+
+    // A rebase that stops on a conflict: the resolution is committed through the hook.
+    repo.write("prompts/answer.md", "Main: {{ q }}\n");
+    assert!(commit(repo.path(), "main").status.success());
+    let rebase = git(&worktree, &["rebase", "main"]);
+    assert!(!rebase.status.success(), "expected a conflict");
+    std::fs::write(worktree.join("prompts/answer.md"), "Resolved: {{ q }\n").expect("write");
+    let output = commit(&worktree, "resolution");
+    assert!(
+        !output.status.success(),
+        "a broken resolution was committed mid-rebase"
+    );
+    std::fs::write(worktree.join("prompts/answer.md"), "Resolved: {{ q }}\n").expect("write");
+    let output = commit(&worktree, "resolution");
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn pre_push_lets_a_change_needing_signoff_through_and_says_so() {
+    let origin = hooked("council");
+    let bare = common::tempdir();
+    git(&bare, &["init", "-q", "--bare"]);
+    git(
+        origin.path(),
+        &["remote", "add", "origin", bare.to_str().unwrap_or_default()],
+    );
+    assert!(git(origin.path(), &["push", "-q", "origin", "main"])
+        .status
+        .success());
+    origin
+        .write("prompts/answer.md", "Answer warmly: {{ q }}\n")
+        .write(
+            ".promptgate/changes/warm.md",
+            "## Expected user impact\nWarmer.\n\n## Rollback plan\nRevert.\n",
+        );
+    assert!(commit(origin.path(), "warm").status.success());
+    let output = git(origin.path(), &["push", "-q", "origin", "main"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_contains(
+        &stderr(&output),
+        "the pull request will need the approvals above",
+    );
+}
