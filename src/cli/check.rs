@@ -75,7 +75,7 @@ fn gather(cli: &Cli, args: &CheckArgs) -> Result<Checked> {
         base,
         head,
         merge_base,
-    } = super::resolve_range(&repo, args.base.as_deref(), &args.head)?;
+    } = super::resolve_range(&repo, args.range.base.as_deref(), &args.range.head)?;
     let (base_tip, old, new) = (
         repo.tree_snapshot(base)?,
         repo.tree_snapshot(merge_base)?,
@@ -107,7 +107,7 @@ fn gather(cli: &Cli, args: &CheckArgs) -> Result<Checked> {
     })?;
     print_warnings(&changes.warnings);
     changes.base_label = base_name;
-    changes.head_label = args.head.clone();
+    changes.head_label = args.range.head.clone();
     (changes.base, changes.head, changes.merge_base) = (Some(base), Some(head), Some(merge_base));
     let mut context = Context {
         base: Some(base.to_string()),

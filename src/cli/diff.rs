@@ -36,14 +36,14 @@ fn between_revisions(cli: &Cli, args: &DiffArgs, repo: &Repo) -> Result<ChangeSe
         base,
         head,
         merge_base,
-    } = super::resolve_range(repo, args.base.as_deref(), &args.head)?;
+    } = super::resolve_range(repo, args.range.base.as_deref(), &args.range.head)?;
     let old = repo.tree_snapshot(merge_base)?;
     let new = repo.tree_snapshot(head)?;
     let mut set = build(cli, args, repo, &old, &new, |_| {
         repo.diff_commits(merge_base, head)
     })?;
     set.base_label = base_name;
-    set.head_label = args.head.clone();
+    set.head_label = args.range.head.clone();
     set.base = Some(base);
     set.head = Some(head);
     set.merge_base = Some(merge_base);

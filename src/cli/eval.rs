@@ -91,13 +91,7 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
         stream.finish(&result)?;
     }
     if args.format != Format::Json {
-        let style = report::terminal::Style {
-            color: use_color(cli.color),
-        };
-        print!(
-            "{}",
-            report::terminal::eval_run(&result, &crate::git::short(oid), style)
-        );
+        print_summary(cli, &result, &crate::git::short(oid));
     }
     Ok(if result.complete() {
         exit::PASS
@@ -235,4 +229,12 @@ fn progress_bar(args: &EvalArgs, total: u64) -> Option<indicatif::ProgressBar> {
         bar.set_style(style);
     }
     Some(bar)
+}
+
+/// The terminal summary of an eval run; `label` names the revision.
+pub(super) fn print_summary(cli: &Cli, result: &runner::RunResult, label: &str) {
+    let style = report::terminal::Style {
+        color: use_color(cli.color),
+    };
+    print!("{}", report::terminal::eval_run(result, label, style));
 }

@@ -243,8 +243,10 @@ fn pre_push(cli: &Cli) -> Result<i32> {
             continue;
         };
         let args = CheckArgs {
-            base: Some(base),
-            head: update.local_sha.clone(),
+            range: super::RangeArgs {
+                base: Some(base),
+                head: update.local_sha.clone(),
+            },
             out: None,
             format: Format::Text,
             pr_body: None,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::check::{emit, Checked, ShardFile, SHARD_FILE};
-use super::{use_color, Cli, MergeArgs};
+use super::{Cli, MergeArgs};
 use crate::error::{Error, Result};
 use crate::eval::runner::{Accumulator, CaseRecord, Latency, MetricValue, RunResult, Shard};
 use crate::gate::{self, SideResult, SurfaceInput};
@@ -210,13 +210,7 @@ fn merge_evals(cli: &Cli, args: &MergeArgs) -> Result<i32> {
     records.iter().for_each(|record| stream.case(record));
     stream.finish(&result)?;
     if args.format != Format::Json {
-        let style = report::terminal::Style {
-            color: use_color(cli.color),
-        };
-        print!(
-            "{}",
-            report::terminal::eval_run(&result, &rev[..rev.len().min(7)], style)
-        );
+        super::eval::print_summary(cli, &result, &rev[..rev.len().min(7)]);
     }
     Ok(if result.complete() {
         crate::exit::PASS

@@ -75,8 +75,9 @@ pub enum Command {
     Merge(MergeArgs),
 }
 
-#[derive(Debug, Args)]
-pub struct CheckArgs {
+/// The two sides of a change.
+#[derive(Debug, Clone, Args)]
+pub struct RangeArgs {
     /// The revision the change is compared against [default: the branch's upstream, else origin/HEAD]
     #[arg(long, env = "PROMPTGATE_BASE", value_name = "REF")]
     pub base: Option<String>,
@@ -89,6 +90,12 @@ pub struct CheckArgs {
         default_value = "HEAD"
     )]
     pub head: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub range: RangeArgs,
 
     /// Write report.json, report.md, junit.xml and prompts.diff into DIR
     #[arg(long, env = "PROMPTGATE_OUT", value_name = "DIR")]
@@ -208,18 +215,8 @@ pub struct MergeArgs {
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The revision the change is compared against [default: the branch's upstream, else origin/HEAD]
-    #[arg(long, env = "PROMPTGATE_BASE", value_name = "REF")]
-    pub base: Option<String>,
-
-    /// The revision holding the change
-    #[arg(
-        long,
-        env = "PROMPTGATE_HEAD",
-        value_name = "REF",
-        default_value = "HEAD"
-    )]
-    pub head: String,
+    #[command(flatten)]
+    pub range: RangeArgs,
 
     /// Compare the index (staged changes) with HEAD instead of two revisions
     #[arg(long, conflicts_with = "base")]
