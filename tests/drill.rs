@@ -263,7 +263,21 @@ fn drill_md_snapshot() {
 #[test]
 fn an_interrupted_drill_removes_its_worktree() {
     let server = server();
-    let repo = history_with(&server, PLAN, "drill_command = [\"sleep\", \"30\"]");
+    let dir = common::tempdir();
+    let (pid_file, stopped_file) = (dir.join("command.pid"), dir.join("command.stopped"));
+    // The command notes that it was stopped (SIGTERM) in a file the test can see.
+    let script = format!(
+        "trap 'echo stopped > {}; exit 0' TERM; echo $$ > {}.tmp; mv {}.tmp {}; sleep 30 & wait",
+        stopped_file.display(),
+        pid_file.display(),
+        pid_file.display(),
+        pid_file.display()
+    );
+    let command = format!(
+        "drill_command = [\"sh\", \"-c\", {}]",
+        serde_json::Value::from(script)
+    );
+    let repo = history_with(&server, PLAN, &command);
     let mut child = std::process::Command::new(common::BIN)
         .args(["drill", "--surface", "support"])
         .current_dir(repo.path())
@@ -272,12 +286,15 @@ fn an_interrupted_drill_removes_its_worktree() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn drill");
-    // Wait (bounded) until the drill's worktree exists, then interrupt it.
+    // Wait (bounded) until the drill command runs, then interrupt the drill.
     let mut waited = 0;
-    while repo.git(&["worktree", "list"]).lines().count() < 2 && waited < 200 {
+    while !pid_file.exists() && waited < 200 {
         std::thread::sleep(std::time::Duration::from_millis(50));
         waited += 1;
     }
+    // Let the drill record the command it started (a signal in the microseconds between
+    // spawning and recording it would miss the command).
+    std::thread::sleep(std::time::Duration::from_millis(100));
     assert_eq!(
         repo.git(&["worktree", "list"]).lines().count(),
         2,
@@ -294,5 +311,14 @@ fn an_interrupted_drill_removes_its_worktree() {
         repo.git(&["worktree", "list"]).lines().count(),
         1,
         "the worktree survived the interrupt"
+    );
+    let mut polls = 0;
+    while !stopped_file.exists() && polls < 100 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        polls += 1;
+    }
+    assert!(
+        stopped_file.exists(),
+        "the drill command outlived the interrupted drill"
     );
 }

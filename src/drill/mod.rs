@@ -289,6 +289,8 @@ fn remove_worktree(repo_dir: &Path, path: &Path) {
 
 /// The worktree to remove if the drill is interrupted: (repository, temporary directory).
 static ACTIVE: std::sync::Mutex<Option<(PathBuf, PathBuf)>> = std::sync::Mutex::new(None);
+/// The running `drill_command`, stopped too if the drill is interrupted.
+static COMMAND: std::sync::Mutex<Option<u32>> = std::sync::Mutex::new(None);
 
 /// Ctrl-C or SIGTERM during a drill removes its worktree before the process exits (130), so
 /// an interrupted drill leaves nothing behind either.
@@ -314,6 +316,9 @@ fn clean_up_on_interrupt(repo_dir: &Path, temp_dir: &Path) {
                     _ = async { if let Some(s) = terminate.as_mut() { s.recv().await; } else { std::future::pending::<()>().await } } => {}
                 }
             });
+            if let Some(pid) = COMMAND.lock().ok().and_then(|c| *c) {
+                let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+            }
             if let Ok(active) = ACTIVE.lock() {
                 if let Some((repo_dir, temp_dir)) = active.as_ref() {
                     remove_worktree(repo_dir, &temp_dir.join("tree"));
@@ -387,7 +392,7 @@ pub fn run_command(
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn();
-    let mut child = match child {
+    let child = match child {
         Ok(child) => child,
         Err(e) => {
             return CommandOutcome {
@@ -397,6 +402,18 @@ pub fn run_command(
             }
         }
     };
+    if let Ok(mut running) = COMMAND.lock() {
+        *running = Some(child.id());
+    }
+    let outcome = wait_for(child, argv, timeout);
+    if let Ok(mut running) = COMMAND.lock() {
+        *running = None;
+    }
+    outcome
+}
+
+/// Waits for the command, killing it at the deadline, and collects its output.
+fn wait_for(mut child: std::process::Child, argv: &[String], timeout: Duration) -> CommandOutcome {
     let started = Instant::now();
     loop {
         match child.try_wait() {

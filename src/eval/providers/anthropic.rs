@@ -1,10 +1,10 @@
 //! The Anthropic Messages client (`POST {base_url}/v1/messages`): hoists system messages into
 //! the top-level `system` field, defaults `max_tokens` (which the API requires), and joins the
-//! answer's text blocks. Sending and failure handling are the shared `openai::Exchange`.
+//! answer's text blocks. Sending and failure handling are the shared `http::Exchange`.
 
 use serde_json::{json, Map, Value};
 
-use super::openai::{empty_content, merge_params, messages_json, Exchange};
+use super::http::{empty_content, merge_params, messages_json, Exchange};
 use super::{Completion, ProviderError, Request};
 
 const PROVIDER: &str = "anthropic";

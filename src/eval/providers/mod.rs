@@ -4,6 +4,7 @@
 
 pub mod anthropic;
 pub mod exec;
+mod http;
 pub mod openai;
 pub mod replay;
 
