@@ -95,6 +95,18 @@ fn check(repo: &TestRepo, args: &[&str]) -> (i32, Value, String) {
     (run.code, json, run.stderr)
 }
 
+/// A head prompt that still answers every case right.
+const REWORDED: &str = "VERSION: good v2\nQ: {{ question }}\n";
+
+#[track_caller]
+fn assert_verdict(code: i32, report: &Value, expected_code: i32, verdict: &str) {
+    assert_eq!(
+        (code, report["verdict"].as_str()),
+        (expected_code, Some(verdict)),
+        "{report:#}"
+    );
+}
+
 fn rule<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["surfaces"][0]["rules"]
         .as_array()
@@ -123,11 +135,7 @@ fn a_harmless_change_passes() {
         "VERSION: good, reworded\nQ: {{ question }}\n",
     );
     let (code, report, _) = check(&repo, &[]);
-    assert_eq!(
-        (code, report["verdict"].as_str()),
-        (0, Some("pass")),
-        "{report:#}"
-    );
+    assert_verdict(code, &report, 0, "pass");
     assert_eq!(report["schema_version"], 1);
     let surface = &report["surfaces"][0];
     assert_eq!(surface["base"]["pass_rate"], 1.0);
@@ -154,11 +162,7 @@ fn min_pass_rate_blocks_with_regressions_listed() {
         "VERSION: broken\nQ: {{ question }}\n",
     );
     let (code, report, _) = check(&repo, &[]);
-    assert_eq!(
-        (code, report["verdict"].as_str()),
-        (1, Some("blocked")),
-        "{report:#}"
-    );
+    assert_verdict(code, &report, 1, "blocked");
     assert_eq!(rule(&report, "min_pass_rate")["value"], 0.8);
     assert_eq!(rule(&report, "min_pass_rate")["ok"], false);
     let regressions: Vec<&str> = report["surfaces"][0]["regressions"]
@@ -260,21 +264,11 @@ fn a_council_change_that_passes_needs_signoff_and_names_the_approvers() {
         tier: "council",
         ..Setup::default()
     };
-    let repo = repo(
-        &server,
-        &setup,
-        5,
-        &[],
-        "VERSION: good v2\nQ: {{ question }}\n",
-    );
+    let repo = repo(&server, &setup, 5, &[], REWORDED);
     repo.write(".promptgate/changes/reword.md", "# Reword\n\n## Expected user impact\nAnswers read more naturally.\n\n## Rollback plan\nRevert this commit; no data migration.\n");
     repo.commit("change record");
     let (code, report, _) = check(&repo, &[]);
-    assert_eq!(
-        (code, report["verdict"].as_str()),
-        (3, Some("needs-signoff")),
-        "{report:#}"
-    );
+    assert_verdict(code, &report, 3, "needs-signoff");
     assert_eq!(report["tier"], "council");
     assert_eq!(report["approvals"]["required"], 1);
     assert_eq!(report["approvals"]["missing"], 1);
@@ -296,13 +290,7 @@ fn missing_or_placeholder_artifacts_block() {
         tier: "council",
         ..Setup::default()
     };
-    let repo = repo(
-        &server,
-        &setup,
-        5,
-        &[],
-        "VERSION: good v2\nQ: {{ question }}\n",
-    );
+    let repo = repo(&server, &setup, 5, &[], REWORDED);
     let body = repo.path().join("pr.md");
     std::fs::write(
         &body,
@@ -399,13 +387,7 @@ fn a_failing_provider_is_an_error_never_a_pass() {
         extra: "",
         ..Setup::default()
     };
-    let repo = repo(
-        &failing,
-        &setup,
-        3,
-        &[],
-        "VERSION: good v2\nQ: {{ question }}\n",
-    );
+    let repo = repo(&failing, &setup, 3, &[], REWORDED);
     let config = std::fs::read_to_string(repo.path().join("promptgate.toml"))
         .unwrap_or_default()
         .replace("api_key_env", "max_retries = 0\napi_key_env");
@@ -415,24 +397,14 @@ fn a_failing_provider_is_an_error_never_a_pass() {
     repo.git(&["checkout", "-q", "feature"]);
     repo.git(&["merge", "-q", "--no-edit", "main"]);
     let (code, report, _) = check(&repo, &[]);
-    assert_eq!(
-        (code, report["verdict"].as_str()),
-        (4, Some("error")),
-        "{report:#}"
-    );
+    assert_verdict(code, &report, 4, "error");
     assert_contains(&reasons(&report), "fails closed");
 }
 
 #[test]
 fn a_missing_base_commit_is_an_error_with_the_fix() {
     let server = server();
-    let origin = repo(
-        &server,
-        &Setup::default(),
-        3,
-        &[],
-        "VERSION: good v2\nQ: {{ question }}\n",
-    );
+    let origin = repo(&server, &Setup::default(), 3, &[], REWORDED);
     let base = origin.git(&["rev-parse", "main"]);
     let clone = common::tempdir();
     let url = format!("file://{}", origin.path().display());
@@ -456,13 +428,7 @@ fn a_missing_base_commit_is_an_error_with_the_fix() {
 #[test]
 fn an_invalid_base_config_is_an_error() {
     let server = server();
-    let repo = repo(
-        &server,
-        &Setup::default(),
-        3,
-        &[],
-        "VERSION: good v2\nQ: {{ question }}\n",
-    );
+    let repo = repo(&server, &Setup::default(), 3, &[], REWORDED);
     repo.git(&["checkout", "-q", "main"]);
     repo.write("promptgate.toml", "[[surface]\n");
     repo.commit("break the config");
@@ -701,32 +667,16 @@ fn a_budget_overrun_is_an_error() {
         extra: "[gate]\nmax_cost_usd = 0.0001\n",
         ..Setup::default()
     };
-    let repo = repo(
-        &server,
-        &setup,
-        10,
-        &[],
-        "VERSION: good v2\nQ: {{ question }}\n",
-    );
+    let repo = repo(&server, &setup, 10, &[], REWORDED);
     let (code, report, _) = check(&repo, &[]);
-    assert_eq!(
-        (code, report["verdict"].as_str()),
-        (4, Some("error")),
-        "{report:#}"
-    );
+    assert_verdict(code, &report, 4, "error");
     assert_contains(&reasons(&report), "max_cost_usd");
 }
 
 #[test]
 fn a_provider_added_by_the_head_never_gets_a_secret_or_runs_a_command() {
     let server = server();
-    let repo = repo(
-        &server,
-        &Setup::default(),
-        3,
-        &[],
-        "VERSION: good v2\nQ: {{ question }}\n",
-    );
+    let repo = repo(&server, &Setup::default(), 3, &[], REWORDED);
     let config = std::fs::read_to_string(repo.path().join("promptgate.toml"))
         .unwrap_or_default()
         .replace("provider = \"main\"", "provider = \"sneaky\"")

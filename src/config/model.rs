@@ -205,6 +205,17 @@ pub struct Surface {
     pub drill_command: Option<Vec<String>>,
 }
 
+impl Surface {
+    /// The prompt globs as written.
+    pub fn prompt_patterns(&self) -> Vec<&str> {
+        self.prompts
+            .get_ref()
+            .iter()
+            .map(|p| p.get_ref().as_str())
+            .collect()
+    }
+}
+
 fn yes() -> bool {
     true
 }

@@ -206,12 +206,7 @@ pub fn plan_text(repo: &Repo, change: Oid, source: &str) -> Option<String> {
 /// Every file the surface's prompts are made of at `snapshot`: its prompt files and the
 /// templates they include.
 pub fn surface_files(snapshot: &dyn Snapshot, surface: &Surface) -> Result<Vec<String>, GitError> {
-    let patterns: Vec<&str> = surface
-        .prompts
-        .get_ref()
-        .iter()
-        .map(|p| p.get_ref().as_str())
-        .collect();
+    let patterns = surface.prompt_patterns();
     let Ok(globs) = PromptGlobs::new(patterns) else {
         return Ok(Vec::new());
     };

@@ -134,12 +134,7 @@ fn load_prompts(
     out: &mut Loaded,
 ) -> Result<Option<Vec<Prompt>>, GitError> {
     let name = surface.name.get_ref();
-    let patterns: Vec<&str> = surface
-        .prompts
-        .get_ref()
-        .iter()
-        .map(|p| p.get_ref().as_str())
-        .collect();
+    let patterns = surface.prompt_patterns();
     let Ok(globs) = PromptGlobs::new(patterns.iter().copied()) else {
         return Ok(None); // reported by the config check
     };
