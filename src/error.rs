@@ -1,5 +1,5 @@
 //! The errors a command can end with, each mapped to exactly one exit code of the spec's
-//! table: invalid user files (5), git and I/O failures (4), and usage mistakes (2).
+//! table: invalid user files (5), git, GitHub and I/O failures (4), and usage mistakes (2).
 
 use std::path::PathBuf;
 
@@ -19,6 +19,18 @@ pub enum Error {
 
     #[error(transparent)]
     Git(#[from] GitError),
+
+    #[error(transparent)]
+    GitHub(#[from] crate::github::GithubError),
+
+    /// A commit the pull request names is not in the local clone.
+    #[error("{what} is not in this clone\n  help: run `{fetch}`{shallow}")]
+    MissingCommit {
+        what: String,
+        fetch: String,
+        /// Extra advice for a shallow clone.
+        shallow: String,
+    },
 
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
@@ -52,7 +64,9 @@ impl Error {
         match self {
             Error::Usage { .. } => exit::USAGE,
             Error::Invalid(_) => exit::INVALID,
-            Error::Git(_) | Error::Io { .. } => exit::ERROR,
+            Error::Git(_) | Error::GitHub(_) | Error::MissingCommit { .. } | Error::Io { .. } => {
+                exit::ERROR
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod eval;
 pub mod exit;
 pub mod gate;
 pub mod git;
+pub mod github;
 pub mod hook;
 pub mod init;
 pub mod prompts;

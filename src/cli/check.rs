@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::pull::{self, Pull};
 use super::{open_repo, print_warnings, use_color, CheckArgs, Cli};
 use crate::changeset::{self, ChangeSet, ConfigSource};
 use crate::config::{self, Config, ProviderKind, Surface, Tier};
@@ -24,6 +25,7 @@ use crate::gate::{
     Thresholds,
 };
 use crate::git::{FileEntry, Repo, Snapshot, TreeSnapshot};
+use crate::github;
 use crate::report::{self, Format};
 
 /// A finished check: the report, and what the other outputs draw on.
@@ -35,24 +37,92 @@ pub struct Checked {
 }
 
 pub(super) fn run(cli: &Cli, args: &CheckArgs) -> Result<i32> {
-    let checked = gather_or_fail(cli, args)?;
-    write_outputs(cli, args, &checked)?;
+    let repo = open_repo().ok();
+    let mut pull = pull::locate(args, repo.as_ref())?;
+    let mut checked = match pull.problem.take() {
+        Some(error) => fail_unless_usage(error)?,
+        None => gather_or_fail(cli, args, &pull)?,
+    };
+    checked.report.pull_request = pull.number;
+    if checked.report.verdict == gate::Verdict::Error {
+        if let Some(fork) = pull.pull().filter(|p| p.is_fork()) {
+            checked.report.reasons.push(pull::fork_note(fork.number));
+        }
+    }
+    let markdown = emit(cli, args.out.as_deref(), args.format, &checked)?;
     // A shard's verdict is partial: the matrix's verdict comes from `promptgate merge`, so
     // a shard only fails the job when it could not run.
-    if args.shard.is_some() && checked.report.verdict != gate::Verdict::Error {
+    let code = if args.shard.is_some() && checked.report.verdict != gate::Verdict::Error {
         eprintln!("promptgate: shard {} done; run `promptgate merge` over every shard's --out directory for the verdict", args.shard.as_deref().unwrap_or_default());
-        return Ok(crate::exit::PASS);
+        crate::exit::PASS
+    } else {
+        checked.report.exit_code
+    };
+    // Workflow commands go to stdout, unless stdout holds a JSON report.
+    let annotate = |line: &str| match args.format {
+        Format::Json => eprintln!("{line}"),
+        _ => println!("{line}"),
+    };
+    if pull.env.actions {
+        actions_outputs(&pull.env, args, &checked, &markdown, code, &annotate)?;
     }
-    Ok(checked.report.exit_code)
+    if args.post {
+        pull::post(&pull, &checked.report, &markdown, &annotate);
+    }
+    Ok(code)
 }
 
 /// Runs the gate; anything but a usage mistake that stops it becomes an `error` verdict.
-pub(super) fn gather_or_fail(cli: &Cli, args: &CheckArgs) -> Result<Checked> {
-    match gather(cli, args) {
-        Ok(checked) => Ok(checked),
-        Err(error @ Error::Usage { .. }) => Err(error),
-        Err(error) => Ok(failed(&error)),
+pub(super) fn gather_or_fail(cli: &Cli, args: &CheckArgs, pull: &Pull) -> Result<Checked> {
+    gather(cli, args, pull).or_else(fail_unless_usage)
+}
+
+fn fail_unless_usage(error: Error) -> Result<Checked> {
+    match error {
+        Error::Usage { .. } => Err(error),
+        error => Ok(failed(&error)),
     }
+}
+
+/// In GitHub Actions: the report in the step summary, `verdict`, `exit-code` and `report`
+/// as step outputs, and an `::error` on each prompt file behind a failed rule.
+fn actions_outputs(
+    env: &github::Env,
+    args: &CheckArgs,
+    checked: &Checked,
+    markdown: &str,
+    code: i32,
+    annotate: &dyn Fn(&str),
+) -> Result<()> {
+    let dir = match &args.out {
+        Some(dir) => dir.clone(),
+        None => {
+            let dir = env
+                .runner_temp
+                .clone()
+                .unwrap_or_else(std::env::temp_dir)
+                .join("promptgate");
+            write_dir(&dir, checked, markdown)?;
+            dir
+        }
+    };
+    if let Some(summary) = &env.step_summary {
+        github::actions::append_summary(summary, markdown)?;
+    }
+    if let Some(output) = &env.output {
+        github::actions::write_outputs(
+            output,
+            &[
+                ("verdict", checked.report.verdict.as_str().to_string()),
+                ("exit-code", code.to_string()),
+                ("report", dir.join("report.json").display().to_string()),
+            ],
+        )?;
+    }
+    for line in github::actions::annotations(&checked.report) {
+        annotate(&line);
+    }
+    Ok(())
 }
 
 /// A gate that could not finish: `error`, with what went wrong and how to fix it.
@@ -68,14 +138,19 @@ fn failed(error: &Error) -> Checked {
     }
 }
 
-fn gather(cli: &Cli, args: &CheckArgs) -> Result<Checked> {
+fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull) -> Result<Checked> {
     let repo = open_repo()?;
+    if let Some(session) = &pull.session {
+        let from_pull = (args.range.base.is_none(), args.range.head.is_none());
+        pull::ensure_commits(&repo, session, from_pull)?;
+    }
+    let (base_arg, head_arg) = pull.range(args);
     let super::Range {
         base_name,
         base,
         head,
         merge_base,
-    } = super::resolve_range(&repo, args.range.base.as_deref(), &args.range.head)?;
+    } = super::resolve_range(&repo, base_arg.as_deref(), &head_arg)?;
     let (base_tip, old, new) = (
         repo.tree_snapshot(base)?,
         repo.tree_snapshot(merge_base)?,
@@ -107,12 +182,13 @@ fn gather(cli: &Cli, args: &CheckArgs) -> Result<Checked> {
     })?;
     print_warnings(&changes.warnings);
     changes.base_label = base_name;
-    changes.head_label = args.range.head.clone();
+    changes.head_label = head_arg.clone();
     (changes.base, changes.head, changes.merge_base) = (Some(base), Some(head), Some(merge_base));
     let mut context = Context {
         base: Some(base.to_string()),
         head: Some(head.to_string()),
         merge_base: Some(merge_base.to_string()),
+        pull_request: pull.number,
         changed_files: changed_files(&changes),
         ..Context::default()
     };
@@ -161,9 +237,22 @@ fn gather(cli: &Cli, args: &CheckArgs) -> Result<Checked> {
         args,
         context: &mut context,
     })?;
+    let body = match &args.pr_body {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| Error::io("read the PR description", path, e))?,
+        ),
+        None => pull.pull().map(|p| p.body.clone()),
+    };
     context.artifacts =
-        check_artifacts(&repo, policy, decision.tier, &new, merge_base, head, args)?;
-    context.approvals = Some(approvals(policy, decision.tier));
+        check_artifacts(&repo, policy, decision.tier, &new, (merge_base, head), body)?;
+    let on_github = pull.session.as_ref().zip(pull.pull());
+    context.approvals = Some(approvals(
+        policy,
+        decision.tier,
+        on_github,
+        (&head.to_string(), repo.commit_time(head)?),
+    ));
     if let (Some(shard), Some(dir)) = (&args.shard, &args.out) {
         write_shard(dir, shard, &context, &inputs)?;
     }
@@ -581,18 +670,15 @@ fn check_artifacts(
     policy: &Config,
     tier: Tier,
     head: &TreeSnapshot<'_>,
-    merge_base: git2::Oid,
-    head_oid: git2::Oid,
-    args: &CheckArgs,
+    (merge_base, head_oid): (git2::Oid, git2::Oid),
+    pr_body: Option<String>,
 ) -> Result<Vec<artifacts::ArtifactStatus>> {
     let required = policy.required_artifacts(tier);
     if required.is_empty() {
         return Ok(Vec::new());
     }
     let mut texts: Vec<(String, String)> = Vec::new();
-    if let Some(path) = &args.pr_body {
-        let body = std::fs::read_to_string(path)
-            .map_err(|e| Error::io("read the PR description", path, e))?;
+    if let Some(body) = pr_body {
         texts.push(("PR description".into(), body));
     }
     texts.extend(gate::change_records(repo, merge_base, head_oid, head)?);
@@ -607,8 +693,13 @@ fn check_artifacts(
     ))
 }
 
-/// Approvals needed for the tier. Without a pull request there are none to read.
-fn approvals(policy: &Config, tier: Tier) -> Approvals {
+/// Approvals needed for the tier, and those given on the pull request (none without one).
+fn approvals(
+    policy: &Config,
+    tier: Tier,
+    on_github: Option<(&github::Session, &github::PullRequest)>,
+    (head, head_time): (&str, i64),
+) -> Approvals {
     let tier_policy = (tier != Tier::SelfApproved)
         .then(|| policy.tier.get(tier))
         .flatten()
@@ -616,14 +707,52 @@ fn approvals(policy: &Config, tier: Tier) -> Approvals {
     let required = tier_policy.map_or(if tier == Tier::SelfApproved { 0 } else { 1 }, |t| {
         *t.min_approvals.get_ref()
     });
-    Approvals {
+    let mut approvals = Approvals {
         tier,
         required,
         approved_by: Vec::new(),
         missing: required,
-        approvers: tier_policy.map(|t| t.approvers.iter().map(|a| a.get_ref().clone()).collect()).unwrap_or_default(),
-        note: (required > 0).then(|| "no pull request context: approvals are read from GitHub when the gate runs on a pull request".to_string()),
+        approvers: tier_policy
+            .map(|t| t.approvers.iter().map(|a| a.get_ref().clone()).collect())
+            .unwrap_or_default(),
+        note: None,
+        not_counted: Vec::new(),
+    };
+    if required == 0 {
+        return approvals;
     }
+    let Some((session, pr)) = on_github else {
+        approvals.note = Some("no pull request context: approvals are read from GitHub when the gate runs on a pull request".into());
+        return approvals;
+    };
+    let given = session
+        .reviews(pr.number)
+        .and_then(|reviews| Ok((reviews, session.comments(pr.number)?)));
+    let (reviews, comments) = match given {
+        Ok(given) => given,
+        Err(error) => {
+            approvals.note = Some(format!(
+                "approvals could not be read, so none count: {error}"
+            ));
+            return approvals;
+        }
+    };
+    let tally = github::approvals::tally(
+        &github::approvals::Inputs {
+            approvers: &approvals.approvers,
+            author: &pr.author,
+            head_sha: head,
+            head_time,
+            allow_stale: policy.policy.allows_stale_approvals(),
+            reviews: &reviews,
+            comments,
+        },
+        |org, team, login| session.membership(org, team, login),
+    );
+    approvals.missing = required.saturating_sub(tally.approved_by.len() as u32);
+    approvals.approved_by = tally.approved_by;
+    approvals.not_counted = tally.not_counted;
+    approvals
 }
 
 /// What one `--shard K/N` run leaves for `promptgate merge`: the context and the partial
@@ -653,19 +782,21 @@ fn write_shard(dir: &Path, shard: &str, context: &Context, inputs: &[SurfaceInpu
     std::fs::write(&path, text).map_err(|e| Error::io("write", &path, e))
 }
 
-fn write_outputs(cli: &Cli, args: &CheckArgs, checked: &Checked) -> Result<()> {
-    emit(cli, args.out.as_deref(), args.format, checked)
-}
-
-/// Writes the reports into `out` (when given) and prints the chosen format.
-pub(super) fn emit(cli: &Cli, out: Option<&Path>, format: Format, checked: &Checked) -> Result<()> {
+/// Writes the reports into `out` (when given) and prints the chosen format; returns the
+/// verdict comment's Markdown.
+pub(super) fn emit(
+    cli: &Cli,
+    out: Option<&Path>,
+    format: Format,
+    checked: &Checked,
+) -> Result<String> {
     let markdown = report::markdown::verdict(&checked.report, checked.changes.as_ref());
     if let Some(dir) = out {
         write_dir(dir, checked, &markdown)?;
     }
     let text = match format {
         Format::Json => report::json::report(&checked.report),
-        Format::Markdown => markdown,
+        Format::Markdown => markdown.clone(),
         Format::Text => report::terminal::verdict(
             &checked.report,
             report::terminal::Style {
@@ -674,7 +805,7 @@ pub(super) fn emit(cli: &Cli, out: Option<&Path>, format: Format, checked: &Chec
         ),
     };
     print!("{text}");
-    Ok(())
+    Ok(markdown)
 }
 
 fn write_dir(dir: &Path, checked: &Checked, markdown: &str) -> Result<()> {

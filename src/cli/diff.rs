@@ -36,14 +36,18 @@ fn between_revisions(cli: &Cli, args: &DiffArgs, repo: &Repo) -> Result<ChangeSe
         base,
         head,
         merge_base,
-    } = super::resolve_range(repo, args.range.base.as_deref(), &args.range.head)?;
+    } = super::resolve_range(
+        repo,
+        args.range.base.as_deref(),
+        args.range.head_or_default(),
+    )?;
     let old = repo.tree_snapshot(merge_base)?;
     let new = repo.tree_snapshot(head)?;
     let mut set = build(cli, args, repo, &old, &new, |_| {
         repo.diff_commits(merge_base, head)
     })?;
     set.base_label = base_name;
-    set.head_label = args.range.head.clone();
+    set.head_label = args.range.head_or_default().to_string();
     set.base = Some(base);
     set.head = Some(head);
     set.merge_base = Some(merge_base);

@@ -245,7 +245,7 @@ fn pre_push(cli: &Cli) -> Result<i32> {
         let args = CheckArgs {
             range: super::RangeArgs {
                 base: Some(base),
-                head: update.local_sha.clone(),
+                head: Some(update.local_sha.clone()),
             },
             out: None,
             format: Format::Text,
@@ -253,8 +253,11 @@ fn pre_push(cli: &Cli) -> Result<i32> {
             no_cache: false,
             cache_dir: None,
             shard: None,
+            pr: None,
+            repo: None,
+            post: false,
         };
-        let checked: Checked = check::gather_or_fail(cli, &args)?;
+        let checked: Checked = check::gather_or_fail(cli, &args, &super::pull::Pull::local())?;
         eprint!(
             "{}",
             terminal::verdict(

@@ -7,6 +7,7 @@ mod drill;
 mod eval;
 mod hook;
 mod merge;
+mod pull;
 mod validate;
 
 use std::io::{IsTerminal, Write};
@@ -82,14 +83,16 @@ pub struct RangeArgs {
     #[arg(long, env = "PROMPTGATE_BASE", value_name = "REF")]
     pub base: Option<String>,
 
-    /// The revision holding the change
-    #[arg(
-        long,
-        env = "PROMPTGATE_HEAD",
-        value_name = "REF",
-        default_value = "HEAD"
-    )]
-    pub head: String,
+    /// The revision holding the change [default: HEAD]
+    #[arg(long, env = "PROMPTGATE_HEAD", value_name = "REF")]
+    pub head: Option<String>,
+}
+
+impl RangeArgs {
+    /// The head revision as given, else `HEAD`.
+    pub fn head_or_default(&self) -> &str {
+        self.head.as_deref().unwrap_or("HEAD")
+    }
 }
 
 #[derive(Debug, Args)]
@@ -120,6 +123,20 @@ pub struct CheckArgs {
     /// Run only shard K of N of the cases; with --out, leaves DIR/shard.json for `promptgate merge`
     #[arg(long, env = "PROMPTGATE_SHARD", value_name = "K/N", requires = "out")]
     pub shard: Option<String>,
+
+    /// Gate pull request N: its base, head, description and approvals are read from GitHub
+    /// [default in Actions: the event's pull request]
+    #[arg(long, env = "PROMPTGATE_PR", value_name = "N")]
+    pub pr: Option<u64>,
+
+    /// The GitHub repository [default: GITHUB_REPOSITORY, else the origin remote]
+    #[arg(long, env = "PROMPTGATE_REPO", value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+
+    /// Write the verdict comment on the pull request and the `promptgate` commit status
+    /// (token from GITHUB_TOKEN, API from GITHUB_API_URL)
+    #[arg(long, env = "PROMPTGATE_POST")]
+    pub post: bool,
 }
 
 #[derive(Debug, Args)]

@@ -282,6 +282,18 @@ pub struct TierPolicy {
 pub struct Policy {
     /// A change touching this many surfaces or more needs exec approval.
     pub cross_cutting_surfaces: Option<Spanned<u32>>,
+    /// Whether an approving review of an older commit of the pull request still counts
+    /// (default: no, the head commit must be approved).
+    #[serde(default)]
+    pub allow_stale_approvals: Option<Spanned<bool>>,
+}
+
+impl Policy {
+    pub fn allows_stale_approvals(&self) -> bool {
+        self.allow_stale_approvals
+            .as_ref()
+            .is_some_and(|a| *a.get_ref())
+    }
 }
 
 /// Artifact names promptgate knows how to find.

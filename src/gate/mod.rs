@@ -92,6 +92,9 @@ pub struct Approvals {
     /// Why approvals could not be read, when they could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Approvals that were given but do not count, each with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_counted: Vec<String>,
 }
 
 /// The whole verdict, as `report.json` holds it.
@@ -103,6 +106,9 @@ pub struct Report {
     pub base: Option<String>,
     pub head: Option<String>,
     pub merge_base: Option<String>,
+    /// The pull request gated, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<u64>,
     pub tier: Tier,
     pub reasons: Vec<String>,
     /// Observations that do not decide the verdict (tail degradation, tier raises…).
@@ -129,6 +135,8 @@ pub struct Context {
     pub base: Option<String>,
     pub head: Option<String>,
     pub merge_base: Option<String>,
+    #[serde(default)]
+    pub pull_request: Option<u64>,
     pub tier: Option<Tier>,
     pub tier_reasons: Vec<String>,
     pub artifacts: Vec<artifacts::ArtifactStatus>,
@@ -180,6 +188,7 @@ pub fn decide(context: Context, surfaces: Vec<SurfaceReport>) -> Report {
         missing: 0,
         approvers: Vec::new(),
         note: None,
+        not_counted: Vec::new(),
     });
     let verdict = if errored {
         Verdict::Error
@@ -226,6 +235,7 @@ pub fn decide(context: Context, surfaces: Vec<SurfaceReport>) -> Report {
         base: context.base,
         head: context.head,
         merge_base: context.merge_base,
+        pull_request: context.pull_request,
         tier,
         reasons,
         notes,

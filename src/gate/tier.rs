@@ -141,6 +141,9 @@ pub fn loosenings(base: &Config, head: &Config) -> Vec<String> {
             found.push("`cross_cutting_surfaces` is raised or removed".into());
         }
     }
+    if head.policy.allows_stale_approvals() && !base.policy.allows_stale_approvals() {
+        found.push("`allow_stale_approvals` is turned on".into());
+    }
     found
 }
 
@@ -260,7 +263,10 @@ mod tests {
             .replace("tier = \"council\"", "tier = \"self\"")
             .replace("\"alice\", ", "")
             .replace("min = 0.8", "min = 0.5")
-            .replace("cross_cutting_surfaces = 3", "cross_cutting_surfaces = 5");
+            .replace(
+                "cross_cutting_surfaces = 3",
+                "cross_cutting_surfaces = 5\nallow_stale_approvals = true",
+            );
         let found = loosenings(&config(BASE), &config(&looser)).join("\n");
         for expected in [
             "`min_pass_rate` moves from 0.9 to 0.8",
@@ -271,6 +277,7 @@ mod tests {
             "approver `alice` is removed",
             "metric `acc` min",
             "cross_cutting_surfaces",
+            "`allow_stale_approvals` is turned on",
         ] {
             assert!(found.contains(expected), "missing {expected:?} in\n{found}");
         }

@@ -105,6 +105,32 @@ impl Repo {
             .map_err(|e| GitError::git(format!("`{rev}` does not name a commit"), e))
     }
 
+    /// Whether the object database holds commit `sha`.
+    pub fn has_commit(&self, sha: &str) -> bool {
+        Oid::from_str(sha)
+            .ok()
+            .and_then(|oid| self.repo.find_commit(oid).ok())
+            .is_some()
+    }
+
+    /// When `commit` was committed, in Unix seconds.
+    pub fn commit_time(&self, commit: Oid) -> Result<i64, GitError> {
+        self.repo
+            .find_commit(commit)
+            .map(|c| c.committer().when().seconds())
+            .map_err(|e| GitError::git(format!("cannot read commit {commit}"), e))
+    }
+
+    /// The URL of remote `name`, if it has one.
+    pub fn remote_url(&self, name: &str) -> Option<String> {
+        self.repo
+            .find_remote(name)
+            .ok()?
+            .url()
+            .ok()
+            .map(String::from)
+    }
+
     /// HEAD's commit, or [`GitError::NoCommits`] in a repository without one.
     pub fn head(&self) -> Result<Oid, GitError> {
         match self.repo.head() {

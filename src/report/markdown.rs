@@ -395,9 +395,22 @@ fn approvals_section(out: &mut String, report: &crate::gate::Report) {
     if let Some(note) = &a.note {
         let _ = writeln!(out, "\n_{}_", inline(note));
     }
+    if !a.not_counted.is_empty() {
+        let _ = writeln!(out, "\nNot counted:");
+        for why in &a.not_counted {
+            let _ = writeln!(out, "- {}", inline(why));
+        }
+    }
+    if a.missing > 0 && report.pull_request.is_some() {
+        let _ = writeln!(out, "\nTo approve: an approver submits an approving review of the head commit, or comments `/promptgate approve` (`/promptgate revoke` withdraws it).");
+    }
 }
 
 fn rerun_section(out: &mut String, report: &crate::gate::Report) {
+    if let Some(number) = report.pull_request {
+        let _ = writeln!(out, "\n<sub>Re-run: <code>promptgate check --pr {number}</code> · full results in <code>report.json</code></sub>");
+        return;
+    }
     let base = report.merge_base.as_deref().unwrap_or("BASE");
     let head = report.head.as_deref().unwrap_or("HEAD");
     let _ = writeln!(out, "\n<sub>Re-run: <code>promptgate check --base {} --head {}</code> · full results in <code>report.json</code></sub>", html(&base[..base.len().min(12)]), html(&head[..head.len().min(12)]));

@@ -225,8 +225,10 @@ pub fn connect(
         .unwrap_or_default();
     params.extend(toml_to_json(&provider.parameters));
     let secret = match &provider.api_key_env {
-        Some(var) => Some(std::env::var(var).map_err(|_| {
-            format!("provider `{name}` reads its API key from ${var}, which is not set; export it (in CI: from a secret)")
+        // An empty value is what a workflow gets for a secret it may not read (a fork's
+        // pull request): as good as unset.
+        Some(var) => Some(std::env::var(var).ok().filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+            format!("provider `{name}` reads its API key from ${var}, which is not set or empty; export it (in CI: from a secret)")
         })?),
         None => None,
     };
@@ -316,7 +318,7 @@ pub fn connect(
 
 /// rustls is built without a default crypto provider (ring is chosen, not aws-lc); reqwest
 /// needs one installed before its first client.
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();

@@ -1,0 +1,198 @@
+//! GitHub: the pull request a run gates and everything said back to it. `context` reads
+//! the Actions environment and event, `client` talks to the REST API (github.com or an
+//! Enterprise Server), `approvals` counts who approved by the tier's rules, `post` keeps
+//! the one verdict comment and the `promptgate` commit status, and `actions` writes the
+//! step summary, step outputs and annotations. [`Session`] ties them to one pull request.
+
+pub mod actions;
+pub mod approvals;
+pub mod client;
+pub mod context;
+pub mod post;
+
+use std::cell::OnceCell;
+
+pub use client::{Client, GithubError, Purpose};
+pub use context::{Env, Event, PullRequest, Repository};
+
+use approvals::{Comment, Membership, Review};
+
+pub const READ_PULL: Purpose = Purpose {
+    action: "read the pull request",
+    permission: "pull-requests: read",
+};
+pub const READ_REVIEWS: Purpose = Purpose {
+    action: "read the pull request's reviews",
+    permission: "pull-requests: read",
+};
+pub const READ_COMMENTS: Purpose = Purpose {
+    action: "read the pull request's comments",
+    permission: "pull-requests: read",
+};
+pub const READ_TEAM: Purpose = Purpose {
+    action: "read team membership",
+    permission: "members: read (an organization permission the workflow's GITHUB_TOKEN cannot have: pass a GitHub App token with organization Members: read, or a token with read:org, as `github-token`)",
+};
+pub const READ_USER: Purpose = Purpose {
+    action: "identify the account promptgate posts as",
+    permission: "pull-requests: write",
+};
+
+/// The account the workflow's own token posts as.
+pub const ACTIONS_LOGIN: &str = "github-actions[bot]";
+
+/// One pull request (or, without one, one repository) on GitHub, with a client for it.
+pub struct Session {
+    pub env: Env,
+    pub client: Client,
+    pub repo: Repository,
+    pub pull: Option<PullRequest>,
+    comments: OnceCell<Vec<Comment>>,
+}
+
+impl Session {
+    pub fn new(
+        env: Env,
+        repo: Repository,
+        pull: Option<PullRequest>,
+    ) -> Result<Session, GithubError> {
+        let client = Client::new(&env.api_url, env.token.clone())?;
+        Ok(Session {
+            env,
+            client,
+            repo,
+            pull,
+            comments: OnceCell::new(),
+        })
+    }
+
+    /// Reads pull request `number` from the API.
+    pub fn fetch_pull(&mut self, number: u64) -> Result<&PullRequest, GithubError> {
+        let value = self
+            .client
+            .get(&format!("{}/pulls/{number}", self.repo.api()), READ_PULL)?;
+        let pull = PullRequest::from_json(&value).map_err(|problem| GithubError {
+            action: READ_PULL.action,
+            status: Some(200),
+            problem,
+            fix: "check GITHUB_API_URL: it must be the API root".into(),
+        })?;
+        Ok(self.pull.insert(pull))
+    }
+
+    /// Every comment on the pull request (all pages), read once per run.
+    pub fn comments(&self, number: u64) -> Result<&[Comment], GithubError> {
+        if let Some(comments) = self.comments.get() {
+            return Ok(comments);
+        }
+        let values = self.client.get_all(
+            &format!("{}/issues/{number}/comments", self.repo.api()),
+            READ_COMMENTS,
+        )?;
+        let comments = values.iter().filter_map(Comment::from_json).collect();
+        Ok(self.comments.get_or_init(|| comments))
+    }
+
+    pub fn reviews(&self, number: u64) -> Result<Vec<Review>, GithubError> {
+        let values = self.client.get_all(
+            &format!("{}/pulls/{number}/reviews", self.repo.api()),
+            READ_REVIEWS,
+        )?;
+        Ok(values.iter().filter_map(Review::from_json).collect())
+    }
+
+    /// Whether `login` is an active member of `org/team`, as far as the token can see.
+    pub fn membership(&self, org: &str, team: &str, login: &str) -> Membership {
+        let path = format!("/orgs/{org}/teams/{team}/memberships/{login}");
+        match self.client.get(&path, READ_TEAM) {
+            Ok(value) => match value.get("state").and_then(serde_json::Value::as_str) {
+                Some("active") => Membership::Member,
+                _ => Membership::NotMember,
+            },
+            Err(e) if e.status == Some(404) => Membership::NotMember,
+            Err(e) => Membership::Unreadable(match e.status {
+                Some(status @ (401 | 403)) => format!(
+                    "GitHub answered {status}: the token cannot read the team; the workflow's GITHUB_TOKEN cannot read organization teams, so pass a GitHub App token with organization permission Members: read (or a token with read:org) as `github-token`"
+                ),
+                _ => e.problem,
+            }),
+        }
+    }
+
+    /// The login promptgate's comments are written by: `PROMPTGATE_GITHUB_LOGIN`, else the
+    /// token's user, else (an installation token, which cannot ask) the Actions bot.
+    pub fn own_login(&self) -> String {
+        if let Some(login) = &self.env.login {
+            return login.clone();
+        }
+        self.client
+            .get("/user", READ_USER)
+            .ok()
+            .and_then(|user| {
+                user.get("login")
+                    .and_then(serde_json::Value::as_str)
+                    .map(String::from)
+            })
+            .unwrap_or_else(|| ACTIONS_LOGIN.to_string())
+    }
+}
+
+/// An RFC 3339 time (`2026-11-20T10:00:00Z`, or with an offset) as Unix seconds.
+pub fn unix_time(text: &str) -> Option<i64> {
+    let (date, rest) = text.trim().split_once(['T', 't', ' '])?;
+    let days = crate::drill::day_of_date(date)?;
+    let (clock, offset) = match rest.find(['Z', 'z', '+', '-']) {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    let mut parts = clock.split(':');
+    let hours: i64 = parts.next()?.parse().ok()?;
+    let minutes: i64 = parts.next()?.parse().ok()?;
+    let seconds: f64 = parts.next().unwrap_or("0").parse().ok()?;
+    let offset_seconds = match offset.as_bytes().first() {
+        None | Some(b'Z' | b'z') => 0,
+        Some(&sign) => {
+            let (h, m) = offset[1..].split_once(':').unwrap_or((&offset[1..], "0"));
+            let value = h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60;
+            if sign == b'-' {
+                -value
+            } else {
+                value
+            }
+        }
+    };
+    Some(days * 86_400 + hours * 3600 + minutes * 60 + seconds as i64 - offset_seconds)
+}
+
+/// The current time as RFC 3339 UTC.
+pub fn now_rfc3339() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (days, seconds) = (now.div_euclid(86_400), now.rem_euclid(86_400));
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        crate::drill::date_of_day(days),
+        seconds / 3600,
+        seconds % 3600 / 60,
+        seconds % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_times() {
+        assert_eq!(unix_time("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(unix_time("2026-11-20T10:00:00Z"), Some(1_795_168_800));
+        assert_eq!(unix_time("2026-11-20T12:00:00+02:00"), Some(1_795_168_800));
+        assert_eq!(unix_time("2026-11-20T10:00:00.123Z"), Some(1_795_168_800));
+        assert_eq!(unix_time("yesterday"), None);
+        assert_eq!(
+            unix_time(&now_rfc3339()).map(|t| t > 1_795_168_800),
+            Some(true)
+        );
+    }
+}
