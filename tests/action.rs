@@ -11,7 +11,15 @@
 //! `npm install @action-validator/cli` in a scratch dir), else
 //! `tests/github/node_modules/.bin/action-validator` (installed by `npm ci --prefix tests/github`),
 //! and fails, never skips, when neither exists.
+//! `the_real_binary_posts_through_the_action` runs the action with the real promptgate on
+//! `PATH` against the fake GitHub API of `tests/common/github.rs`.
 #![cfg(unix)]
+
+mod common;
+#[path = "common/github.rs"]
+mod github;
+#[path = "common/http.rs"]
+mod http;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -1115,4 +1123,72 @@ fn the_token_reaches_only_promptgate_and_only_through_env() {
         .input("github-token", "ghp_other");
     sim.run();
     assert_eq!(sim.checks()[0].token_hex, hex("ghp_other"));
+}
+
+/// A git repository in `dir` whose `feature` branch edits a tracked, ungated `self` surface;
+/// returns (base, head).
+fn product_repo(dir: &Path) -> (String, String) {
+    let git = |args: &[&str]| common::git_in(dir, args);
+    git(&["init", "-q", "-b", "main"]);
+    fs::write(
+        dir.join("promptgate.toml"),
+        common::config(&[("notes", "prompts/*.md")]),
+    )
+    .unwrap();
+    fs::create_dir_all(dir.join("prompts")).unwrap();
+    fs::write(dir.join("prompts/notes.md"), "Summarise {{ text }}\n").unwrap();
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "base"]);
+    let base = git(&["rev-parse", "HEAD"]);
+    git(&["checkout", "-q", "-b", "feature"]);
+    fs::write(
+        dir.join("prompts/notes.md"),
+        "Summarise briefly: {{ text }}\n",
+    )
+    .unwrap();
+    git(&["commit", "-q", "-am", "shorter notes"]);
+    (base, git(&["rev-parse", "HEAD"]))
+}
+
+#[test]
+fn the_real_binary_posts_through_the_action() {
+    let api = github::GitHub::start();
+    api.add_integration_token(TOKEN, "github-actions[bot]");
+    let mut sim = Sim::new();
+    let (base, head) = product_repo(&sim.dir("workspace"));
+    let real = sim.dir("real");
+    fs::create_dir_all(&real).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_promptgate"), real.join("promptgate")).unwrap();
+    sim.extra_path.push(real);
+    let event = serde_json::json!({
+        "action": "synchronize",
+        "number": 7,
+        "pull_request": {"number": 7, "body": "", "user": {"login": "author"},
+            "base": {"sha": base, "ref": "main"}, "head": {"sha": head, "ref": "feature"}},
+    });
+    let event_path = sim.dir("event.json");
+    fs::write(&event_path, event.to_string()).unwrap();
+    let sim = sim
+        .env("GITHUB_EVENT_NAME", "pull_request")
+        .env("GITHUB_EVENT_PATH", &event_path)
+        .env("GITHUB_REPOSITORY", "acme/prompts")
+        .env("GITHUB_API_URL", api.url())
+        .env("GITHUB_SERVER_URL", "https://github.example")
+        .env("GITHUB_RUN_ID", "99");
+    let run = sim.run();
+    assert!(run.succeeded(), "{run:#?}");
+    assert_eq!(run.outputs["verdict"], "pass", "{run:#?}");
+    assert_eq!(run.outputs["exit-code"], "0");
+    assert!(run.outputs["report"].ends_with("report.json"));
+    assert!(run.step("check").summary.contains("promptgate: pass"));
+    let statuses = api.statuses();
+    assert_eq!(statuses.len(), 1, "{run:#?}");
+    assert_eq!(
+        (statuses[0].sha.as_str(), statuses[0].state.as_str()),
+        (head.as_str(), "success")
+    );
+    let comments = api.comments(7);
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].body.starts_with("<!-- promptgate:verdict -->"));
+    assert!(!run.all_text().contains(TOKEN));
 }

@@ -738,3 +738,43 @@ fn every_request_matches_githubs_openapi_description() {
     }
     assert!(!log.contains("Violation"), "{log}");
 }
+
+#[test]
+fn the_pull_request_description_supplies_the_artifacts() {
+    let pull = Pull::new();
+    let mut event = pull.pull_event("pull_request.opened.json");
+    event["pull_request"]["body"] =
+        json!("## Expected user impact\nShorter answers.\n\n## Rollback plan\nTBD\n");
+    let run = pull.run("pull_request", &event, &["--format", "json"], &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).expect("json");
+    let artifacts = report["artifacts"].as_array().expect("artifacts");
+    let found =
+        |name: &str| artifacts.iter().find(|a| a["name"] == name).expect(name)["found"].clone();
+    assert_eq!(
+        (found("impact"), found("rollback")),
+        (json!(true), json!(false))
+    );
+}
+
+#[test]
+fn a_repository_the_token_cannot_see_and_a_missing_token_are_explained() {
+    let pull = Pull::new();
+    pull.github.restrict_repos(&["acme/other"]);
+    let run = pull.post();
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_contains(&run.stderr, "404");
+    assert_contains(
+        &run.stderr,
+        "check the repository (--repo or GITHUB_REPOSITORY)",
+    );
+    assert_contains(&run.stdout, "approvals could not be read, so none count");
+
+    let run = pull.run(
+        "pull_request",
+        &pull.pull_event("pull_request.opened.json"),
+        &["--post"],
+        &[("GITHUB_TOKEN", "")],
+    );
+    assert_contains(&run.stderr, "no token: set GITHUB_TOKEN");
+}

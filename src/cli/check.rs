@@ -64,7 +64,15 @@ pub(super) fn run(cli: &Cli, args: &CheckArgs) -> Result<i32> {
         _ => println!("{line}"),
     };
     if pull.env.actions {
-        actions_outputs(&pull.env, args, &checked, &markdown, code, &annotate)?;
+        // Not being able to write a step output must not keep the verdict off the PR.
+        if let Err(error) = actions_outputs(&pull.env, args, &checked, &markdown, code, &annotate) {
+            eprintln!("promptgate: {error}");
+            annotate(&github::actions::error(
+                None,
+                "promptgate could not write the step outputs",
+                &error.to_string(),
+            ));
+        }
     }
     if args.post {
         pull::post(&pull, &checked.report, &markdown, &annotate);

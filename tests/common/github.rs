@@ -1,19 +1,18 @@
-//! A stateful fake of the GitHub REST API on 127.0.0.1 for integration tests: real sockets,
-//! one thread per connection, keep-alive, every request recorded. It owns the state a
-//! promptgate run reads and writes on GitHub (tokens, pull requests, PR comments, reviews,
-//! commit statuses, team memberships), answers the way GitHub does (JSON bodies, `Link`
-//! pagination, 401/403/404/422 bodies, a `/api/v3` prefix for Enterprise base URLs), and
-//! replays injected failures first. Self-contained (std + serde_json). Dropping the server
-//! stops it: the accept loop is joined and open connections are shut down.
+//! A stateful fake of the GitHub REST API on 127.0.0.1 for integration tests, served by the
+//! scripted HTTP/1.1 server of `http.rs` (real sockets, keep-alive, every request recorded),
+//! which a crate including this module declares as `#[path = "common/http.rs"] mod http;`.
+//! It owns the state a promptgate run reads and writes on GitHub (tokens, pull requests, PR
+//! comments, reviews, commit statuses, team memberships), answers the way GitHub does (JSON
+//! bodies, `Link` pagination, 401/403/404/422 bodies, a `/api/v3` prefix for Enterprise base
+//! URLs), and replays injected failures first. Dropping it stops the server.
 #![allow(dead_code)]
 
+use crate::http::{lock, Server};
+pub use crate::http::{Recorded, Reply};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 const JSON: &str = "application/json; charset=utf-8";
 const DOCS: &str = "https://docs.github.com/rest";
@@ -23,70 +22,18 @@ const FIRST_REVIEW_ID: u64 = 5000;
 const FIRST_STATUS_ID: u64 = 9000;
 const MAX_DESCRIPTION: usize = 140;
 const MAX_COMMENT_BODY: usize = 65536;
-const MAX_REQUEST_BODY: usize = 32 << 20;
-const MAX_LINE: u64 = 64 << 10;
 
-/// One request as the server received it.
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    pub method: String,
-    /// The request target as sent: any `/api/v3` prefix and the query string included.
-    pub path: String,
-    /// In arrival order, names lowercased.
-    pub headers: Vec<(String, String)>,
-    pub body: String,
+/// A JSON answer with GitHub's content type.
+fn json_reply(status: u16, value: Value) -> Reply {
+    Reply::text(status, JSON, &value.to_string())
 }
 
-impl Recorded {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The body as JSON; panics (failing the test) when it is not.
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("request body is not JSON ({e}): {}", self.body))
-    }
-}
-
-/// An answer. `Content-Length` is added (except on 204); `headers` holds the rest.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
+/// GitHub's answers, as constructors on `http::Reply` (so `github::Reply::not_found()` works
+/// without an import); `json`, `empty` and `with_header` are `http::Reply`'s own.
 impl Reply {
-    pub fn json(status: u16, value: Value) -> Reply {
-        Reply {
-            status,
-            headers: vec![("content-type".into(), JSON.into())],
-            body: value.to_string(),
-        }
-    }
-
-    /// No body, no content type (e.g. 204 after a DELETE).
-    pub fn empty(status: u16) -> Reply {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: String::new(),
-        }
-    }
-
-    pub fn with_header(mut self, name: &str, value: &str) -> Reply {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
     /// GitHub's error shape: `{"message", "documentation_url", "status"}`.
     pub fn message(status: u16, message: &str, documentation_url: &str) -> Reply {
-        Reply::json(
+        json_reply(
             status,
             json!({
                 "message": message,
@@ -141,7 +88,7 @@ impl Reply {
 
     /// 422 "Validation Failed" with GitHub's `errors` list.
     pub fn validation_failed(errors: Value) -> Reply {
-        Reply::json(
+        json_reply(
             422,
             json!({
                 "message": "Validation Failed",
@@ -208,54 +155,33 @@ pub struct Review {
 
 /// The running server.
 pub struct GitHub {
-    url: String,
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    acceptor: Option<JoinHandle<()>>,
-}
-
-struct Shared {
-    addr: SocketAddr,
+    server: Server,
     state: Arc<Mutex<State>>,
-    stopped: Mutex<bool>,
-    /// A handle on every open connection, so stopping can shut down idle keep-alive reads.
-    open: Mutex<HashMap<u64, TcpStream>>,
 }
 
 impl GitHub {
     pub fn start() -> GitHub {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("listener address");
-        let shared = Arc::new(Shared {
-            addr,
-            state: Arc::new(Mutex::new(State::new())),
-            stopped: Mutex::new(false),
-            open: Mutex::default(),
-        });
-        let acceptor = {
-            let shared = Arc::clone(&shared);
-            std::thread::spawn(move || accept_loop(listener, shared))
+        let state = Arc::new(Mutex::new(State::new()));
+        let server = {
+            let state = Arc::clone(&state);
+            Server::start(move |request| lock(&state).handle(request))
         };
-        GitHub {
-            url: format!("http://{addr}"),
-            addr,
-            shared,
-            acceptor: Some(acceptor),
-        }
+        lock(&state).host = server.addr().to_string();
+        GitHub { server, state }
     }
 
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub fn url(&self) -> String {
-        self.url.clone()
+        self.server.url.clone()
     }
 
     /// `http://127.0.0.1:PORT/api/v3`: a GitHub Enterprise Server style API root.
     pub fn enterprise_url(&self) -> String {
-        format!("{}/api/v3", self.url)
+        format!("{}/api/v3", self.server.url)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        lock(&self.shared.state)
+        lock(&self.state)
     }
 
     /// A user token: `GET /user` answers `login`.
@@ -411,32 +337,17 @@ impl GitHub {
 
     /// Every request received so far, in arrival order (malformed ones excepted).
     pub fn requests(&self) -> Vec<Recorded> {
-        self.state().requests.clone()
+        self.server.requests()
     }
 
     /// The requests with this method (case-insensitive; `"*"` for any) whose path contains
     /// `path_contains`.
     pub fn requests_to(&self, method: &str, path_contains: &str) -> Vec<Recorded> {
-        self.state()
-            .requests
-            .iter()
+        self.server
+            .requests()
+            .into_iter()
             .filter(|r| method_matches(method, &r.method) && r.path.contains(path_contains))
-            .cloned()
             .collect()
-    }
-}
-
-impl Drop for GitHub {
-    fn drop(&mut self) {
-        *lock(&self.shared.stopped) = true;
-        // Wake the blocking accept so the loop sees the flag.
-        let _ = TcpStream::connect(self.addr);
-        for stream in lock(&self.shared.open).values() {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
     }
 }
 
@@ -519,7 +430,8 @@ struct State {
     known_shas: Option<HashSet<String>>,
     associations: HashMap<String, String>,
     failures: VecDeque<Failure>,
-    requests: Vec<Recorded>,
+    /// `127.0.0.1:PORT`, for requests without a `Host` header.
+    host: String,
 }
 
 enum Caller {
@@ -565,7 +477,7 @@ impl State {
             known_shas: None,
             associations: HashMap::new(),
             failures: VecDeque::new(),
-            requests: Vec::new(),
+            host: String::new(),
         }
     }
 
@@ -585,9 +497,8 @@ impl State {
         id
     }
 
-    /// Records `request` and answers it.
-    fn handle(&mut self, request: &Recorded, addr: SocketAddr) -> Reply {
-        self.requests.push(request.clone());
+    /// Answers `request` (the server has recorded it).
+    fn handle(&mut self, request: &Recorded) -> Reply {
         if let Some(index) = self.failures.iter().position(|f| {
             method_matches(&f.method, &request.method) && request.path.contains(&f.path_contains)
         }) {
@@ -622,9 +533,7 @@ impl State {
             Ok(caller) => caller,
             Err(reply) => return reply,
         };
-        let host = request
-            .header("host")
-            .map_or_else(|| addr.to_string(), str::to_string);
+        let host = request.header("host").unwrap_or(&self.host);
         let context = Context {
             request,
             base: format!("http://{host}{prefix}"),
@@ -679,7 +588,7 @@ impl State {
                 Ok(n) => self
                     .pulls
                     .get(&n)
-                    .map_or_else(Reply::not_found, |pull| Reply::json(200, pull.clone())),
+                    .map_or_else(Reply::not_found, |pull| json_reply(200, pull.clone())),
                 Err(_) => Reply::not_found(),
             },
             ("GET", ["repos", owner, repo, "pulls", n, "reviews"]) => match n.parse() {
@@ -729,7 +638,7 @@ impl State {
             Caller::Token { login, .. } => {
                 let mut user = self.user_json(login, &cx.base);
                 user["name"] = Value::Null;
-                Reply::json(200, user)
+                json_reply(200, user)
             }
         }
     }
@@ -757,7 +666,7 @@ impl State {
 
     fn get_comment(&self, cx: &Context, owner: &str, repo: &str, id: u64) -> Reply {
         match self.comments.iter().find(|(_, c)| c.id == id) {
-            Some((pr, c)) => Reply::json(200, self.comment_json(c, *pr, &cx.base, owner, repo)),
+            Some((pr, c)) => json_reply(200, self.comment_json(c, *pr, &cx.base, owner, repo)),
             None => Reply::not_found(),
         }
     }
@@ -772,7 +681,7 @@ impl State {
         };
         let id = self.insert_comment(pr, &login, &body, &now_rfc3339());
         let (pr, comment) = self.comments.last().expect("just inserted");
-        Reply::json(201, self.comment_json(comment, *pr, &cx.base, owner, repo)).with_header(
+        json_reply(201, self.comment_json(comment, *pr, &cx.base, owner, repo)).with_header(
             "location",
             &format!("{}/repos/{owner}/{repo}/issues/comments/{id}", cx.base),
         )
@@ -796,7 +705,7 @@ impl State {
         comment.body = body;
         comment.updated_at = now_rfc3339();
         let (pr, comment) = (*pr, comment.clone());
-        Reply::json(200, self.comment_json(&comment, pr, &cx.base, owner, repo))
+        json_reply(200, self.comment_json(&comment, pr, &cx.base, owner, repo))
     }
 
     fn delete_comment(&mut self, cx: &Context, id: u64) -> Reply {
@@ -894,7 +803,7 @@ impl State {
             creator,
             created_at,
         });
-        Reply::json(201, answer)
+        json_reply(201, answer)
     }
 
     fn get_membership(&self, cx: &Context, org: &str, team: &str, login: &str) -> Reply {
@@ -906,7 +815,7 @@ impl State {
             return Reply::forbidden_integration();
         }
         match self.memberships.get(&membership_key(org, team, login)) {
-            Some(state) => Reply::json(
+            Some(state) => json_reply(
                 200,
                 json!({
                     "url": format!("{}/organizations/1/team/{}/memberships/{login}", cx.base, fnv(team) % 1_000_000),
@@ -1036,7 +945,7 @@ fn paginate(cx: &Context, items: Vec<Value>) -> Reply {
     if page > 1 {
         links.push(format!("{}; rel=\"first\"", link_to(1)));
     }
-    let reply = Reply::json(200, Value::Array(body));
+    let reply = json_reply(200, Value::Array(body));
     if links.is_empty() {
         reply
     } else {
@@ -1117,313 +1026,11 @@ fn fnv(text: &str) -> u64 {
     })
 }
 
-// ---------------------------------------------------------------------------------------
-// HTTP/1.1 plumbing
-
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    for (id, stream) in (0u64..).zip(listener.incoming()) {
-        let Ok(stream) = stream else {
-            // Out of descriptors or similar: back off rather than spin.
-            std::thread::sleep(Duration::from_millis(10));
-            if *lock(&shared.stopped) {
-                return;
-            }
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let Ok(handle) = stream.try_clone() else {
-            continue;
-        };
-        {
-            // Checked under the `open` lock, so `drop` either sees this connection and shuts
-            // it down, or this loop sees the flag: no connection outlives the server.
-            let mut open = lock(&shared.open);
-            if *lock(&shared.stopped) {
-                return;
-            }
-            open.insert(id, handle);
-        }
-        let connection = Connection {
-            shared: Arc::clone(&shared),
-            id,
-        };
-        std::thread::spawn(move || connection.serve(stream));
-    }
-}
-
-/// One client connection; unregisters (and closes) itself when done.
-struct Connection {
-    shared: Arc<Shared>,
-    id: u64,
-}
-
-impl Connection {
-    fn serve(&self, stream: TcpStream) {
-        let Ok(mut writer) = stream.try_clone() else {
-            return;
-        };
-        let mut reader = BufReader::new(stream);
-        loop {
-            let (request, keep_alive) = match read_request(&mut reader, &mut writer) {
-                Incoming::Closed => return,
-                Incoming::Malformed(why) => {
-                    let _ = write_reply(&mut writer, &Reply::bad_request(why), false);
-                    return;
-                }
-                Incoming::UnsupportedVersion => {
-                    let reply = Reply::message(505, "HTTP Version Not Supported", DOCS);
-                    let _ = write_reply(&mut writer, &reply, false);
-                    return;
-                }
-                Incoming::Request(request, keep_alive) => (request, keep_alive),
-            };
-            let reply = lock(&self.shared.state).handle(&request, self.shared.addr);
-            if write_reply(&mut writer, &reply, keep_alive).is_err() || !keep_alive {
-                return;
-            }
-        }
-    }
-}
-
-impl Drop for Connection {
-    fn drop(&mut self) {
-        if let Some(stream) = lock(&self.shared.open).remove(&self.id) {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
-    }
-}
-
-enum Incoming {
-    /// The request and whether the connection stays open after the reply.
-    Request(Recorded, bool),
-    /// End of stream (or a read error) before a whole request.
-    Closed,
-    Malformed(&'static str),
-    UnsupportedVersion,
-}
-
-fn read_request(reader: &mut impl BufRead, writer: &mut impl Write) -> Incoming {
-    let mut request_line = match read_line(reader) {
-        Line::Text(line) => line,
-        Line::End => return Incoming::Closed,
-        Line::TooLong => return Incoming::Malformed("request line too long"),
-    };
-    // RFC 9112: ignore at least one empty line before the request line.
-    if request_line.is_empty() {
-        request_line = match read_line(reader) {
-            Line::Text(line) => line,
-            Line::End => return Incoming::Closed,
-            Line::TooLong => return Incoming::Malformed("request line too long"),
-        };
-    }
-    let parts: Vec<&str> = request_line.split(' ').collect();
-    let [method, path, version] = parts.as_slice() else {
-        return Incoming::Malformed("malformed request line");
-    };
-    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) || path.is_empty() {
-        return Incoming::Malformed("malformed request line");
-    }
-    let http10 = match *version {
-        "HTTP/1.1" => false,
-        "HTTP/1.0" => true,
-        v if v.starts_with("HTTP/") => return Incoming::UnsupportedVersion,
-        _ => return Incoming::Malformed("malformed request line"),
-    };
-    let mut headers = Vec::new();
-    loop {
-        let line = match read_line(reader) {
-            Line::Text(line) => line,
-            Line::End => return Incoming::Closed,
-            Line::TooLong => return Incoming::Malformed("header line too long"),
-        };
-        if line.is_empty() {
-            break;
-        }
-        let Some((name, value)) = line.split_once(':') else {
-            return Incoming::Malformed("header line without a colon");
-        };
-        if name.is_empty() || name.trim() != name || headers.len() >= 200 {
-            return Incoming::Malformed("bad header");
-        }
-        headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
-    }
-    let mut request = Recorded {
-        method: method.to_string(),
-        path: path.to_string(),
-        headers,
-        body: String::new(),
-    };
-    let chunked = has_token(request.header("transfer-encoding"), "chunked");
-    let length = if chunked {
-        None
-    } else {
-        match request.header("content-length").map(str::parse::<usize>) {
-            None => Some(0),
-            Some(Ok(n)) if n <= MAX_REQUEST_BODY => Some(n),
-            Some(_) => return Incoming::Malformed("bad content-length"),
-        }
-    };
-    let expects_body = chunked || length.is_some_and(|n| n > 0);
-    if expects_body
-        && !http10
-        && has_token(request.header("expect"), "100-continue")
-        && writer
-            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-            .and_then(|()| writer.flush())
-            .is_err()
-    {
-        return Incoming::Closed;
-    }
-    let body = match length {
-        Some(n) => read_exactly(reader, n).ok_or(None),
-        None => read_chunked(reader),
-    };
-    let body = match body {
-        Ok(body) => body,
-        Err(None) => return Incoming::Closed,
-        Err(Some(why)) => return Incoming::Malformed(why),
-    };
-    request.body = String::from_utf8_lossy(&body).into_owned();
-    let connection = request.header("connection");
-    let keep_alive = if http10 {
-        has_token(connection, "keep-alive")
-    } else {
-        !has_token(connection, "close")
-    };
-    Incoming::Request(request, keep_alive)
-}
-
-enum Line {
-    Text(String),
-    End,
-    TooLong,
-}
-
-/// A line without its CRLF.
-fn read_line(reader: &mut impl BufRead) -> Line {
-    let mut line = Vec::new();
-    match reader.take(MAX_LINE).read_until(b'\n', &mut line) {
-        Ok(0) | Err(_) => Line::End,
-        Ok(_) if line.last() != Some(&b'\n') => {
-            if line.len() as u64 >= MAX_LINE {
-                Line::TooLong
-            } else {
-                Line::End
-            }
-        }
-        Ok(_) => {
-            let text = String::from_utf8_lossy(&line);
-            Line::Text(text.trim_end_matches(['\r', '\n']).to_string())
-        }
-    }
-}
-
-fn read_exactly(reader: &mut impl Read, length: usize) -> Option<Vec<u8>> {
-    let mut bytes = vec![0; length];
-    reader.read_exact(&mut bytes).ok()?;
-    Some(bytes)
-}
-
-/// A chunked body; `Err(None)` when the stream ends, `Err(Some(why))` when it is malformed.
-fn read_chunked(reader: &mut impl BufRead) -> Result<Vec<u8>, Option<&'static str>> {
-    let mut body = Vec::new();
-    loop {
-        let size_line = match read_line(reader) {
-            Line::Text(line) => line,
-            Line::End => return Err(None),
-            Line::TooLong => return Err(Some("chunk size line too long")),
-        };
-        let size_text = size_line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| Some("bad chunk size"))?;
-        if size == 0 {
-            // Skip any trailers up to the blank line.
-            loop {
-                match read_line(reader) {
-                    Line::Text(line) if line.is_empty() => return Ok(body),
-                    Line::Text(_) => {}
-                    Line::End => return Err(None),
-                    Line::TooLong => return Err(Some("trailer too long")),
-                }
-            }
-        }
-        if body.len().saturating_add(size) > MAX_REQUEST_BODY {
-            return Err(Some("body too large"));
-        }
-        body.extend(read_exactly(reader, size).ok_or(None)?);
-        match read_line(reader) {
-            Line::Text(line) if line.is_empty() => {}
-            Line::Text(_) => return Err(Some("chunk not followed by CRLF")),
-            Line::End => return Err(None),
-            Line::TooLong => return Err(Some("chunk not followed by CRLF")),
-        }
-    }
-}
-
-fn write_reply(writer: &mut impl Write, reply: &Reply, keep_alive: bool) -> io::Result<()> {
-    let mut head = format!(
-        "HTTP/1.1 {} {}\r\n",
-        reply.status,
-        reason_phrase(reply.status)
-    );
-    if reply.status != 204 && reply.status != 304 {
-        head.push_str(&format!("content-length: {}\r\n", reply.body.len()));
-    }
-    for (name, value) in &reply.headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if !keep_alive {
-        head.push_str("connection: close\r\n");
-    }
-    head.push_str("\r\n");
-    // One write: head and body in separate small packets would meet Nagle's delay.
-    let mut bytes = head.into_bytes();
-    if reply.status != 204 && reply.status != 304 {
-        bytes.extend_from_slice(reply.body.as_bytes());
-    }
-    writer.write_all(&bytes)?;
-    writer.flush()
-}
-
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        409 => "Conflict",
-        411 => "Length Required",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        _ => "Status",
-    }
-}
-
-fn has_token(header: Option<&str>, token: &str) -> bool {
-    header.is_some_and(|value| {
-        value
-            .split(',')
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    })
-}
-
-/// Locks, ignoring poisoning: one failed test thread must not take the whole server down.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
 
     struct Response {
         status: u16,
@@ -1475,7 +1082,7 @@ mod tests {
 
     /// Sends `raw` on a fresh connection and reads until the server closes it.
     fn exchange(gh: &GitHub, raw: &str) -> Vec<Response> {
-        let mut stream = TcpStream::connect(gh.addr).expect("connect");
+        let mut stream = TcpStream::connect(gh.server.addr()).expect("connect");
         stream.write_all(raw.as_bytes()).expect("send");
         let mut out = String::new();
         stream.read_to_string(&mut out).expect("read");
@@ -1491,7 +1098,7 @@ mod tests {
     ) -> Response {
         let mut raw = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: test\r\nConnection: close\r\n",
-            gh.addr
+            gh.server.addr()
         );
         if let Some(token) = token {
             raw.push_str(&format!("Authorization: Bearer {token}\r\n"));
@@ -1631,7 +1238,7 @@ mod tests {
         assert_eq!(user.json()["login"], "alice");
         let raw = format!(
             "GET /user HTTP/1.1\r\nHost: {}\r\nUser-Agent: t\r\nAuthorization: token tok\r\nConnection: close\r\n\r\n",
-            gh.addr
+            gh.server.addr()
         );
         assert_eq!(exchange(&gh, &raw)[0].status, 200);
 
@@ -1650,7 +1257,7 @@ mod tests {
 
         let raw = format!(
             "GET /user HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer tok\r\nConnection: close\r\n\r\n",
-            gh.addr
+            gh.server.addr()
         );
         let no_agent = &exchange(&gh, &raw)[0];
         assert_eq!(no_agent.status, 403);
@@ -1925,7 +1532,7 @@ mod tests {
         gh.add_token("tok", "alice");
         let head = format!(
             "Host: {}\r\nUser-Agent: t\r\nAuthorization: Bearer tok\r\n",
-            gh.addr
+            gh.server.addr()
         );
         // Keep-alive: two requests on one connection, the second chunked with Expect.
         let raw = format!(

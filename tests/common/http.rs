@@ -1,8 +1,9 @@
 //! A scripted HTTP/1.1 server on 127.0.0.1 for tests and benchmarks: real sockets, one thread
 //! per connection, keep-alive, every request recorded. A handler (or a script) chooses each
 //! reply, which may be delayed to provoke client timeouts without holding up other
-//! connections. Dropping the server stops it: the accept loop is joined, open connections
-//! are shut down and pending delays end at once.
+//! connections. Malformed requests get a plain-text 400 (505 for other HTTP versions) and
+//! are not recorded; `Expect: 100-continue` is honoured. Dropping the server stops it: the
+//! accept loop is joined, open connections are shut down and pending delays end at once.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -12,6 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+/// Longest request line, header line or chunk-size line accepted.
+const MAX_LINE: u64 = 64 << 10;
+const MAX_REQUEST_BODY: usize = 32 << 20;
 
 /// One request as the server received it.
 #[derive(Debug, Clone)]
@@ -39,7 +44,8 @@ impl Recorded {
     }
 }
 
-/// What the server answers. `Content-Length` is added; `headers` holds the rest.
+/// What the server answers. `Content-Length` is added (except on 204 and 304); `headers`
+/// holds the rest.
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
@@ -56,9 +62,17 @@ impl Reply {
 
     pub fn text(status: u16, content_type: &str, body: &str) -> Reply {
         Reply {
-            status,
-            headers: vec![("Content-Type".into(), content_type.into())],
             body: body.into(),
+            ..Reply::empty(status).with_header("Content-Type", content_type)
+        }
+    }
+
+    /// No body and no content type (e.g. 204 after a DELETE).
+    pub fn empty(status: u16) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: String::new(),
             delay: Duration::ZERO,
         }
     }
@@ -164,7 +178,12 @@ impl Server {
         })
     }
 
-    /// Every request received so far, in arrival order.
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every request received so far, in arrival order (malformed ones excepted).
     pub fn requests(&self) -> Vec<Recorded> {
         lock(&self.shared.requests).clone()
     }
@@ -245,8 +264,16 @@ impl Connection {
             return;
         };
         let mut reader = BufReader::new(stream);
-        while let Some(request) = read_request(&mut reader) {
-            let client_keeps_alive = !has_token(request.header("connection"), "close");
+        loop {
+            let (request, client_keeps_alive) = match read_request(&mut reader, &mut writer) {
+                Incoming::Request(request, keep_alive) => (request, keep_alive),
+                Incoming::Closed => return,
+                Incoming::Rejected(status, why) => {
+                    let reply = Reply::text(status, "text/plain; charset=utf-8", why);
+                    let _ = write_reply(&mut writer, &reply, false);
+                    return;
+                }
+            };
             lock(&self.shared.requests).push(request.clone());
             let reply = (self.shared.handler)(&request);
             if !reply.delay.is_zero() && self.shared.sleep(reply.delay) {
@@ -272,46 +299,131 @@ impl Drop for Connection {
     }
 }
 
-/// Reads one request; `None` when the client closed the connection or sent garbage.
-fn read_request(reader: &mut impl BufRead) -> Option<Recorded> {
-    let request_line = read_line(reader)?;
-    let mut parts = request_line.split_whitespace();
-    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
+enum Incoming {
+    /// The request and whether the client keeps the connection open after the reply.
+    Request(Recorded, bool),
+    /// End of stream (or a read error) before a whole request.
+    Closed,
+    /// Answered with this status and reason, then the connection is closed; not recorded.
+    Rejected(u16, &'static str),
+}
+
+/// Reads one request, answering `Expect: 100-continue` on `writer` before its body.
+fn read_request(reader: &mut impl BufRead, writer: &mut impl Write) -> Incoming {
+    const MALFORMED: Incoming = Incoming::Rejected(400, "Bad Request: malformed request line");
+    let mut request_line = match read_line(reader) {
+        Line::Text(line) => line,
+        Line::End => return Incoming::Closed,
+        Line::TooLong => return Incoming::Rejected(400, "Bad Request: request line too long"),
+    };
+    // RFC 9112: ignore at least one empty line before the request line.
+    if request_line.is_empty() {
+        request_line = match read_line(reader) {
+            Line::Text(line) => line,
+            Line::End => return Incoming::Closed,
+            Line::TooLong => return Incoming::Rejected(400, "Bad Request: request line too long"),
+        };
+    }
+    let parts: Vec<&str> = request_line.split(' ').collect();
+    let [method, path, version] = parts.as_slice() else {
+        return MALFORMED;
+    };
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) || path.is_empty() {
+        return MALFORMED;
+    }
+    let http10 = match *version {
+        "HTTP/1.1" => false,
+        "HTTP/1.0" => true,
+        v if v.starts_with("HTTP/") => {
+            return Incoming::Rejected(505, "HTTP Version Not Supported")
+        }
+        _ => return MALFORMED,
+    };
     let mut headers = Vec::new();
     loop {
-        let line = read_line(reader)?;
+        let line = match read_line(reader) {
+            Line::Text(line) => line,
+            Line::End => return Incoming::Closed,
+            Line::TooLong => return Incoming::Rejected(400, "Bad Request: header line too long"),
+        };
         if line.is_empty() {
             break;
         }
-        let (name, value) = line.split_once(':')?;
-        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+        let Some((name, value)) = line.split_once(':') else {
+            return Incoming::Rejected(400, "Bad Request: header line without a colon");
+        };
+        if name.is_empty() || name.trim() != name || headers.len() >= 200 {
+            return Incoming::Rejected(400, "Bad Request: bad header");
+        }
+        headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
     }
     let mut request = Recorded {
-        method,
-        path,
+        method: method.to_string(),
+        path: path.to_string(),
         headers,
         body: String::new(),
     };
-    let body = if has_token(request.header("transfer-encoding"), "chunked") {
-        read_chunked(reader)?
+    let chunked = has_token(request.header("transfer-encoding"), "chunked");
+    let length = if chunked {
+        None
     } else {
-        let length = request
-            .header("content-length")
-            .map_or(Some(0), |v| v.parse().ok())?;
-        read_exactly(reader, length)?
+        match request.header("content-length").map(str::parse::<usize>) {
+            None => Some(0),
+            Some(Ok(n)) if n <= MAX_REQUEST_BODY => Some(n),
+            Some(_) => return Incoming::Rejected(400, "Bad Request: bad content-length"),
+        }
+    };
+    let expects_body = chunked || length.is_some_and(|n| n > 0);
+    if expects_body
+        && !http10
+        && has_token(request.header("expect"), "100-continue")
+        && writer
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .and_then(|()| writer.flush())
+            .is_err()
+    {
+        return Incoming::Closed;
+    }
+    let body = match length {
+        Some(n) => read_exactly(reader, n).ok_or(None),
+        None => read_chunked(reader),
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(None) => return Incoming::Closed,
+        Err(Some(why)) => return Incoming::Rejected(400, why),
     };
     request.body = String::from_utf8_lossy(&body).into_owned();
-    Some(request)
+    let connection = request.header("connection");
+    let keep_alive = if http10 {
+        has_token(connection, "keep-alive")
+    } else {
+        !has_token(connection, "close")
+    };
+    Incoming::Request(request, keep_alive)
 }
 
-/// A line without its CRLF; `None` at end of stream.
-fn read_line(reader: &mut impl BufRead) -> Option<String> {
+enum Line {
+    Text(String),
+    End,
+    TooLong,
+}
+
+/// A line without its CRLF.
+fn read_line(reader: &mut impl BufRead) -> Line {
     let mut line = Vec::new();
-    match reader.read_until(b'\n', &mut line) {
-        Ok(0) | Err(_) => None,
+    match reader.take(MAX_LINE).read_until(b'\n', &mut line) {
+        Ok(0) | Err(_) => Line::End,
+        Ok(_) if line.last() != Some(&b'\n') => {
+            if line.len() as u64 >= MAX_LINE {
+                Line::TooLong
+            } else {
+                Line::End
+            }
+        }
         Ok(_) => {
             let text = String::from_utf8_lossy(&line);
-            Some(text.trim_end_matches(['\r', '\n']).to_string())
+            Line::Text(text.trim_end_matches(['\r', '\n']).to_string())
         }
     }
 }
@@ -322,28 +434,53 @@ fn read_exactly(reader: &mut impl Read, length: usize) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
-fn read_chunked(reader: &mut impl BufRead) -> Option<Vec<u8>> {
+/// A chunked body; `Err(None)` when the stream ends, `Err(Some(why))` when it is malformed.
+fn read_chunked(reader: &mut impl BufRead) -> Result<Vec<u8>, Option<&'static str>> {
+    const NO_CRLF: &str = "Bad Request: chunk not followed by CRLF";
     let mut body = Vec::new();
     loop {
-        let size_line = read_line(reader)?;
-        let size = usize::from_str_radix(size_line.split(';').next()?.trim(), 16).ok()?;
+        let size_line = match read_line(reader) {
+            Line::Text(line) => line,
+            Line::End => return Err(None),
+            Line::TooLong => return Err(Some("Bad Request: chunk size line too long")),
+        };
+        let size_text = size_line.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size_text, 16)
+            .map_err(|_| Some("Bad Request: bad chunk size"))?;
         if size == 0 {
             // Skip any trailers up to the blank line.
-            while !read_line(reader)?.is_empty() {}
-            return Some(body);
+            loop {
+                match read_line(reader) {
+                    Line::Text(line) if line.is_empty() => return Ok(body),
+                    Line::Text(_) => {}
+                    Line::End => return Err(None),
+                    Line::TooLong => return Err(Some("Bad Request: trailer too long")),
+                }
+            }
         }
-        body.extend(read_exactly(reader, size)?);
-        read_line(reader)?;
+        if body.len().saturating_add(size) > MAX_REQUEST_BODY {
+            return Err(Some("Bad Request: body too large"));
+        }
+        body.extend(read_exactly(reader, size).ok_or(None)?);
+        match read_line(reader) {
+            Line::Text(line) if line.is_empty() => {}
+            Line::Text(_) | Line::TooLong => return Err(Some(NO_CRLF)),
+            Line::End => return Err(None),
+        }
     }
 }
 
+/// Writes `reply`; 204 and 304 go without `content-length` and body.
 fn write_reply(writer: &mut impl Write, reply: &Reply, keep_alive: bool) -> io::Result<()> {
+    let bodiless = matches!(reply.status, 204 | 304);
     let mut head = format!(
-        "HTTP/1.1 {} {}\r\ncontent-length: {}\r\n",
+        "HTTP/1.1 {} {}\r\n",
         reply.status,
-        reason_phrase(reply.status),
-        reply.body.len()
+        reason_phrase(reply.status)
     );
+    if !bodiless {
+        head.push_str(&format!("content-length: {}\r\n", reply.body.len()));
+    }
     for (name, value) in &reply.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -353,7 +490,9 @@ fn write_reply(writer: &mut impl Write, reply: &Reply, keep_alive: bool) -> io::
     head.push_str("\r\n");
     // One write: head and body in separate small packets would meet Nagle's delay.
     let mut bytes = head.into_bytes();
-    bytes.extend_from_slice(reply.body.as_bytes());
+    if !bodiless {
+        bytes.extend_from_slice(reply.body.as_bytes());
+    }
     writer.write_all(&bytes)?;
     writer.flush()
 }
@@ -361,17 +500,22 @@ fn write_reply(writer: &mut impl Write, reply: &Reply, keep_alive: bool) -> io::
 fn reason_phrase(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        201 => "Created",
+        204 => "No Content",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         408 => "Request Timeout",
         409 => "Conflict",
+        411 => "Length Required",
+        422 => "Unprocessable Entity",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
         _ => "Status",
     }
 }
@@ -385,7 +529,7 @@ fn has_token(header: Option<&str>, token: &str) -> bool {
 }
 
 /// Locks, ignoring poisoning: a panicking handler must not take the whole server down.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
