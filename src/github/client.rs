@@ -85,10 +85,6 @@ impl Client {
         })
     }
 
-    pub fn has_token(&self) -> bool {
-        self.token.is_some()
-    }
-
     /// GET one resource.
     pub fn get(&self, path: &str, purpose: Purpose) -> Result<Value, GithubError> {
         let answer = self.request(Method::GET, &self.url(path), None, purpose)?;
@@ -131,15 +127,6 @@ impl Client {
     pub fn delete(&self, path: &str, purpose: Purpose) -> Result<(), GithubError> {
         self.request(Method::DELETE, &self.url(path), None, purpose)
             .map(|_| ())
-    }
-
-    /// GET that tells "not there" (404) apart from a failure.
-    pub fn get_optional(&self, path: &str, purpose: Purpose) -> Result<Option<Value>, GithubError> {
-        match self.get(path, purpose) {
-            Ok(value) => Ok(Some(value)),
-            Err(e) if e.status == Some(404) => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 
     fn url(&self, path: &str) -> String {

@@ -164,21 +164,6 @@ pub fn unix_time(text: &str) -> Option<i64> {
     Some(days * 86_400 + hours * 3600 + minutes * 60 + seconds as i64 - offset_seconds)
 }
 
-/// The current time as RFC 3339 UTC.
-pub fn now_rfc3339() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let (days, seconds) = (now.div_euclid(86_400), now.rem_euclid(86_400));
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        crate::drill::date_of_day(days),
-        seconds / 3600,
-        seconds % 3600 / 60,
-        seconds % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,9 +175,5 @@ mod tests {
         assert_eq!(unix_time("2026-11-20T12:00:00+02:00"), Some(1_795_168_800));
         assert_eq!(unix_time("2026-11-20T10:00:00.123Z"), Some(1_795_168_800));
         assert_eq!(unix_time("yesterday"), None);
-        assert_eq!(
-            unix_time(&now_rfc3339()).map(|t| t > 1_795_168_800),
-            Some(true)
-        );
     }
 }
