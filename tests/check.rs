@@ -17,10 +17,7 @@ const KEY_VAR: &str = "PG_TEST_KEY";
 /// question mentions a word in `breaks`, to make chosen cases regress on the head.
 fn server() -> Server {
     Server::start(|request| {
-        let prompt = request.json()["messages"][0]["content"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let prompt = request.prompt();
         let broken = prompt.contains("VERSION: broken");
         let breaks = prompt.contains("fragile") || prompt.contains("hard");
         Reply::openai(if broken && breaks {
@@ -35,6 +32,15 @@ struct Setup {
     tier: &'static str,
     thresholds: &'static str,
     extra: &'static str,
+}
+
+impl Setup {
+    fn with_thresholds(thresholds: &'static str) -> Setup {
+        Setup {
+            thresholds,
+            ..Setup::default()
+        }
+    }
 }
 
 impl Default for Setup {
@@ -95,6 +101,9 @@ fn check(repo: &TestRepo, args: &[&str]) -> (i32, Value, String) {
     (run.code, json, run.stderr)
 }
 
+/// A head prompt that makes the fragile cases fail.
+const BROKEN: &str = "VERSION: broken\nQ: {{ question }}\n";
+
 /// A head prompt that still answers every case right.
 const REWORDED: &str = "VERSION: good v2\nQ: {{ question }}\n";
 
@@ -150,17 +159,8 @@ fn a_harmless_change_passes() {
 #[test]
 fn min_pass_rate_blocks_with_regressions_listed() {
     let server = server();
-    let setup = Setup {
-        thresholds: "min_pass_rate = 0.9\nmax_drop = 0.5\n",
-        ..Setup::default()
-    };
-    let repo = repo(
-        &server,
-        &setup,
-        10,
-        &[3, 7],
-        "VERSION: broken\nQ: {{ question }}\n",
-    );
+    let setup = Setup::with_thresholds("min_pass_rate = 0.9\nmax_drop = 0.5\n");
+    let repo = repo(&server, &setup, 10, &[3, 7], BROKEN);
     let (code, report, _) = check(&repo, &[]);
     assert_verdict(code, &report, 1, "blocked");
     assert_eq!(rule(&report, "min_pass_rate")["value"], 0.8);
@@ -186,17 +186,8 @@ fn min_pass_rate_blocks_with_regressions_listed() {
 #[test]
 fn max_drop_blocks() {
     let server = server();
-    let setup = Setup {
-        thresholds: "min_pass_rate = 0.1\nmax_drop = 0.05\n",
-        ..Setup::default()
-    };
-    let repo = repo(
-        &server,
-        &setup,
-        10,
-        &[4],
-        "VERSION: broken\nQ: {{ question }}\n",
-    );
+    let setup = Setup::with_thresholds("min_pass_rate = 0.1\nmax_drop = 0.05\n");
+    let repo = repo(&server, &setup, 10, &[4], BROKEN);
     let (code, report, _) = check(&repo, &[]);
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(rule(&report, "max_drop")["ok"], false);
@@ -206,18 +197,9 @@ fn max_drop_blocks() {
 #[test]
 fn a_significant_paired_regression_blocks_even_within_rate_thresholds() {
     let server = server();
-    let setup = Setup {
-        thresholds: "min_pass_rate = 0.1\nmax_drop = 0.9\n",
-        ..Setup::default()
-    };
+    let setup = Setup::with_thresholds("min_pass_rate = 0.1\nmax_drop = 0.9\n");
     let fragile: Vec<usize> = (0..8).collect();
-    let repo = repo(
-        &server,
-        &setup,
-        30,
-        &fragile,
-        "VERSION: broken\nQ: {{ question }}\n",
-    );
+    let repo = repo(&server, &setup, 30, &fragile, BROKEN);
     let (code, report, _) = check(&repo, &[]);
     assert_eq!(code, 1, "{report:#}");
     let mcnemar = rule(&report, "mcnemar");
@@ -237,13 +219,7 @@ fn the_tail_rule_and_metric_thresholds_block() {
         ..Setup::default()
     };
     // The two hardest cases (highest difficulty) break.
-    let repo = repo(
-        &server,
-        &setup,
-        20,
-        &[18, 19],
-        "VERSION: broken\nQ: {{ question }}\n",
-    );
+    let repo = repo(&server, &setup, 20, &[18, 19], BROKEN);
     let (code, report, _) = check(&repo, &[]);
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(
@@ -309,17 +285,8 @@ fn missing_or_placeholder_artifacts_block() {
 #[test]
 fn a_head_that_lowers_its_threshold_is_judged_by_the_base_and_is_exec_tier() {
     let server = server();
-    let setup = Setup {
-        thresholds: "min_pass_rate = 0.95\nmax_drop = 0.5\n",
-        ..Setup::default()
-    };
-    let repo = repo(
-        &server,
-        &setup,
-        10,
-        &[2],
-        "VERSION: broken\nQ: {{ question }}\n",
-    );
+    let setup = Setup::with_thresholds("min_pass_rate = 0.95\nmax_drop = 0.5\n");
+    let repo = repo(&server, &setup, 10, &[2], BROKEN);
     let lowered = std::fs::read_to_string(repo.path().join("promptgate.toml"))
         .unwrap_or_default()
         .replace("min_pass_rate = 0.95", "min_pass_rate = 0.5");
@@ -406,14 +373,7 @@ fn a_missing_base_commit_is_an_error_with_the_fix() {
     let server = server();
     let origin = repo(&server, &Setup::default(), 3, &[], REWORDED);
     let base = origin.git(&["rev-parse", "main"]);
-    let clone = common::tempdir();
-    let url = format!("file://{}", origin.path().display());
-    common::git_in(
-        &clone,
-        &[
-            "clone", "-q", "--depth", "1", "--branch", "feature", &url, ".",
-        ],
-    );
+    let clone = common::shallow_clone(origin.path(), "feature");
     let run = common::run_with_env(
         &clone,
         &["check", "--base", &base, "--format", "json"],
@@ -458,17 +418,8 @@ fn no_affected_surface_passes_without_evals() {
 #[test]
 fn out_dir_gets_every_report_and_a_rerun_is_cached() {
     let server = server();
-    let setup = Setup {
-        thresholds: "min_pass_rate = 0.9\nmax_drop = 0.5\n",
-        ..Setup::default()
-    };
-    let repo = repo(
-        &server,
-        &setup,
-        6,
-        &[1],
-        "VERSION: broken\nQ: {{ question }}\n",
-    );
+    let setup = Setup::with_thresholds("min_pass_rate = 0.9\nmax_drop = 0.5\n");
+    let repo = repo(&server, &setup, 6, &[1], BROKEN);
     let out = repo.path().join("gate-out");
     let (code, _, _) = check(&repo, &["--out", out.to_str().unwrap_or_default()]);
     assert_eq!(code, 1);
@@ -498,28 +449,16 @@ fn the_verdict_comment_escapes_model_output_and_stays_under_the_limit() {
         "```\n<!-- promptgate:verdict -->\n@acme/everyone <script>alert(1)</script>\n".repeat(200);
     let answer = hostile.clone();
     let server = Server::start(move |request| {
-        let prompt = request.json()["messages"][0]["content"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let prompt = request.prompt();
         Reply::openai(if prompt.contains("VERSION: broken") {
             &answer
         } else {
             "correct answer"
         })
     });
-    let setup = Setup {
-        thresholds: "min_pass_rate = 0.9\nmax_drop = 0.5\n",
-        ..Setup::default()
-    };
+    let setup = Setup::with_thresholds("min_pass_rate = 0.9\nmax_drop = 0.5\n");
     let fragile: Vec<usize> = (0..300).collect();
-    let repo = repo(
-        &server,
-        &setup,
-        300,
-        &fragile,
-        "VERSION: broken\nQ: {{ question }}\n",
-    );
+    let repo = repo(&server, &setup, 300, &fragile, BROKEN);
     let run = common::run_with_env(
         repo.path(),
         &["check", "--base", "main", "--format", "markdown"],
@@ -605,13 +544,7 @@ fn shards_merge_into_the_verdict_of_a_single_run() {
         thresholds: "min_pass_rate = 0.9\nmax_drop = 0.2\ntail_min_pass_rate = 0.5\nmetrics = [{ name = \"accuracy\", min = 0.5 }]\n",
         ..Setup::default()
     };
-    let repo = repo(
-        &server,
-        &setup,
-        24,
-        &[2, 5, 11, 23],
-        "VERSION: broken\nQ: {{ question }}\n",
-    );
+    let repo = repo(&server, &setup, 24, &[2, 5, 11, 23], BROKEN);
     let (single_code, single, _) = check(&repo, &[]);
     let dirs: Vec<String> = (1..=3)
         .map(|k| repo.path().join(format!("shard{k}")).display().to_string())

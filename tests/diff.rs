@@ -467,14 +467,7 @@ fn shallow_clone_without_the_base_commit_names_the_fix() {
         origin.commit(&format!("edit {i}"));
     }
     let base = origin.git(&["rev-parse", "main"]);
-    let clone = common::tempdir();
-    let url = format!("file://{}", origin.path().display());
-    common::git_in(
-        &clone,
-        &[
-            "clone", "-q", "--depth", "1", "--branch", "feature", &url, ".",
-        ],
-    );
+    let clone = common::shallow_clone(origin.path(), "feature");
     let run = common::run_in(&clone, &["diff", "--base", &base]);
     assert_eq!(run.code, 4, "{}", run.stderr);
     assert_contains(&run.stderr, "fetch-depth: 0");

@@ -15,10 +15,7 @@ const KEY_VAR: &str = "PG_TEST_KEY";
 /// Answers correctly unless the prompt says "terse".
 fn server() -> Server {
     Server::start(|request| {
-        let prompt = request.json()["messages"][0]["content"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let prompt = request.prompt();
         Reply::openai(if prompt.contains("terse") {
             "no"
         } else {

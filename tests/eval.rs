@@ -56,10 +56,7 @@ fn eval_json(repo: &TestRepo, args: &[&str]) -> (i32, Value) {
 
 /// The last user message of a recorded Chat Completions request.
 fn question(request: &Recorded) -> String {
-    request.json()["messages"][0]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    request.prompt()
 }
 
 fn case_by_id<'a>(json: &'a Value, id: &str) -> &'a Value {

@@ -25,16 +25,8 @@ fn path_with_promptgate() -> String {
 
 /// Runs git with the hooks able to find promptgate; does not assert success.
 fn git(dir: &Path, args: &[&str]) -> Output {
-    Command::new("git")
-        .args(args)
-        .current_dir(dir)
+    common::git_command(dir, args)
         .env("PATH", path_with_promptgate())
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
         .env_remove("PROMPTGATE_CONFIG")
         .output()
         .expect("git")

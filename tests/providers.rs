@@ -47,6 +47,19 @@ impl Api {
         }
     }
 
+    /// Each 200 answer in `cases` is a permanent error whose message ends as given.
+    async fn assert_permanent(self, cases: impl IntoIterator<Item = (Value, &str)>) {
+        for (body, expected) in cases {
+            let server = Server::script(vec![Reply::json(200, body)]);
+            let message = expect_permanent(self.complete(&server.url, None).await);
+            let endpoint = self.endpoint(&server);
+            assert_contains(
+                &message,
+                &format!("{}: response from {endpoint} {expected}", self.name()),
+            );
+        }
+    }
+
     async fn complete(
         self,
         root_url: &str,
@@ -242,15 +255,7 @@ async fn openai_answers_without_usable_text_are_permanent() {
             "has content that is not text",
         ),
     ];
-    for (body, expected) in cases {
-        let server = Server::script(vec![Reply::json(200, body)]);
-        let message = expect_permanent(Api::OpenAi.complete(&server.url, None).await);
-        let endpoint = Api::OpenAi.endpoint(&server);
-        assert_contains(
-            &message,
-            &format!("openai: response from {endpoint} {expected}"),
-        );
-    }
+    Api::OpenAi.assert_permanent(cases).await;
 }
 
 // --- Anthropic: the request and the answer ---
@@ -376,15 +381,7 @@ async fn anthropic_answers_without_usable_text_are_permanent() {
             "has empty content (stop_reason: max_tokens)",
         ),
     ];
-    for (body, expected) in cases {
-        let server = Server::script(vec![Reply::json(200, body)]);
-        let message = expect_permanent(Api::Anthropic.complete(&server.url, None).await);
-        let endpoint = Api::Anthropic.endpoint(&server);
-        assert_contains(
-            &message,
-            &format!("anthropic: response from {endpoint} {expected}"),
-        );
-    }
+    Api::Anthropic.assert_permanent(cases).await;
 }
 
 // --- Both: failures ---

@@ -37,11 +37,11 @@ pub struct Checked {
 }
 
 pub(super) fn run(cli: &Cli, args: &CheckArgs) -> Result<i32> {
-    let repo = open_repo().ok();
-    let mut pull = pull::locate(args, repo.as_ref())?;
-    let mut checked = match pull.problem.take() {
-        Some(error) => fail_unless_usage(error)?,
-        None => gather_or_fail(cli, args, &pull)?,
+    let repo = open_repo();
+    let mut pull = pull::locate(args, repo.as_ref().ok())?;
+    let mut checked = match (pull.problem.take(), repo) {
+        (Some(error), _) | (None, Err(error)) => fail_unless_usage(error)?,
+        (None, Ok(repo)) => gather_or_fail(cli, args, &pull, &repo)?,
     };
     checked.report.pull_request = pull.number;
     if checked.report.verdict == gate::Verdict::Error {
@@ -81,8 +81,13 @@ pub(super) fn run(cli: &Cli, args: &CheckArgs) -> Result<i32> {
 }
 
 /// Runs the gate; anything but a usage mistake that stops it becomes an `error` verdict.
-pub(super) fn gather_or_fail(cli: &Cli, args: &CheckArgs, pull: &Pull) -> Result<Checked> {
-    gather(cli, args, pull).or_else(fail_unless_usage)
+pub(super) fn gather_or_fail(
+    cli: &Cli,
+    args: &CheckArgs,
+    pull: &Pull,
+    repo: &Repo,
+) -> Result<Checked> {
+    gather(cli, args, pull, repo).or_else(fail_unless_usage)
 }
 
 fn fail_unless_usage(error: Error) -> Result<Checked> {
@@ -146,11 +151,10 @@ fn failed(error: &Error) -> Checked {
     }
 }
 
-fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull) -> Result<Checked> {
-    let repo = open_repo()?;
+fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Checked> {
     if let Some(session) = &pull.session {
         let from_pull = (args.range.base.is_none(), args.range.head.is_none());
-        pull::ensure_commits(&repo, session, from_pull)?;
+        pull::ensure_commits(repo, session, from_pull)?;
     }
     let (base_arg, head_arg) = pull.range(args);
     let super::Range {
@@ -158,13 +162,13 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull) -> Result<Checked> {
         base,
         head,
         merge_base,
-    } = super::resolve_range(&repo, base_arg.as_deref(), &head_arg)?;
+    } = super::resolve_range(repo, base_arg.as_deref(), &head_arg)?;
     let (base_tip, old, new) = (
         repo.tree_snapshot(base)?,
         repo.tree_snapshot(merge_base)?,
         repo.tree_snapshot(head)?,
     );
-    let config_path = config_path(cli, &repo);
+    let config_path = config_path(cli, repo);
     let base_config = read_config(&base_tip, &config_path, "base")?;
     let head_config = read_config(&new, &config_path, "head")?;
     let mapping = [&head_config, &base_config]
@@ -185,7 +189,7 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull) -> Result<Checked> {
         repo_path: &config_path,
         bytes: &mapping.bytes,
     };
-    let mut changes = changeset::assemble(&repo, &old, &new, source, |_| {
+    let mut changes = changeset::assemble(repo, &old, &new, source, |_| {
         repo.diff_commits(merge_base, head)
     })?;
     print_warnings(&changes.warnings);
@@ -253,7 +257,7 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull) -> Result<Checked> {
         None => pull.pull().map(|p| p.body.clone()),
     };
     context.artifacts =
-        check_artifacts(&repo, policy, decision.tier, &new, (merge_base, head), body)?;
+        check_artifacts(repo, policy, decision.tier, &new, (merge_base, head), body)?;
     let on_github = pull.session.as_ref().zip(pull.pull());
     context.approvals = Some(approvals(
         policy,

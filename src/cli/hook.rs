@@ -257,7 +257,8 @@ fn pre_push(cli: &Cli) -> Result<i32> {
             repo: None,
             post: false,
         };
-        let checked: Checked = check::gather_or_fail(cli, &args, &super::pull::Pull::local())?;
+        let checked: Checked =
+            check::gather_or_fail(cli, &args, &super::pull::Pull::local(), &repo)?;
         eprint!(
             "{}",
             terminal::verdict(

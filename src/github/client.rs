@@ -269,10 +269,6 @@ fn refusal(answer: &Answer, purpose: Purpose, has_token: bool) -> Failure {
             ),
             wait: None,
         },
-        403 => Failure {
-            error: error(format!("403 {message}"), permission_fix()),
-            wait: None,
-        },
         404 => Failure {
             error: error(
                 format!("404 {message}"),

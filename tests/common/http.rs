@@ -29,6 +29,14 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// The first message's text of a Chat Completions request ("" when there is none).
+    pub fn prompt(&self) -> String {
+        self.json()["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
         self.headers

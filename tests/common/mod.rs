@@ -81,7 +81,8 @@ pub fn git_succeeds(dir: &Path, args: &[&str]) -> bool {
         .success()
 }
 
-fn git_command(dir: &Path, args: &[&str]) -> Command {
+/// git in `dir` with a fixed identity and dates, and no system or user config.
+pub fn git_command(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new("git");
     command
         .args(args)
@@ -95,6 +96,17 @@ fn git_command(dir: &Path, args: &[&str]) -> Command {
         .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
         .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z");
     command
+}
+
+/// A `--depth 1` clone of `origin`'s `branch` in a new temp dir.
+pub fn shallow_clone(origin: &Path, branch: &str) -> PathBuf {
+    let clone = tempdir();
+    let url = format!("file://{}", origin.display());
+    git_in(
+        &clone,
+        &["clone", "-q", "--depth", "1", "--branch", branch, &url, "."],
+    );
+    clone
 }
 
 pub fn git_in(dir: &Path, args: &[&str]) -> String {
