@@ -1,6 +1,7 @@
 //! The prompt change set: the raw git changes between two snapshots, narrowed to the files
-//! that matter to a surface (its prompt globs, the templates those include, and its entry in
-//! the config), each with the surfaces it affects and its old and new content.
+//! that matter to a surface (its prompt globs, the templates those include, its eval cases
+//! and its entry in the config), each with the surfaces it affects, its old and new content,
+//! and for a case file the cases added, removed and edited.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,6 +10,7 @@ use serde::Serialize;
 
 use crate::config::SurfaceMap;
 use crate::diagnostic::Diagnostic;
+use crate::eval::case_diff::{self, CaseChange};
 use crate::git::{EntryKind, FileChange, FileSide, GitError, Repo, Snapshot, Status};
 use crate::prompts::includes::Closure;
 use crate::prompts::is_binary;
@@ -48,6 +50,8 @@ pub enum Via {
     Include,
     /// It is the config file.
     Config,
+    /// It is a surface's eval case file.
+    Cases,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +64,8 @@ pub struct PromptChange {
     pub via: Via,
     pub old: Option<Content>,
     pub new: Option<Content>,
+    /// For a case file: the cases added, removed and edited, when both sides parse.
+    pub cases: Option<Vec<CaseChange>>,
 }
 
 impl PromptChange {
@@ -228,6 +234,14 @@ impl<'s, 'a> Mapper<'s, 'a> {
             };
             return Ok((Via::Config, surfaces.into_iter().collect()));
         }
+        let by_cases: BTreeSet<String> = std::iter::once(sides.new_map)
+            .chain(sides.old_map)
+            .flat_map(|map| paths.iter().flat_map(move |p| map.surfaces_with_cases(p)))
+            .map(String::from)
+            .collect();
+        if !by_cases.is_empty() {
+            return Ok((Via::Cases, by_cases));
+        }
         let globbed: BTreeSet<String> = std::iter::once(sides.new_map)
             .chain(sides.old_map)
             .flat_map(|map| paths.iter().flat_map(move |p| map.surfaces_matching(p)))
@@ -382,6 +396,9 @@ fn with_contents(
         }
         _ => None,
     };
+    let cases = (via == Via::Cases)
+        .then(|| case_changes(&change, old.as_ref(), new.as_ref()))
+        .flatten();
     Ok(PromptChange {
         status: change.status,
         path: change.path,
@@ -391,7 +408,31 @@ fn with_contents(
         via,
         old,
         new,
+        cases,
     })
+}
+
+/// The cases a case-file change adds, removes and edits; `None` when a side does not parse
+/// (validation says why) or is not text.
+fn case_changes(
+    change: &FileChange,
+    old: Option<&Content>,
+    new: Option<&Content>,
+) -> Option<Vec<CaseChange>> {
+    let parse = |path: &str, content: Option<&Content>| match content {
+        None => Some(Vec::new()),
+        Some(Content::Text(text)) => crate::eval::cases::parse(path, text.as_bytes()).ok(),
+        Some(_) => None,
+    };
+    let old_path = change.old_path.as_deref().unwrap_or(&change.path);
+    // A pure rename keeps every case.
+    if change.similarity == Some(100) {
+        return Some(Vec::new());
+    }
+    Some(case_diff::compare(
+        &parse(old_path, old)?,
+        &parse(&change.path, new)?,
+    ))
 }
 
 /// Git's notion of rename similarity: the bytes of the old file that survive unchanged in

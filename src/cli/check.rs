@@ -15,14 +15,15 @@ use crate::config::{self, Config, ProviderKind, Surface, Tier};
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
 use crate::eval::cache::Cache;
+use crate::eval::case_diff::{self, CaseChange};
 use crate::eval::price::PriceTable;
 use crate::eval::providers::{self, Endpoint};
 use crate::eval::runner::{self, CaseSummary, Options, Shard, Target};
-use crate::eval::suite;
+use crate::eval::suite::{self, Suite};
 use crate::gate::artifacts::{self, Document, Headings};
 use crate::gate::{
-    self, Approvals, ChangedFile, Context, Report, SideResult, SurfaceChange, SurfaceInput,
-    Thresholds,
+    self, rules::SideSettings, Approvals, ChangedFile, Context, Report, SideResult, SurfaceChange,
+    SurfaceInput, Thresholds,
 };
 use crate::git::{FileEntry, Repo, Snapshot, TreeSnapshot};
 use crate::github;
@@ -223,14 +224,12 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
         head_config.as_ref().map(|c| &c.config),
     );
     let tiers: Vec<Tier> = plans.iter().map(|p| p.definition().tier).collect();
-    let decision = gate::tier::decide(
+    let mut decision = gate::tier::decide(
         &tiers,
         plans.len(),
         base_config.as_ref().map(|c| &c.config),
         head_config.as_ref().map(|c| &c.config),
     );
-    context.tier = Some(decision.tier);
-    context.tier_reasons = decision.raised_because;
     drill_notes(policy, &base_tip, &plans, &mut context)?;
     let old_config = read_config(&old, &config_path, "merge base").ok().flatten();
     let root = repo
@@ -249,6 +248,10 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
         args,
         context: &mut context,
     })?;
+    // Removing or weakening eval cases loosens the gate as surely as a lower threshold.
+    decision.raise(inputs.iter().flat_map(suite_loosenings));
+    context.tier = Some(decision.tier);
+    context.tier_reasons = decision.raised_because.clone();
     let body = match &args.pr_body {
         Some(path) => Some(
             std::fs::read_to_string(path)
@@ -274,6 +277,31 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
         changes: Some(changes),
         sides,
     })
+}
+
+/// How many loosened cases a surface names before counting the rest.
+const LOOSENINGS_NAMED: usize = 5;
+
+/// The ways a surface's suite edit loosens it, one reason each, the tail counted.
+fn suite_loosenings(input: &SurfaceInput) -> Vec<String> {
+    let all: Vec<&String> = input
+        .suite_changes
+        .iter()
+        .flat_map(|c| c.loosenings.iter())
+        .collect();
+    let mut reasons: Vec<String> = all
+        .iter()
+        .take(LOOSENINGS_NAMED)
+        .map(|l| format!("surface `{}`: {l}", input.name))
+        .collect();
+    if all.len() > LOOSENINGS_NAMED {
+        reasons.push(format!(
+            "surface `{}`: {} more loosened case edit(s) (see `suite_changes` in report.json)",
+            input.name,
+            all.len() - LOOSENINGS_NAMED
+        ));
+    }
+    reasons
 }
 
 /// Affected surfaces whose rollback drill is overdue (per the base's drill records): a
@@ -428,80 +456,86 @@ struct EvalPlan<'a, 'c> {
 
 type Sides = Vec<(String, &'static str, Vec<CaseSummary>)>;
 
+/// Where one surface's targets sit in the run.
+#[derive(Default)]
+struct Slots {
+    /// The base's prompts on the head's cases.
+    base: Option<usize>,
+    head: Option<usize>,
+    /// Base and head on the suite as it stood on the base (only when the change edits it).
+    base_suite: Option<(usize, usize)>,
+}
+
+/// One surface made ready: its targets' slots and what loading learned.
+#[derive(Default)]
+struct Prepared {
+    slots: Slots,
+    settings: gate::rules::SidePair<SideSettings>,
+    suite_changes: Vec<CaseChange>,
+    notes: Vec<String>,
+}
+
+/// The run's targets, with the endpoints each side may use.
+struct Loader<'p, 'a, 'c> {
+    plan: &'p EvalPlan<'a, 'c>,
+    base: SideProviders,
+    head: SideProviders,
+    endpoints: BTreeMap<(&'static str, String), Arc<Endpoint>>,
+    targets: Vec<Target>,
+    problems: Vec<Problem>,
+}
+
 /// Loads both sides of every gated surface, runs them in one go and pairs the results.
+/// Each side runs with its own prompts, model and parameters; both are graded on the
+/// head's cases (paired by id). When the change edits the suite, both sides' outputs are
+/// also graded against the suite as it stood on the base (identical requests are answered
+/// once, so this costs only the calls for cases the head removed or rewrote).
 fn evaluate(plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>, Sides)> {
-    let (trusted, refused) = trusted_providers(plan.policy, plan.head_config);
-    let mut endpoints: BTreeMap<String, Arc<Endpoint>> = BTreeMap::new();
-    let mut targets = Vec::new();
-    // For each plan: indexes of its base and head targets.
-    let mut slots: Vec<(Option<usize>, Option<usize>)> = Vec::new();
-    let mut problems = Vec::new();
-    for surface in plan.plans {
-        let mut slot = (None, None);
-        let gated = surface.policy.gate && surface.change != SurfaceChange::Removed;
-        if gated {
-            let mut load = |definition: &Surface, snapshot: &dyn Snapshot, side: &'static str| {
-                let loaded = load_side(
-                    &plan,
-                    (&trusted, &refused),
-                    &mut endpoints,
-                    surface,
-                    definition,
-                    snapshot,
-                    side,
-                );
-                match loaded {
-                    Ok(target) => {
-                        targets.push(target);
-                        Some(targets.len() - 1)
-                    }
-                    Err(problem) => {
-                        problems.push(problem);
-                        None
-                    }
-                }
-            };
-            if surface.change == SurfaceChange::Modified {
-                // The base side is read as the merge base defined it, if it did.
-                let definition = plan
-                    .old_config
-                    .and_then(|c| {
-                        c.surface
-                            .iter()
-                            .map(|s| s.get_ref())
-                            .find(|s| s.name.get_ref() == &surface.name)
-                    })
-                    .unwrap_or(surface.policy);
-                slot.0 = load(definition, plan.old, "base");
-            }
-            if let Some(definition) = surface.head {
-                slot.1 = load(definition, plan.new, "head");
-            }
-        }
-        slots.push(slot);
-    }
+    let mut loader = Loader {
+        plan: &plan,
+        base: side_providers(plan.policy, plan.old_config, "merge base"),
+        head: side_providers(plan.policy, plan.head_config, "change"),
+        endpoints: BTreeMap::new(),
+        targets: Vec::new(),
+        problems: Vec::new(),
+    };
+    let prepared: Vec<Prepared> = plan.plans.iter().map(|s| loader.prepare(s)).collect();
+    let Loader {
+        targets, problems, ..
+    } = loader;
+    let mut errors = Vec::new();
+    let mut blockers = Vec::new();
     for problem in problems {
         match problem {
-            Problem::Error(message) => plan.context.errors.push(message),
-            Problem::Blocker(message) => plan.context.blockers.push(message),
+            Problem::Error(message) => errors.push(message),
+            Problem::Blocker(message) => blockers.push(message),
         }
     }
     // Nothing is spent on evals when the gate could not measure anyway.
-    let results = if targets.is_empty() || !plan.context.errors.is_empty() {
+    let measurable = errors.is_empty() && plan.context.errors.is_empty();
+    plan.context.errors.extend(errors);
+    plan.context.blockers.extend(blockers);
+    let share_answers = prepared.iter().any(|p| p.slots.base_suite.is_some());
+    let results = if targets.is_empty() || !measurable {
         Vec::new()
     } else {
-        run_targets(targets, plan.policy, plan.root, plan.args)?
+        run_targets(targets, plan.policy, plan.root, plan.args, share_answers)?
     };
     let mut sides: Sides = Vec::new();
     let mut inputs = Vec::new();
-    for (surface, (base_slot, head_slot)) in plan.plans.iter().zip(slots) {
+    for (surface, prepared) in plan.plans.iter().zip(prepared) {
         let take = |slot: Option<usize>| slot.and_then(|i| results.get(i).cloned());
-        let (base, head) = (take(base_slot), take(head_slot));
+        let (base, head) = (take(prepared.slots.base), take(prepared.slots.head));
         for (label, side) in [("base", &base), ("head", &head)] {
             if let Some(side) = side {
                 sides.push((surface.name.clone(), label, side.cases.clone()));
             }
         }
+        let base_suite = prepared.slots.base_suite.and_then(|(b, h)| {
+            take(Some(b))
+                .zip(take(Some(h)))
+                .map(|(base, head)| gate::rules::BaseSuiteSides { base, head })
+        });
         inputs.push(SurfaceInput {
             name: surface.name.clone(),
             change: surface.change,
@@ -510,41 +544,247 @@ fn evaluate(plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>, Sides)> {
             thresholds: thresholds(plan.policy, surface.policy),
             base,
             head,
+            settings: prepared.settings,
+            suite_changes: prepared.suite_changes,
+            base_suite,
+            notes: prepared.notes,
         });
     }
     Ok((inputs, sides))
 }
 
-/// Provider settings the gate may use, and the head's providers it refuses. The base's
-/// endpoints are kept (a change cannot point the API keys at another server or run another
-/// command), with the head's model and parameters so a model change is what gets evaluated.
-/// A provider the head adds is used only when it needs no secret and runs no command.
-fn trusted_providers(policy: &Config, head: Option<&Config>) -> (Config, BTreeMap<String, String>) {
-    let mut trusted = policy.clone();
+impl Loader<'_, '_, '_> {
+    /// Loads one surface's sides and queues its targets.
+    fn prepare(&mut self, surface: &Plan<'_>) -> Prepared {
+        let mut prepared = Prepared::default();
+        if !surface.policy.gate || surface.change == SurfaceChange::Removed {
+            return prepared;
+        }
+        let plan = self.plan;
+        let head = surface.head.map(|definition| {
+            (
+                definition,
+                load_suite(plan, surface, definition, plan.new, "head"),
+            )
+        });
+        // The base side is read as the merge base defined it, if it did.
+        let base = (surface.change == SurfaceChange::Modified).then(|| {
+            let definition = plan
+                .old_config
+                .and_then(|c| find_surface(c, &surface.name))
+                .unwrap_or(surface.policy);
+            (
+                definition,
+                load_suite(plan, surface, definition, plan.old, "base"),
+            )
+        });
+        let (head, base) = match (head, base) {
+            (Some((hd, Ok(h))), None) => ((hd, h), None),
+            (Some((hd, Ok(h))), Some((bd, Ok(b)))) => ((hd, h), Some((bd, b))),
+            (head, base) => {
+                // A side that could not be loaded says why; the other is not run alone.
+                for (_, side) in head.into_iter().chain(base) {
+                    if let Err(problem) = side {
+                        self.problems.push(problem);
+                    }
+                }
+                return prepared;
+            }
+        };
+        let (head_definition, head_suite) = head;
+        let Some((base_definition, base_suite)) = base else {
+            // Added by the change: judged alone.
+            prepared.slots.head = self.queue(
+                surface,
+                head_definition,
+                head_suite,
+                "head",
+                &mut prepared.settings.head,
+            );
+            return prepared;
+        };
+        prepared.suite_changes = case_diff::compare(&base_suite.cases, &head_suite.cases);
+        let (base_on_head, left_out) = base_suite.with_cases(&head_suite.cases);
+        if !left_out.is_empty() {
+            prepared.notes.push(format!(
+                "{} case(s) of the head cannot be rendered by the base's prompt, so they are compared on the head only: {}",
+                left_out.len(),
+                left_out.join(", ")
+            ));
+        }
+        let against =
+            (!prepared.suite_changes.is_empty()).then(|| head_suite.with_cases(&base_suite.cases));
+        prepared.slots.base = self.queue(
+            surface,
+            base_definition,
+            base_on_head,
+            "base",
+            &mut prepared.settings.base,
+        );
+        let mut ignored = None;
+        if let Some((head_on_base, left_out)) = against {
+            if !left_out.is_empty() {
+                prepared.notes.push(format!(
+                    "{} case(s) of the base's suite cannot be rendered by the head's prompt, so the comparison against the base's suite leaves them out: {}",
+                    left_out.len(),
+                    left_out.join(", ")
+                ));
+            }
+            let base_side = self.queue(surface, base_definition, base_suite, "base", &mut ignored);
+            let head_side =
+                self.queue(surface, head_definition, head_on_base, "head", &mut ignored);
+            prepared.slots.base_suite = base_side.zip(head_side);
+        }
+        prepared.slots.head = self.queue(
+            surface,
+            head_definition,
+            head_suite,
+            "head",
+            &mut prepared.settings.head,
+        );
+        prepared
+    }
+
+    /// Queues a suite on its side's endpoint; records what the side's calls use.
+    fn queue(
+        &mut self,
+        surface: &Plan<'_>,
+        definition: &Surface,
+        suite: Suite,
+        side: &'static str,
+        settings: &mut Option<SideSettings>,
+    ) -> Option<usize> {
+        match self.target(surface, definition, suite, side) {
+            Ok((target, used)) => {
+                *settings = Some(used);
+                self.targets.push(target);
+                Some(self.targets.len() - 1)
+            }
+            Err(problem) => {
+                self.problems.push(problem);
+                None
+            }
+        }
+    }
+
+    fn target(
+        &mut self,
+        surface: &Plan<'_>,
+        definition: &Surface,
+        suite: Suite,
+        side: &'static str,
+    ) -> std::result::Result<(Target, SideSettings), Problem> {
+        let plan = self.plan;
+        let provider = definition
+            .provider
+            .as_ref()
+            .map(|p| p.get_ref().clone())
+            .ok_or_else(|| Problem::Error(format!("surface `{}` has no provider", surface.name)))?;
+        let providers = if side == "base" {
+            &self.base
+        } else {
+            &self.head
+        };
+        if let Some(why) = providers.refused.get(&provider) {
+            return Err(Problem::Error(format!("surface `{}`: {why}", surface.name)));
+        }
+        let endpoint = match self.endpoints.get(&(side, provider.clone())) {
+            Some(endpoint) => endpoint.clone(),
+            None => {
+                let endpoint = providers::connect(&providers.config, &provider, plan.root, false)
+                    .map_err(|message| {
+                    Problem::Error(format!("surface `{}`: {message}", surface.name))
+                })?;
+                let endpoint = Arc::new(endpoint);
+                self.endpoints
+                    .insert((side, provider.clone()), endpoint.clone());
+                endpoint
+            }
+        };
+        let request = runner::build_request(&endpoint, suite.params(), Vec::new());
+        let prices = PriceTable::new(plan.policy.price.clone());
+        // A provider's own price is for the model the base configures on it; a side that
+        // runs another model is priced at that model's price.
+        let base_model = plan
+            .policy
+            .provider
+            .get(&provider)
+            .and_then(|p| p.get_ref().model.clone());
+        let price = endpoint
+            .price_override
+            .filter(|_| base_model.as_deref() == Some(request.model.as_str()))
+            .or_else(|| prices.lookup(&request.model));
+        let gate = &plan.policy.gate;
+        let repeat = surface
+            .policy
+            .repeat
+            .as_ref()
+            .map_or(*gate.repeat.get_ref(), |r| *r.get_ref());
+        let quorum = gate
+            .quorum
+            .as_ref()
+            .map_or(runner::default_quorum(repeat), |q| *q.get_ref());
+        let settings = SideSettings {
+            provider,
+            model: request.model,
+            parameters: request.params,
+        };
+        let target = Target {
+            suite,
+            endpoint,
+            repeat,
+            quorum: quorum.min(repeat),
+            price,
+        };
+        Ok((target, settings))
+    }
+}
+
+fn find_surface<'c>(config: &'c Config, name: &str) -> Option<&'c Surface> {
+    config
+        .surface
+        .iter()
+        .map(|s| s.get_ref())
+        .find(|s| s.name.get_ref() == name)
+}
+
+/// The providers one side may use, and those it may not.
+struct SideProviders {
+    config: Config,
+    refused: BTreeMap<String, String>,
+}
+
+/// The providers one side runs with: the base's endpoints, keys and commands (a change
+/// cannot point the API keys at another server or run another command), each with this
+/// side's own model and parameters, so that a model or parameter change is what gets
+/// measured. A provider only this side defines is used when it needs no secret and runs
+/// no command.
+fn side_providers(policy: &Config, side: Option<&Config>, who: &str) -> SideProviders {
+    let mut config = policy.clone();
     let mut refused = BTreeMap::new();
-    for (name, provider) in head.map(|h| &h.provider).into_iter().flatten() {
-        let head_provider = provider.get_ref();
-        if let Some(base) = trusted.provider.get_mut(name) {
+    for (name, provider) in side.map(|h| &h.provider).into_iter().flatten() {
+        let own = provider.get_ref();
+        if let Some(base) = config.provider.get_mut(name) {
             let base = base.get_mut();
-            base.model = head_provider.model.clone();
-            base.parameters = head_provider.parameters.clone();
+            base.model = own.model.clone();
+            base.parameters = own.parameters.clone();
             continue;
         }
-        let risk = match (&head_provider.api_key_env, head_provider.kind) {
+        let risk = match (&own.api_key_env, own.kind) {
             (_, ProviderKind::Exec) => Some("runs a local command".to_string()),
             (Some(var), _) => Some(format!("reads the secret ${var}")),
             (None, _) => None,
         };
         match risk {
             Some(risk) => {
-                refused.insert(name.clone(), format!("the change adds provider `{name}`, which {risk}; promptgate does not hand secrets or commands to a change before it is merged: add the provider on the base branch first, then re-run"));
+                refused.insert(name.clone(), format!("the {who} adds provider `{name}`, which {risk}; promptgate does not hand secrets or commands to a change before it is merged: add the provider on the base branch first, then re-run"));
             }
             None => {
-                trusted.provider.insert(name.clone(), provider.clone());
+                config.provider.insert(name.clone(), provider.clone());
             }
         }
     }
-    (trusted, refused)
+    SideProviders { config, refused }
 }
 
 /// Why a side could not be loaded.
@@ -555,15 +795,14 @@ enum Problem {
     Blocker(String),
 }
 
-fn load_side(
+/// One side's suite (prompts and cases) as `definition` maps it in `snapshot`.
+fn load_suite(
     plan: &EvalPlan<'_, '_>,
-    (trusted, refused): (&Config, &BTreeMap<String, String>),
-    endpoints: &mut BTreeMap<String, Arc<Endpoint>>,
     surface: &Plan<'_>,
     definition: &Surface,
     snapshot: &dyn Snapshot,
     side: &'static str,
-) -> std::result::Result<Target, Problem> {
+) -> std::result::Result<Suite, Problem> {
     let loaded = suite::load(snapshot, plan.config_path, definition).map_err(|e| {
         Problem::Error(format!(
             "surface `{}`: cannot read the {side} side: {e}",
@@ -571,7 +810,7 @@ fn load_side(
         ))
     })?;
     let problems = loaded.error_messages();
-    let Some(suite) = loaded.suite.filter(|_| problems.is_empty()) else {
+    loaded.suite.filter(|_| problems.is_empty()).ok_or_else(|| {
         let message = format!(
             "surface `{}`: the {side} side's prompts or cases are invalid:\n{}",
             surface.name,
@@ -579,55 +818,11 @@ fn load_side(
         );
         // A broken head is the change's fault; a broken base means the gate cannot measure
         // what the change replaces.
-        return Err(if side == "head" {
+        if side == "head" {
             Problem::Blocker(message)
         } else {
             Problem::Error(message)
-        });
-    };
-    let provider = definition
-        .provider
-        .as_ref()
-        .map(|p| p.get_ref().clone())
-        .ok_or_else(|| Problem::Error(format!("surface `{}` has no provider", surface.name)))?;
-    if let Some(why) = refused.get(&provider) {
-        return Err(Problem::Error(format!("surface `{}`: {why}", surface.name)));
-    }
-    let endpoint = match endpoints.get(&provider) {
-        Some(endpoint) => endpoint.clone(),
-        None => match providers::connect(trusted, &provider, plan.root, false) {
-            Ok(endpoint) => {
-                let endpoint = Arc::new(endpoint);
-                endpoints.insert(provider.clone(), endpoint.clone());
-                endpoint
-            }
-            Err(message) => {
-                return Err(Problem::Error(format!(
-                    "surface `{}`: {message}",
-                    surface.name
-                )))
-            }
-        },
-    };
-    let prices = PriceTable::new(plan.policy.price.clone());
-    let model = runner::build_request(&endpoint, suite.params(), Vec::new()).model;
-    let price = endpoint.price_override.or_else(|| prices.lookup(&model));
-    let gate = &plan.policy.gate;
-    let repeat = surface
-        .policy
-        .repeat
-        .as_ref()
-        .map_or(*gate.repeat.get_ref(), |r| *r.get_ref());
-    let quorum = gate
-        .quorum
-        .as_ref()
-        .map_or(runner::default_quorum(repeat), |q| *q.get_ref());
-    Ok(Target {
-        suite,
-        endpoint,
-        repeat,
-        quorum: quorum.min(repeat),
-        price,
+        }
     })
 }
 
@@ -636,6 +831,7 @@ fn run_targets(
     policy: &Config,
     root: &Path,
     args: &CheckArgs,
+    share_answers: bool,
 ) -> Result<Vec<SideResult>> {
     let options = Options {
         cache: Cache::new(
@@ -655,6 +851,7 @@ fn run_targets(
         prices: PriceTable::new(policy.price.clone()),
         on_progress: None,
         keep_outputs: true,
+        share_answers,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

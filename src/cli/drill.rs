@@ -328,6 +328,7 @@ impl<'a> Drill<'a> {
             prices,
             on_progress: None,
             keep_outputs: false,
+            share_answers: false,
         };
         let runtime = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -368,6 +369,10 @@ impl<'a> Drill<'a> {
             thresholds,
             base: None,
             head: Some(side),
+            settings: Default::default(),
+            suite_changes: Vec::new(),
+            base_suite: None,
+            notes: Vec::new(),
         });
         let head = judged.head.clone();
         let rules: Vec<_> = judged

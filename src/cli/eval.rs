@@ -55,6 +55,7 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
         prices: PriceTable::new(config.price.clone()),
         on_progress: None,
         keep_outputs: false,
+        share_answers: false,
     };
     let total_trials: u64 = targets
         .iter()

@@ -10,6 +10,7 @@ use super::check::{emit, Checked, ShardFile, SHARD_FILE};
 use super::{Cli, MergeArgs};
 use crate::error::{Error, Result};
 use crate::eval::runner::{Accumulator, CaseRecord, Latency, MetricValue, RunResult, Shard};
+use crate::gate::rules::BaseSuiteSides;
 use crate::gate::{self, SideResult, SurfaceInput};
 use crate::report::{self, Format};
 
@@ -51,6 +52,12 @@ fn merge_checks(cli: &Cli, args: &MergeArgs) -> Result<i32> {
         for (merged, part) in inputs.iter_mut().zip(shard.inputs) {
             merged.base = join(merged.base.take(), part.base);
             merged.head = join(merged.head.take(), part.head);
+            merged.base_suite = match (merged.base_suite.take(), part.base_suite) {
+                (Some(a), Some(b)) => join(Some(a.base), Some(b.base))
+                    .zip(join(Some(a.head), Some(b.head)))
+                    .map(|(base, head)| BaseSuiteSides { base, head }),
+                (a, b) => a.or(b),
+            };
         }
     }
     let surfaces = inputs
@@ -132,7 +139,15 @@ fn join(a: Option<SideResult>, b: Option<SideResult>) -> Option<SideResult> {
 
 /// Cases in id order, as a single run reports them.
 fn sorted(mut input: SurfaceInput) -> SurfaceInput {
-    for side in [&mut input.base, &mut input.head].into_iter().flatten() {
+    let base_suite = input
+        .base_suite
+        .as_mut()
+        .map(|s| [&mut s.base, &mut s.head]);
+    for side in [input.base.as_mut(), input.head.as_mut()]
+        .into_iter()
+        .flatten()
+        .chain(base_suite.into_iter().flatten())
+    {
         side.cases.sort_by(|x, y| x.id.cmp(&y.id));
     }
     input

@@ -29,7 +29,11 @@ pub struct Loaded {
 /// with a valid config.
 pub fn load(file: &str, bytes: &[u8]) -> Result<Loaded, Vec<Diagnostic>> {
     let text = decode(file, bytes).map_err(|d| vec![d])?;
-    let config: Config = toml::from_str(text).map_err(|e| vec![toml_error(file, text, &e)])?;
+    let mut config: Config = toml::from_str(text).map_err(|e| vec![toml_error(file, text, &e)])?;
+    if let Ok(mut table) = toml::from_str::<toml::Table>(text) {
+        table.retain(|key, _| GOVERNANCE_TABLES.contains(&key));
+        config.governance = table;
+    }
     let diagnostics = model::check(&config, file, text);
     let (errors, warnings): (Vec<_>, Vec<_>) =
         diagnostics.into_iter().partition(Diagnostic::is_error);

@@ -26,7 +26,15 @@ pub struct Config {
     pub price: BTreeMap<String, Price>,
     #[serde(default)]
     pub drill: Drill,
+    /// The governance tables as written (`[tier.*]`, `[policy]`, `[drill]`, `[hooks]`), so
+    /// that any change to who decides is seen, key by key; filled by `config::load`.
+    #[serde(skip)]
+    pub governance: toml::Table,
 }
+
+/// The tables that decide who approves and how the gate is run: any change to them is a
+/// governance change.
+pub const GOVERNANCE_TABLES: [&str; 4] = ["tier", "policy", "drill", "hooks"];
 
 /// The rollback-drill rhythm.
 #[derive(Debug, Clone, Deserialize)]

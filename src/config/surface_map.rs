@@ -1,5 +1,5 @@
-//! The lenient view of a config that `diff` needs: each surface's name and prompt globs, and
-//! its raw entry (plus its provider's) to tell whether a change touched its settings. Other
+//! The lenient view of a config that `diff` needs: each surface's name, prompt globs and
+//! eval case file, and its raw entry (plus its provider's) to tell whether a change touched its settings. Other
 //! keys are not interpreted, so a config from an older revision with another schema still
 //! maps files to surfaces.
 
@@ -15,6 +15,8 @@ use crate::diagnostic::Diagnostic;
 pub struct SurfaceSpec {
     pub name: String,
     pub globs: PromptGlobs,
+    /// The eval case file: its cases are part of the surface.
+    pub cases: Option<String>,
     /// The surface's `[[surface]]` table as written.
     entry: toml::Value,
     /// The `[provider.<name>]` table it uses, if any.
@@ -38,6 +40,8 @@ struct Lenient {
 struct LenientSurface {
     name: Spanned<String>,
     prompts: Vec<Spanned<String>>,
+    #[serde(default)]
+    cases: Option<String>,
 }
 
 impl SurfaceMap {
@@ -78,6 +82,7 @@ impl SurfaceMap {
             surfaces.push(SurfaceSpec {
                 name: surface.name.into_inner(),
                 globs,
+                cases: surface.cases,
                 entry,
                 provider_entry,
             });
@@ -101,6 +106,14 @@ impl SurfaceMap {
         self.surfaces
             .iter()
             .filter(move |s| s.globs.is_match(path))
+            .map(|s| s.name.as_str())
+    }
+
+    /// Names of the surfaces whose eval case file is `path`.
+    pub fn surfaces_with_cases<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.surfaces
+            .iter()
+            .filter(move |s| s.cases.as_deref() == Some(path))
             .map(|s| s.name.as_str())
     }
 

@@ -16,6 +16,8 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::eval::command;
+
+mod strictness;
 use crate::eval::providers::ChatMessage;
 
 /// An assertion type, as named by promptfoo (without the `not-` prefix).

@@ -4,6 +4,7 @@
 
 pub mod assertions;
 pub mod cache;
+pub mod case_diff;
 pub mod cases;
 pub mod command;
 pub mod price;

@@ -6,7 +6,7 @@
 //! compact summaries, not outputs. A trial that still fails is an error, never a pass.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -79,6 +79,9 @@ pub struct Options {
     pub on_progress: Option<Box<dyn Fn(u64) + Send + Sync>>,
     /// Keep one output per case in its summary (the gate shows both sides of a flip).
     pub keep_outputs: bool,
+    /// Answer identical requests of this run with one call, even while it is in flight and
+    /// even under `--no-cache` (the gate grades one head output against two suites).
+    pub share_answers: bool,
 }
 
 /// One assertion's result in a trial.
@@ -228,7 +231,7 @@ pub async fn run(
 ) -> RunResult {
     let targets: Vec<Arc<Target>> = targets.into_iter().map(Arc::new).collect();
     let options = Arc::new(options);
-    let shared = Arc::new(Shared::new(options.max_cost_usd));
+    let shared = Arc::new(Shared::new(options.max_cost_usd, options.share_answers));
     // Bounded, so a slow sink holds back the calls instead of buffering their outputs.
     let (tx, rx) = mpsc::channel::<Landed>(LANDED_BUFFER);
     let collector = tokio::spawn(collect(
@@ -304,7 +307,12 @@ struct Shared {
     cache_hits: AtomicU64,
     budget: Mutex<Budget>,
     jitter: AtomicU64,
+    /// With `share_answers`: one answer per request key for the whole run.
+    answers: Option<Mutex<HashMap<String, Arc<Answer>>>>,
 }
+
+/// A request's answer, fetched once and handed to every trial that sends the same request.
+type Answer = tokio::sync::OnceCell<Result<cache::Entry, String>>;
 
 struct Budget {
     limit: Option<f64>,
@@ -318,7 +326,7 @@ struct Budget {
 }
 
 impl Shared {
-    fn new(limit: Option<f64>) -> Self {
+    fn new(limit: Option<f64>, share_answers: bool) -> Self {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0x9e37_79b9, |d| d.as_nanos() as u64);
@@ -333,7 +341,15 @@ impl Shared {
                 largest_output_tokens: 0,
             }),
             jitter: AtomicU64::new(seed | 1),
+            answers: share_answers.then(Mutex::default),
         }
+    }
+
+    /// The shared slot for a request key, when answers are shared.
+    fn answer_slot(&self, key: &str) -> Option<Arc<Answer>> {
+        let answers = self.answers.as_ref()?;
+        let mut answers = answers.lock().ok()?;
+        Some(answers.entry(key.to_string()).or_default().clone())
     }
 
     fn spent(&self) -> Option<f64> {
@@ -407,19 +423,32 @@ impl Job {
             Err(message) => return error_trial(self.trial, message),
         };
         let key = cache::key(endpoint.kind, &endpoint.base_url, &request, self.trial);
-        let (entry, cached) = match options.cache.get(&key) {
-            Some(entry) => {
-                shared.cache_hits.fetch_add(1, Ordering::Relaxed);
-                (entry, true)
-            }
-            None => match call(endpoint, &request, self.trial, target.price, shared).await {
-                Ok(entry) => {
-                    // A cache write failure costs a future call, not this result.
-                    let _ = options.cache.put(&key, &entry);
-                    (entry, false)
+        let fetched = match shared.answer_slot(&key) {
+            Some(slot) => {
+                let fetched_here = AtomicBool::new(false);
+                let answer = slot
+                    .get_or_init(|| async {
+                        fetched_here.store(true, Ordering::Relaxed);
+                        self.fetch(&key, &request, options, shared)
+                            .await
+                            .map(|(entry, _)| entry)
+                    })
+                    .await;
+                match answer {
+                    // Another trial of this run fetched it: as good as a cache hit.
+                    Ok(entry) if !fetched_here.load(Ordering::Relaxed) => {
+                        shared.cache_hits.fetch_add(1, Ordering::Relaxed);
+                        Ok((entry.clone(), true))
+                    }
+                    Ok(entry) => Ok((entry.clone(), false)),
+                    Err(message) => Err(message.clone()),
                 }
-                Err(message) => return error_trial(self.trial, message),
-            },
+            }
+            None => self.fetch(&key, &request, options, shared).await,
+        };
+        let (entry, cached) = match fetched {
+            Ok(fetched) => fetched,
+            Err(message) => return error_trial(self.trial, message),
         };
         let cost = target
             .price
@@ -474,6 +503,31 @@ impl Job {
             cost_usd: cost,
             cached,
         }
+    }
+
+    /// The answer from the cache, else from the provider (then stored); `true` when cached.
+    async fn fetch(
+        &self,
+        key: &str,
+        request: &Request,
+        options: &Options,
+        shared: &Shared,
+    ) -> Result<(cache::Entry, bool), String> {
+        if let Some(entry) = options.cache.get(key) {
+            shared.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok((entry, true));
+        }
+        let entry = call(
+            &self.target.endpoint,
+            request,
+            self.trial,
+            self.target.price,
+            shared,
+        )
+        .await?;
+        // A cache write failure costs a future call, not this result.
+        let _ = options.cache.put(key, &entry);
+        Ok((entry, false))
     }
 
     fn request(&self) -> Result<Request, String> {

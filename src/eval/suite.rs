@@ -4,6 +4,7 @@
 //! every case. `validate` reports what this finds; `eval` runs what it loads.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -17,12 +18,13 @@ use crate::prompts::includes::Closure;
 use crate::prompts::template::Templates;
 use crate::prompts::{self, Prompt};
 
-/// A loaded suite, ready to render.
+/// A loaded suite, ready to render. The compiled templates are shared, so one side's
+/// prompts can render another revision's cases ([`Suite::with_cases`]).
 pub struct Suite {
     pub surface: String,
     /// The prompt every case renders.
     pub entry: Prompt,
-    pub templates: Templates,
+    pub templates: Arc<Templates>,
     pub case_file: String,
     pub cases: Vec<Case>,
 }
@@ -41,6 +43,43 @@ impl Suite {
                 })
             })
             .collect()
+    }
+
+    /// This suite's prompts with other cases: each takes the vars of its namesake here for
+    /// any variable it lacks (a renamed variable still reaches these prompts). Cases these
+    /// prompts cannot render are left out and returned by id.
+    pub fn with_cases(&self, cases: &[Case]) -> (Suite, Vec<String>) {
+        let own: BTreeMap<&str, &Case> = self.cases.iter().map(|c| (c.id.as_str(), c)).collect();
+        let mut suite = Suite {
+            cases: Vec::with_capacity(cases.len()),
+            ..self.clone_without_cases()
+        };
+        let mut left_out = Vec::new();
+        for case in cases {
+            let mut case = case.clone();
+            if let Some(namesake) = own.get(case.id.as_str()) {
+                for (key, value) in &namesake.vars {
+                    case.vars
+                        .entry(key.clone())
+                        .or_insert_with(|| value.clone());
+                }
+            }
+            suite.cases.push(case);
+            if suite.render(suite.cases.len() - 1).is_err() {
+                left_out.extend(suite.cases.pop().map(|c| c.id));
+            }
+        }
+        (suite, left_out)
+    }
+
+    fn clone_without_cases(&self) -> Suite {
+        Suite {
+            surface: self.surface.clone(),
+            entry: self.entry.clone(),
+            templates: self.templates.clone(),
+            case_file: self.case_file.clone(),
+            cases: Vec::new(),
+        }
     }
 
     /// The entry prompt's model parameters (front matter or chat-file keys).
@@ -117,7 +156,7 @@ pub fn load(
         out.suite = Some(Suite {
             surface: name.clone(),
             entry,
-            templates,
+            templates: Arc::new(templates),
             case_file,
             cases,
         });

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::statistics::{mcnemar_exact, tail, wilson};
 use crate::config::MetricThreshold;
+use crate::eval::case_diff::CaseChange;
 use crate::eval::runner::{CaseStatus, CaseSummary, Latency, MetricValue, SurfaceResult};
 
 /// Tolerance for comparing rates with thresholds written in decimal.
@@ -74,6 +75,40 @@ pub enum SurfaceChange {
     Removed,
 }
 
+/// A value on each side of the change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SidePair<T> {
+    pub base: Option<T>,
+    pub head: Option<T>,
+}
+
+impl<T: PartialEq> SidePair<T> {
+    /// Both sides, when both are known and differ.
+    pub fn changed(&self) -> Option<(&T, &T)> {
+        self.base
+            .as_ref()
+            .zip(self.head.as_ref())
+            .filter(|(b, h)| b != h)
+    }
+}
+
+/// What one side's calls were made with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SideSettings {
+    pub provider: String,
+    pub model: String,
+    /// Request parameters (the provider's, overlaid by the prompt's front matter).
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Both sides' outputs graded against the suite as it stood on the base, when the change
+/// edits the suite: the head's cases decide the rules, this shows what the edit hides.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BaseSuiteSides {
+    pub base: SideResult,
+    pub head: SideResult,
+}
+
 /// What a surface is judged from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SurfaceInput {
@@ -85,6 +120,28 @@ pub struct SurfaceInput {
     pub thresholds: Thresholds,
     pub base: Option<SideResult>,
     pub head: Option<SideResult>,
+    /// Provider, model and parameters of each side's calls.
+    #[serde(default)]
+    pub settings: SidePair<SideSettings>,
+    /// The eval cases the change adds, removes or edits (base → head).
+    #[serde(default)]
+    pub suite_changes: Vec<CaseChange>,
+    #[serde(default)]
+    pub base_suite: Option<BaseSuiteSides>,
+    /// Observations made while loading the sides.
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// The head graded against the suite as it stood on the base.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgainstBaseSuite {
+    pub cases: usize,
+    pub base: SideStats,
+    pub head: SideStats,
+    /// Case ids that pass on the base and fail on the head under the base's cases.
+    pub regressions: Vec<String>,
+    pub fixes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,6 +248,15 @@ pub struct SurfaceReport {
     pub rules: Vec<RuleResult>,
     pub cost: SideCost,
     pub latency_ms: SideLatency,
+    /// The model each side ran with; `provider` and `parameters` likewise.
+    pub model: SidePair<String>,
+    pub provider: SidePair<String>,
+    pub parameters: SidePair<serde_json::Map<String, serde_json::Value>>,
+    /// The eval cases the change adds, removes or edits, each with what loosens the suite.
+    pub suite_changes: Vec<CaseChange>,
+    /// Present when the suite changed: the head against the suite as it stood on the base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub against_base_suite: Option<AgainstBaseSuite>,
     /// Case ids only one side has: never counted as flips.
     pub only_in_base: Vec<String>,
     pub only_in_head: Vec<String>,
@@ -244,6 +310,58 @@ pub fn judge_surface(input: SurfaceInput) -> SurfaceReport {
             }
         }
     }
+    notes.extend(input.notes.iter().cloned());
+    let settings = &input.settings;
+    let pick = |f: fn(&SideSettings) -> String| SidePair {
+        base: settings.base.as_ref().map(f),
+        head: settings.head.as_ref().map(f),
+    };
+    let (model, provider) = (pick(|s| s.model.clone()), pick(|s| s.provider.clone()));
+    let parameters = SidePair {
+        base: settings.base.as_ref().map(|s| s.parameters.clone()),
+        head: settings.head.as_ref().map(|s| s.parameters.clone()),
+    };
+    if let Some((b, h)) = provider.changed() {
+        notes.push(format!("provider: {b} → {h}"));
+    }
+    if let Some((b, h)) = model.changed() {
+        notes.push(format!("model: {b} → {h}"));
+    }
+    if let Some((b, h)) = parameters.changed() {
+        notes.push(format!(
+            "parameters: {} → {}",
+            serde_json::Value::Object(b.clone()),
+            serde_json::Value::Object(h.clone())
+        ));
+    }
+    if !input.suite_changes.is_empty() {
+        notes.push(suite_note(&input.suite_changes));
+    }
+    let against_base_suite = input.base_suite.as_ref().map(|sides| {
+        let flips = pair(Some(&sides.base), Some(&sides.head));
+        let ids = |flips: &[Flip]| flips.iter().map(|f| f.id.clone()).collect::<Vec<_>>();
+        AgainstBaseSuite {
+            cases: sides.head.cases.len(),
+            base: side_stats(&sides.base),
+            head: side_stats(&sides.head),
+            regressions: ids(&flips.regressions),
+            fixes: ids(&flips.fixes),
+        }
+    });
+    if let Some(against) = &against_base_suite {
+        notes.push(format!(
+            "against the suite as it stood on base: {} regression(s){}, {} fix(es); head {:.1}% vs base {:.1}%",
+            against.regressions.len(),
+            if against.regressions.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", against.regressions.join(", "))
+            },
+            against.fixes.len(),
+            against.head.pass_rate * 100.0,
+            against.base.pass_rate * 100.0
+        ));
+    }
     match input.change {
         SurfaceChange::Added => notes.push(
             "added by this change: judged on its own thresholds, with no base to compare".into(),
@@ -284,6 +402,11 @@ pub fn judge_surface(input: SurfaceInput) -> SurfaceReport {
             base: base.map(|b| b.latency_ms),
             head: head.map(|h| h.latency_ms),
         },
+        model,
+        provider,
+        parameters,
+        suite_changes: input.suite_changes.clone(),
+        against_base_suite,
         only_in_base: flips.only_in_base,
         only_in_head: flips.only_in_head,
         complete: errors.is_empty(),
@@ -293,6 +416,25 @@ pub fn judge_surface(input: SurfaceInput) -> SurfaceReport {
         head: head_stats,
         notes,
     }
+}
+
+/// The suite edit in one sentence: how many cases were added, removed and edited, and
+/// how many of those edits loosen it.
+fn suite_note(changes: &[CaseChange]) -> String {
+    use crate::eval::case_diff::CaseChangeKind;
+    let count = |kind: CaseChangeKind| changes.iter().filter(|c| c.change == kind).count();
+    let loosening = changes.iter().filter(|c| c.loosens()).count();
+    format!(
+        "eval cases changed: {} added, {} removed, {} edited{}",
+        count(CaseChangeKind::Added),
+        count(CaseChangeKind::Removed),
+        count(CaseChangeKind::Edited),
+        if loosening == 0 {
+            String::new()
+        } else {
+            format!(" ({loosening} loosen the suite)")
+        }
+    )
 }
 
 fn side_stats(side: &SideResult) -> SideStats {
@@ -635,6 +777,10 @@ mod tests {
             thresholds,
             base,
             head: Some(head),
+            settings: SidePair::default(),
+            suite_changes: Vec::new(),
+            base_suite: None,
+            notes: Vec::new(),
         }
     }
 

@@ -1,15 +1,117 @@
 //! The change's risk tier: the highest tier of its surfaces, raised to `exec` when it touches
-//! `cross_cutting_surfaces` or more surfaces, when the base has no config (the head's is used)
-//! or when the head's config loosens the gate (a lower threshold, a lower tier, a removed
-//! surface, approver or rule, a larger `significance`, fewer repeats).
+//! `cross_cutting_surfaces` or more surfaces, when the base has no config (the head's is used),
+//! when the head's config loosens the gate (a lower threshold, a lower tier, a removed
+//! surface or rule, a larger `significance`, fewer repeats), when it changes governance (any
+//! key of `[tier.*]`, `[policy]`, `[drill]`, `[hooks]`: approvers added or removed…), or when
+//! the change removes or weakens eval cases (reasons handed in by the caller).
 
 use crate::config::{Config, Surface, Tier};
+
+/// Every governance key the head changes, one sentence each: who may approve, how many,
+/// which artifacts, the policy, the drill rhythm and the hooks. Any change here is decided
+/// by the base's owners, so it raises the change to `exec`, whichever way it points.
+pub fn governance_changes(base: &toml::Table, head: &toml::Table) -> Vec<String> {
+    let mut found = Vec::new();
+    diff_tables(&mut Vec::new(), base, head, &mut found);
+    found
+}
+
+fn section(path: &[&str]) -> String {
+    format!("[{}]", path.join("."))
+}
+
+fn diff_tables<'a>(
+    path: &mut Vec<&'a str>,
+    base: &'a toml::Table,
+    head: &'a toml::Table,
+    found: &mut Vec<String>,
+) {
+    let keys: std::collections::BTreeSet<&String> = base.keys().chain(head.keys()).collect();
+    for key in keys {
+        match (base.get(key), head.get(key)) {
+            (Some(toml::Value::Table(b)), Some(toml::Value::Table(h))) => {
+                path.push(key);
+                diff_tables(path, b, h, found);
+                path.pop();
+            }
+            (Some(b), Some(h)) if b == h => {}
+            (Some(toml::Value::Array(b)), Some(toml::Value::Array(h))) => {
+                let noun = if key == "approvers" {
+                    "approver".to_string()
+                } else {
+                    format!("`{key}` entry")
+                };
+                for item in b.iter().filter(|i| !h.contains(i)) {
+                    found.push(format!(
+                        "{} {noun} {} is removed",
+                        section(path),
+                        shown(item)
+                    ));
+                }
+                for item in h.iter().filter(|i| !b.contains(i)) {
+                    found.push(format!("{} {noun} {} is added", section(path), shown(item)));
+                }
+                // The same entries in another order change nothing.
+            }
+            (Some(toml::Value::Boolean(false)) | None, Some(toml::Value::Boolean(true)))
+                if !path.is_empty() =>
+            {
+                found.push(format!("{} `{key}` is turned on", section(path)));
+            }
+            (Some(b), Some(h)) => found.push(format!(
+                "{} `{key}` changes from {} to {}",
+                section(path),
+                shown(b),
+                shown(h)
+            )),
+            (Some(toml::Value::Table(_)), None) => {
+                found.push(format!("{} is removed", section_with(path, key)));
+            }
+            (None, Some(toml::Value::Table(_))) => {
+                found.push(format!("{} is added", section_with(path, key)));
+            }
+            (Some(b), None) => found.push(format!(
+                "{} `{key}` ({}) is removed",
+                section(path),
+                shown(b)
+            )),
+            (None, Some(h)) => {
+                found.push(format!("{} `{key}` is set to {}", section(path), shown(h)))
+            }
+            (None, None) => {}
+        }
+    }
+}
+
+fn section_with(path: &[&str], key: &str) -> String {
+    let mut full = path.to_vec();
+    full.push(key);
+    section(&full)
+}
+
+fn shown(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => format!("`{s}`"),
+        other => other.to_string(),
+    }
+}
 
 /// The tier and every reason it was raised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TierDecision {
     pub tier: Tier,
     pub raised_because: Vec<String>,
+}
+
+impl TierDecision {
+    /// Raises the tier to `exec` for each reason given (none: unchanged).
+    pub fn raise(&mut self, reasons: impl IntoIterator<Item = String>) {
+        let before = self.raised_because.len();
+        self.raised_because.extend(reasons);
+        if self.raised_because.len() > before {
+            self.tier = Tier::Exec;
+        }
+    }
 }
 
 /// Decides the tier from the affected surfaces' own tiers and the two configs.
@@ -19,7 +121,7 @@ pub fn decide(
     base: Option<&Config>,
     head: Option<&Config>,
 ) -> TierDecision {
-    let mut tier = surface_tiers
+    let tier = surface_tiers
         .iter()
         .copied()
         .max()
@@ -40,13 +142,12 @@ pub fn decide(
         (Some(base), Some(head)) => raised_because.extend(loosenings(base, head)),
         (Some(_), None) => raised_because.push("the head removes the promptgate config".into()),
     }
-    if !raised_because.is_empty() {
-        tier = Tier::Exec;
-    }
-    TierDecision {
+    let mut decision = TierDecision {
         tier,
-        raised_because,
-    }
+        raised_because: Vec::new(),
+    };
+    decision.raise(raised_because);
+    decision
 }
 
 /// Every way `head` loosens the gate that `base` defines.
@@ -88,62 +189,7 @@ pub fn loosenings(base: &Config, head: &Config) -> Vec<String> {
             ),
         }
     }
-    for tier in [Tier::Council, Tier::Exec] {
-        let (Some(b), h) = (base.tier.get(tier), head.tier.get(tier)) else {
-            continue;
-        };
-        let label = tier.as_str();
-        let Some(h) = h else {
-            found.push(format!("[tier.{label}] is removed"));
-            continue;
-        };
-        let (b, h) = (b.get_ref(), h.get_ref());
-        if h.min_approvals.get_ref() < b.min_approvals.get_ref() {
-            found.push(format!(
-                "[tier.{label}] `min_approvals` drops from {} to {}",
-                b.min_approvals.get_ref(),
-                h.min_approvals.get_ref()
-            ));
-        }
-        for approver in &b.approvers {
-            if !h
-                .approvers
-                .iter()
-                .any(|a| a.get_ref() == approver.get_ref())
-            {
-                found.push(format!(
-                    "[tier.{label}] approver `{}` is removed",
-                    approver.get_ref()
-                ));
-            }
-        }
-        for artifact in &b.artifacts {
-            if !h
-                .artifacts
-                .iter()
-                .any(|a| a.get_ref() == artifact.get_ref())
-            {
-                found.push(format!(
-                    "[tier.{label}] no longer requires the `{}` artifact",
-                    artifact.get_ref()
-                ));
-            }
-        }
-    }
-    let limit = |c: &Config| {
-        c.policy
-            .cross_cutting_surfaces
-            .as_ref()
-            .map(|n| *n.get_ref())
-    };
-    if let Some(b) = limit(base) {
-        if limit(head).is_none_or(|h| h > b) {
-            found.push("`cross_cutting_surfaces` is raised or removed".into());
-        }
-    }
-    if head.policy.allows_stale_approvals() && !base.policy.allows_stale_approvals() {
-        found.push("`allow_stale_approvals` is turned on".into());
-    }
+    found.extend(governance_changes(&base.governance, &head.governance));
     found
 }
 
@@ -281,6 +327,35 @@ mod tests {
         ] {
             assert!(found.contains(expected), "missing {expected:?} in\n{found}");
         }
+    }
+
+    #[test]
+    fn every_governance_change_is_named_whichever_way_it_points() {
+        let changed = BASE
+            .replace("\"alice\", ", "\"alice\", \"mallory\", ")
+            .replace("min_approvals = 1", "min_approvals = 2")
+            .replace(
+                "cross_cutting_surfaces = 3\n",
+                "cross_cutting_surfaces = 2\n[drill]\nevery_days = 30\n",
+            );
+        let found = loosenings(&config(BASE), &config(&changed)).join("\n");
+        for expected in [
+            "[tier.council] approver `mallory` is added",
+            "[tier.council] `min_approvals` changes from 1 to 2",
+            "[policy] `cross_cutting_surfaces` changes from 3 to 2",
+            "[drill] is added",
+        ] {
+            assert!(found.contains(expected), "missing {expected:?} in\n{found}");
+        }
+        let decision = decide(
+            &[Tier::SelfApproved],
+            1,
+            Some(&config(BASE)),
+            Some(&config(&changed)),
+        );
+        assert_eq!(decision.tier, Tier::Exec);
+        let reordered = BASE.replace("\"alice\", \"org/team\"", "\"org/team\", \"alice\"");
+        assert!(loosenings(&config(BASE), &config(&reordered)).is_empty());
     }
 
     #[test]

@@ -30,6 +30,9 @@ struct ChangeJson<'a> {
     kind: FileKind,
     via: Via,
     surfaces: &'a [String],
+    /// For a case file: the cases added, removed and edited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cases: Option<&'a [crate::eval::case_diff::CaseChange]>,
 }
 
 /// The change set as the documented JSON object, pretty-printed.
@@ -57,6 +60,7 @@ fn change(c: &PromptChange) -> ChangeJson<'_> {
         kind: c.kind(),
         via: c.via,
         surfaces: &c.surfaces,
+        cases: c.cases.as_deref(),
     }
 }
 

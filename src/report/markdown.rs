@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use super::textdiff::LineTag;
 use super::{body, status_word, Body};
-use crate::changeset::{ChangeSet, Via};
+use crate::changeset::ChangeSet;
 
 /// Renders the change set as a Markdown section.
 pub fn change_set(set: &ChangeSet) -> String {
@@ -32,11 +32,7 @@ pub fn change_set(set: &ChangeSet) -> String {
             Some(old) => format!("{} → {}", code(old), code(&change.path)),
             None => code(&change.path),
         };
-        let via = match change.via {
-            Via::Include => " (included)",
-            Via::Config => " (config)",
-            Via::Prompt => "",
-        };
+        let via = super::via_label(change.via);
         let surfaces: Vec<String> = change.surfaces.iter().map(|s| code(s)).collect();
         let _ = writeln!(
             out,
@@ -53,6 +49,12 @@ pub fn change_set(set: &ChangeSet) -> String {
             html(&change.path),
             status_word(change)
         );
+        for line in super::case_lines(change) {
+            let _ = writeln!(out, "- {}", inline(&line));
+        }
+        if change.cases.as_ref().is_some_and(|c| !c.is_empty()) {
+            out.push('\n');
+        }
         match body(change) {
             Body::Note(note) => {
                 let _ = writeln!(out, "{}", code(&note));

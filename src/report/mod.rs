@@ -8,7 +8,7 @@ pub mod terminal;
 pub mod textdiff;
 pub mod unified;
 
-use crate::changeset::{Content, PromptChange};
+use crate::changeset::{Content, PromptChange, Via};
 use crate::git::Status;
 
 /// An output format, as `--format` takes it.
@@ -28,6 +28,36 @@ pub fn status_word(change: &PromptChange) -> String {
         (Status::Modified, _) => "modified".into(),
         (Status::Deleted, _) => "deleted".into(),
     }
+}
+
+/// Why a file is in the change set, as reports suffix its name (nothing for a prompt).
+pub fn via_label(via: Via) -> &'static str {
+    match via {
+        Via::Include => " (included)",
+        Via::Config => " (config)",
+        Via::Cases => " (eval cases)",
+        Via::Prompt => "",
+    }
+}
+
+/// A case-file change, case by case: one line each, loosenings named.
+pub fn case_lines(change: &PromptChange) -> Vec<String> {
+    change
+        .cases
+        .iter()
+        .flatten()
+        .map(|c| {
+            if c.loosens() {
+                format!(
+                    "{} — loosens the suite: {}",
+                    c.summary(),
+                    c.loosenings.join("; ")
+                )
+            } else {
+                c.summary()
+            }
+        })
+        .collect()
 }
 
 /// What a side that is not text says instead of a diff.

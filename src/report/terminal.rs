@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::textdiff::{LineTag, TextChange};
 use super::{body, status_word, Body};
-use crate::changeset::{ChangeSet, PromptChange, Via};
+use crate::changeset::{ChangeSet, PromptChange};
 use crate::git::Status;
 
 /// ANSI styling, or none.
@@ -116,11 +116,7 @@ fn name(change: &PromptChange) -> String {
     if let Some(s) = change.similarity {
         let _ = write!(name, " ({s}%)");
     }
-    match change.via {
-        Via::Include => name.push_str(" (included)"),
-        Via::Config => name.push_str(" (config)"),
-        Via::Prompt => {}
-    }
+    name.push_str(super::via_label(change.via));
     let kind = crate::report::json::kind_word(change.kind());
     if kind != "text" {
         let _ = write!(name, " [{kind}]");
@@ -131,6 +127,9 @@ fn name(change: &PromptChange) -> String {
 fn file_diff(out: &mut String, change: &PromptChange, style: Style) {
     let title = format!("── {} ── {}", change.path, status_word(change));
     let _ = writeln!(out, "{}", style.paint(BOLD, &title));
+    for line in super::case_lines(change) {
+        let _ = writeln!(out, "   {line}");
+    }
     match body(change) {
         Body::Note(note) => {
             let _ = writeln!(out, "   {}", style.paint(DIM, &note));
