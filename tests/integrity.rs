@@ -380,3 +380,47 @@ fn governance_changes_are_exec_whichever_way_they_point() {
         assert_contains(&notes(&report), "tier raised to exec: [");
     }
 }
+
+#[test]
+fn the_verdict_comment_shows_models_case_changes_and_the_base_suite() {
+    // A local command plays the model: it quotes the refund window its prompt states.
+    let repo = TestRepo::new();
+    let case = |id: &str, window: &str| {
+        format!(
+            "{}\n",
+            json!({"id": id, "vars": {"question": format!("refund? ({id})")}, "assert": [{"type": "contains", "value": format!("{window} days")}, {"type": "not-icontains", "value": "sorry"}]})
+        )
+    };
+    repo.write(
+        "promptgate.toml",
+        "[provider.local]\nkind = \"exec\"\nmodel = \"local-v1\"\ncommand = [\"sh\", \"-c\", \"if grep -q '14 days'; then echo 'Within 14 days.'; else echo 'Within 30 days.'; fi\"]\n\n\
+         [[surface]]\nname = \"support\"\nprompts = [\"prompts/*.md\"]\ncases = \"evals/support.jsonl\"\nprovider = \"local\"\ntier = \"council\"\nmin_pass_rate = 0.5\nmax_drop = 0.5\n\n\
+         [tier.council]\napprovers = [\"alice\"]\nmin_approvals = 1\n",
+    )
+    .write("prompts/answer.md", PROMPT)
+    .write("evals/support.jsonl", ["a", "b", "c"].map(|id| case(id, "30")).concat());
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let text = std::fs::read_to_string(repo.path().join("promptgate.toml")).unwrap_or_default();
+    repo.write("promptgate.toml", text.replace("local-v1", "local-v2"))
+        .write("prompts/answer.md", PROMPT.replace("30 days", "14 days"))
+        .write(
+            "evals/support.jsonl",
+            format!(
+                "{}{}{}",
+                case("a", "14"),
+                case("b", "14").replace(",{\"type\":\"not-icontains\",\"value\":\"sorry\"}", ""),
+                case("d", "14")
+            ),
+        );
+    repo.commit("14-day refunds");
+    let run = common::run_in(
+        repo.path(),
+        &["check", "--base", "main", "--format", "markdown"],
+    );
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\b[0-9a-f]{12}\b", "[sha12]");
+    settings.add_filter(r"\b[0-9a-f]{7}\b", "[sha7]");
+    settings.bind(|| insta::assert_snapshot!(run.stdout));
+}

@@ -284,15 +284,15 @@ const LOOSENINGS_NAMED: usize = 5;
 
 /// The ways a surface's suite edit loosens it, one reason each, the tail counted.
 fn suite_loosenings(input: &SurfaceInput) -> Vec<String> {
-    let all: Vec<&String> = input
+    let all: Vec<(&str, &String)> = input
         .suite_changes
         .iter()
-        .flat_map(|c| c.loosenings.iter())
+        .flat_map(|c| c.loosenings.iter().map(|l| (c.id.as_str(), l)))
         .collect();
     let mut reasons: Vec<String> = all
         .iter()
         .take(LOOSENINGS_NAMED)
-        .map(|l| format!("surface `{}`: {l}", input.name))
+        .map(|(id, l)| format!("surface `{}`: case `{id}`: {l}", input.name))
         .collect();
     if all.len() > LOOSENINGS_NAMED {
         reasons.push(format!(

@@ -26,7 +26,8 @@ pub struct CaseChange {
     /// What changed, one phrase each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
-    /// The edits that let more outputs pass (empty when the change is not a loosening).
+    /// The edits that let more outputs pass, each a phrase about this case (empty when
+    /// the change is not a loosening).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub loosenings: Vec<String>,
 }
@@ -84,7 +85,7 @@ pub fn compare(old: &[Case], new: &[Case]) -> Vec<CaseChange> {
             id: case.id.clone(),
             change: CaseChangeKind::Removed,
             details: Vec::new(),
-            loosenings: vec![format!("case `{}` is removed", case.id)],
+            loosenings: vec!["the case is removed".into()],
         });
     }
     changes
@@ -124,7 +125,7 @@ fn edits(old: &Case, new: &Case) -> (Vec<String>, Vec<String>) {
             shown(new.weight)
         ));
         if new.weight.unwrap_or(1.0) < old.weight.unwrap_or(1.0) {
-            loosenings.push(format!("case `{}` weighs less", new.id));
+            loosenings.push("the case weighs less".into());
         }
     }
     if old.tags != new.tags {
@@ -133,11 +134,7 @@ fn edits(old: &Case, new: &Case) -> (Vec<String>, Vec<String>) {
     let (assertion_details, assertion_loosenings) =
         assertion_edits(&old.assertions, &new.assertions);
     details.extend(assertion_details);
-    loosenings.extend(
-        assertion_loosenings
-            .into_iter()
-            .map(|l| format!("case `{}`: {l}", new.id)),
-    );
+    loosenings.extend(assertion_loosenings);
     (details, loosenings)
 }
 

@@ -144,6 +144,7 @@ pub fn verdict(report: &crate::gate::Report, changes: Option<&ChangeSet>) -> Str
     let mut omitted = 0;
     for surface in &report.surfaces {
         omitted += flips_section(&mut out, surface);
+        suite_changes_section(&mut out, surface);
     }
     artifacts_section(&mut out, report);
     approvals_section(&mut out, report);
@@ -303,6 +304,43 @@ fn flips_section(out: &mut String, surface: &crate::gate::SurfaceReport) -> usiz
         );
     }
     omitted
+}
+
+/// How many case changes the comment lists per surface before pointing at `report.json`.
+const CASE_CHANGES_SHOWN: usize = 20;
+
+/// The eval cases the change adds, removes and edits, loosenings first.
+fn suite_changes_section(out: &mut String, surface: &crate::gate::SurfaceReport) {
+    let changes = &surface.suite_changes;
+    if changes.is_empty() {
+        return;
+    }
+    let loosening = changes.iter().filter(|c| c.loosens()).count();
+    let _ = writeln!(
+        out,
+        "\n<details><summary>Eval case changes in <code>{}</code>: {}{}</summary>\n",
+        html(&surface.name),
+        changes.len(),
+        if loosening > 0 {
+            format!(", {loosening} loosen the suite")
+        } else {
+            String::new()
+        }
+    );
+    let mut ordered: Vec<&crate::eval::case_diff::CaseChange> = changes.iter().collect();
+    ordered.sort_by_key(|c| !c.loosens());
+    for change in ordered.iter().take(CASE_CHANGES_SHOWN) {
+        let mark = if change.loosens() { "⚠️ " } else { "" };
+        let _ = writeln!(out, "- {mark}{}", inline(&super::case_line(change)));
+    }
+    if changes.len() > CASE_CHANGES_SHOWN {
+        let _ = writeln!(
+            out,
+            "- … {} more in `report.json` (`suite_changes`)",
+            changes.len() - CASE_CHANGES_SHOWN
+        );
+    }
+    out.push_str("\n</details>\n");
 }
 
 fn flip_block(flip: &crate::gate::rules::Flip) -> String {

@@ -9,6 +9,7 @@ pub mod textdiff;
 pub mod unified;
 
 use crate::changeset::{Content, PromptChange, Via};
+use crate::eval::case_diff::CaseChange;
 use crate::git::Status;
 
 /// An output format, as `--format` takes it.
@@ -42,22 +43,20 @@ pub fn via_label(via: Via) -> &'static str {
 
 /// A case-file change, case by case: one line each, loosenings named.
 pub fn case_lines(change: &PromptChange) -> Vec<String> {
-    change
-        .cases
-        .iter()
-        .flatten()
-        .map(|c| {
-            if c.loosens() {
-                format!(
-                    "{} — loosens the suite: {}",
-                    c.summary(),
-                    c.loosenings.join("; ")
-                )
-            } else {
-                c.summary()
-            }
-        })
-        .collect()
+    change.cases.iter().flatten().map(case_line).collect()
+}
+
+/// One changed case in a line, with what loosens the suite, if anything.
+pub fn case_line(change: &CaseChange) -> String {
+    if change.loosens() {
+        format!(
+            "{} — loosens the suite: {}",
+            change.summary(),
+            change.loosenings.join("; ")
+        )
+    } else {
+        change.summary()
+    }
 }
 
 /// What a side that is not text says instead of a diff.
