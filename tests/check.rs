@@ -620,7 +620,7 @@ fn a_provider_added_by_the_head_never_gets_a_secret_or_runs_a_command() {
     assert_eq!(code, 4, "{report:#}");
     assert_contains(
         &reasons(&report),
-        "does not hand secrets or commands to a change before it is merged",
+        "the change adds provider `sneaky`; where answers come from is the base's to decide",
     );
     assert!(
         !repo.path().join("pwned").exists(),

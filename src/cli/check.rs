@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::pull::{self, Pull};
 use super::{open_repo, print_warnings, use_color, CheckArgs, Cli};
 use crate::changeset::{self, ChangeSet, ConfigSource};
-use crate::config::{self, Config, ProviderKind, Surface, Tier};
+use crate::config::{self, Config, Surface, Tier};
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
 use crate::eval::cache::Cache;
@@ -21,6 +21,7 @@ use crate::eval::providers::{self, Endpoint};
 use crate::eval::runner::{self, CaseSummary, Options, Shard, Target};
 use crate::eval::suite::{self, Suite};
 use crate::gate::artifacts::{self, Document, Headings};
+use crate::gate::trust::{HeadTrust, Side, Trust};
 use crate::gate::{
     self, rules::SideSettings, Approvals, ChangedFile, Context, Report, SideResult, SurfaceChange,
     SurfaceInput, Thresholds,
@@ -236,10 +237,29 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
         .workdir()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| repo.raw().path().to_path_buf());
+    let mut trust = Trust::new(
+        policy,
+        old_config.as_ref().map(|c| &c.config),
+        head_config.as_ref().map(|c| &c.config),
+        if args.trust_head {
+            HeadTrust::Trusted
+        } else {
+            HeadTrust::Untrusted
+        },
+    );
+    if args.trust_head {
+        context.notes.push("--trust-head: a maintainer vouched for this head, so its own providers, surface file mappings and commands were used".into());
+    }
+    let renames: BTreeMap<String, String> = changes
+        .changes
+        .iter()
+        .filter_map(|c| c.old_path.clone().map(|old| (old, c.path.clone())))
+        .collect();
     let (inputs, sides) = evaluate(EvalPlan {
         plans: &plans,
+        trust: &mut trust,
+        renames: &renames,
         policy,
-        head_config: head_config.as_ref().map(|c| &c.config),
         old_config: old_config.as_ref().map(|c| &c.config),
         old: &old,
         new: &new,
@@ -250,6 +270,8 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
     })?;
     // Removing or weakening eval cases loosens the gate as surely as a lower threshold.
     decision.raise(inputs.iter().flat_map(suite_loosenings));
+    // A head that changes what the base decides is a governance change, used or not.
+    decision.raise(trust.overridden);
     context.tier = Some(decision.tier);
     context.tier_reasons = decision.raised_because.clone();
     let body = match &args.pr_body {
@@ -443,8 +465,10 @@ fn plan_surfaces<'c>(
 
 struct EvalPlan<'a, 'c> {
     plans: &'a [Plan<'c>],
+    trust: &'a mut Trust,
+    /// Old path → new path, for every rename the change set found.
+    renames: &'a BTreeMap<String, String>,
     policy: &'c Config,
-    head_config: Option<&'c Config>,
     old_config: Option<&'c Config>,
     old: &'a dyn Snapshot,
     new: &'a dyn Snapshot,
@@ -477,10 +501,8 @@ struct Prepared {
 
 /// The run's targets, with the endpoints each side may use.
 struct Loader<'p, 'a, 'c> {
-    plan: &'p EvalPlan<'a, 'c>,
-    base: SideProviders,
-    head: SideProviders,
-    endpoints: BTreeMap<(&'static str, String), Arc<Endpoint>>,
+    plan: &'p mut EvalPlan<'a, 'c>,
+    endpoints: BTreeMap<(Side, String), Arc<Endpoint>>,
     targets: Vec<Target>,
     problems: Vec<Problem>,
 }
@@ -490,16 +512,15 @@ struct Loader<'p, 'a, 'c> {
 /// head's cases (paired by id). When the change edits the suite, both sides' outputs are
 /// also graded against the suite as it stood on the base (identical requests are answered
 /// once, so this costs only the calls for cases the head removed or rewrote).
-fn evaluate(plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>, Sides)> {
+fn evaluate(mut plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>, Sides)> {
     let mut loader = Loader {
-        plan: &plan,
-        base: side_providers(plan.policy, plan.old_config, "merge base"),
-        head: side_providers(plan.policy, plan.head_config, "change"),
+        plan: &mut plan,
         endpoints: BTreeMap::new(),
         targets: Vec::new(),
         problems: Vec::new(),
     };
-    let prepared: Vec<Prepared> = plan.plans.iter().map(|s| loader.prepare(s)).collect();
+    let plans = loader.plan.plans;
+    let prepared: Vec<Prepared> = plans.iter().map(|s| loader.prepare(s)).collect();
     let Loader {
         targets, problems, ..
     } = loader;
@@ -560,19 +581,27 @@ impl Loader<'_, '_, '_> {
         if !surface.policy.gate || surface.change == SurfaceChange::Removed {
             return prepared;
         }
-        let plan = self.plan;
-        let head = surface.head.map(|definition| {
+        // The base side is read as the merge base defined it, if it did.
+        let base_definition = (surface.change == SurfaceChange::Modified).then(|| {
+            self.plan
+                .old_config
+                .and_then(|c| find_surface(c, &surface.name))
+                .unwrap_or(surface.policy)
+        });
+        // The head is measured with the base's file mapping (the trust model).
+        let head_definition = surface.head.map(|definition| {
+            self.plan
+                .trust
+                .head_surface(base_definition, definition, self.plan.renames)
+        });
+        let plan = &*self.plan;
+        let head = head_definition.as_ref().map(|definition| {
             (
                 definition,
                 load_suite(plan, surface, definition, plan.new, "head"),
             )
         });
-        // The base side is read as the merge base defined it, if it did.
-        let base = (surface.change == SurfaceChange::Modified).then(|| {
-            let definition = plan
-                .old_config
-                .and_then(|c| find_surface(c, &surface.name))
-                .unwrap_or(surface.policy);
+        let base = base_definition.map(|definition| {
             (
                 definition,
                 load_suite(plan, surface, definition, plan.old, "base"),
@@ -592,13 +621,23 @@ impl Loader<'_, '_, '_> {
             }
         };
         let (head_definition, head_suite) = head;
+        let base_cases = base.as_ref().map_or(&[][..], |(_, b)| &b.cases[..]);
+        let waiting =
+            self.plan
+                .trust
+                .waiting_commands(&surface.name, base_cases, &head_suite.cases);
+        if !waiting.is_empty() {
+            self.problems
+                .extend(waiting.into_iter().map(Problem::Error));
+            return prepared;
+        }
         let Some((base_definition, base_suite)) = base else {
             // Added by the change: judged alone.
             prepared.slots.head = self.queue(
                 surface,
                 head_definition,
                 head_suite,
-                "head",
+                Side::Head,
                 &mut prepared.settings.head,
             );
             return prepared;
@@ -618,7 +657,7 @@ impl Loader<'_, '_, '_> {
             surface,
             base_definition,
             base_on_head,
-            "base",
+            Side::Base,
             &mut prepared.settings.base,
         );
         let mut ignored = None;
@@ -630,16 +669,27 @@ impl Loader<'_, '_, '_> {
                     left_out.join(", ")
                 ));
             }
-            let base_side = self.queue(surface, base_definition, base_suite, "base", &mut ignored);
-            let head_side =
-                self.queue(surface, head_definition, head_on_base, "head", &mut ignored);
+            let base_side = self.queue(
+                surface,
+                base_definition,
+                base_suite,
+                Side::Base,
+                &mut ignored,
+            );
+            let head_side = self.queue(
+                surface,
+                head_definition,
+                head_on_base,
+                Side::Head,
+                &mut ignored,
+            );
             prepared.slots.base_suite = base_side.zip(head_side);
         }
         prepared.slots.head = self.queue(
             surface,
             head_definition,
             head_suite,
-            "head",
+            Side::Head,
             &mut prepared.settings.head,
         );
         prepared
@@ -651,7 +701,7 @@ impl Loader<'_, '_, '_> {
         surface: &Plan<'_>,
         definition: &Surface,
         suite: Suite,
-        side: &'static str,
+        side: Side,
         settings: &mut Option<SideSettings>,
     ) -> Option<usize> {
         match self.target(surface, definition, suite, side) {
@@ -672,29 +722,25 @@ impl Loader<'_, '_, '_> {
         surface: &Plan<'_>,
         definition: &Surface,
         suite: Suite,
-        side: &'static str,
+        side: Side,
     ) -> std::result::Result<(Target, SideSettings), Problem> {
-        let plan = self.plan;
+        let plan = &*self.plan;
         let provider = definition
             .provider
             .as_ref()
             .map(|p| p.get_ref().clone())
             .ok_or_else(|| Problem::Error(format!("surface `{}` has no provider", surface.name)))?;
-        let providers = if side == "base" {
-            &self.base
-        } else {
-            &self.head
-        };
-        if let Some(why) = providers.refused.get(&provider) {
+        if let Some(why) = plan.trust.refused(side, &provider) {
             return Err(Problem::Error(format!("surface `{}`: {why}", surface.name)));
         }
         let endpoint = match self.endpoints.get(&(side, provider.clone())) {
             Some(endpoint) => endpoint.clone(),
             None => {
-                let endpoint = providers::connect(&providers.config, &provider, plan.root, false)
-                    .map_err(|message| {
-                    Problem::Error(format!("surface `{}`: {message}", surface.name))
-                })?;
+                let endpoint =
+                    providers::connect(plan.trust.providers(side), &provider, plan.root, false)
+                        .map_err(|message| {
+                            Problem::Error(format!("surface `{}`: {message}", surface.name))
+                        })?;
                 let endpoint = Arc::new(endpoint);
                 self.endpoints
                     .insert((side, provider.clone()), endpoint.clone());
@@ -746,45 +792,6 @@ fn find_surface<'c>(config: &'c Config, name: &str) -> Option<&'c Surface> {
         .iter()
         .map(|s| s.get_ref())
         .find(|s| s.name.get_ref() == name)
-}
-
-/// The providers one side may use, and those it may not.
-struct SideProviders {
-    config: Config,
-    refused: BTreeMap<String, String>,
-}
-
-/// The providers one side runs with: the base's endpoints, keys and commands (a change
-/// cannot point the API keys at another server or run another command), each with this
-/// side's own model and parameters, so that a model or parameter change is what gets
-/// measured. A provider only this side defines is used when it needs no secret and runs
-/// no command.
-fn side_providers(policy: &Config, side: Option<&Config>, who: &str) -> SideProviders {
-    let mut config = policy.clone();
-    let mut refused = BTreeMap::new();
-    for (name, provider) in side.map(|h| &h.provider).into_iter().flatten() {
-        let own = provider.get_ref();
-        if let Some(base) = config.provider.get_mut(name) {
-            let base = base.get_mut();
-            base.model = own.model.clone();
-            base.parameters = own.parameters.clone();
-            continue;
-        }
-        let risk = match (&own.api_key_env, own.kind) {
-            (_, ProviderKind::Exec) => Some("runs a local command".to_string()),
-            (Some(var), _) => Some(format!("reads the secret ${var}")),
-            (None, _) => None,
-        };
-        match risk {
-            Some(risk) => {
-                refused.insert(name.clone(), format!("the {who} adds provider `{name}`, which {risk}; promptgate does not hand secrets or commands to a change before it is merged: add the provider on the base branch first, then re-run"));
-            }
-            None => {
-                config.provider.insert(name.clone(), provider.clone());
-            }
-        }
-    }
-    SideProviders { config, refused }
 }
 
 /// Why a side could not be loaded.

@@ -256,6 +256,7 @@ fn pre_push(cli: &Cli) -> Result<i32> {
             pr: None,
             repo: None,
             post: false,
+            trust_head: false,
         };
         let checked: Checked =
             check::gather_or_fail(cli, &args, &super::pull::Pull::local(), &repo)?;

@@ -137,6 +137,12 @@ pub struct CheckArgs {
     /// (token from GITHUB_TOKEN, API from GITHUB_API_URL)
     #[arg(long, env = "PROMPTGATE_POST")]
     pub post: bool,
+
+    /// Use the head's own providers, surface file mappings and commands (for a maintainer
+    /// running the gate by hand on a change they vouch for; never set it in CI, so it has
+    /// no environment variable)
+    #[arg(long)]
+    pub trust_head: bool,
 }
 
 #[derive(Debug, Args)]

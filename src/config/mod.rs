@@ -30,10 +30,7 @@ pub struct Loaded {
 pub fn load(file: &str, bytes: &[u8]) -> Result<Loaded, Vec<Diagnostic>> {
     let text = decode(file, bytes).map_err(|d| vec![d])?;
     let mut config: Config = toml::from_str(text).map_err(|e| vec![toml_error(file, text, &e)])?;
-    if let Ok(mut table) = toml::from_str::<toml::Table>(text) {
-        table.retain(|key, _| GOVERNANCE_TABLES.contains(&key));
-        config.governance = table;
-    }
+    config.raw = toml::from_str::<toml::Table>(text).unwrap_or_default();
     let diagnostics = model::check(&config, file, text);
     let (errors, warnings): (Vec<_>, Vec<_>) =
         diagnostics.into_iter().partition(Diagnostic::is_error);

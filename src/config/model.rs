@@ -26,15 +26,27 @@ pub struct Config {
     pub price: BTreeMap<String, Price>,
     #[serde(default)]
     pub drill: Drill,
-    /// The governance tables as written (`[tier.*]`, `[policy]`, `[drill]`, `[hooks]`), so
-    /// that any change to who decides is seen, key by key; filled by `config::load`.
+    /// The config as written, to compare what the typed fields do not carry key by key
+    /// (governance tables, provider endpoints, surface file mappings); filled by
+    /// `config::load`.
     #[serde(skip)]
-    pub governance: toml::Table,
+    pub raw: toml::Table,
 }
 
 /// The tables that decide who approves and how the gate is run: any change to them is a
 /// governance change.
 pub const GOVERNANCE_TABLES: [&str; 4] = ["tier", "policy", "drill", "hooks"];
+
+impl Config {
+    /// The governance tables as written.
+    pub fn governance(&self) -> toml::Table {
+        self.raw
+            .iter()
+            .filter(|(key, _)| GOVERNANCE_TABLES.contains(&key.as_str()))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect()
+    }
+}
 
 /// The rollback-drill rhythm.
 #[derive(Debug, Clone, Deserialize)]

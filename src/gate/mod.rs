@@ -8,6 +8,7 @@ pub mod artifacts;
 pub mod rules;
 pub mod statistics;
 pub mod tier;
+pub mod trust;
 
 use serde::{Deserialize, Serialize};
 

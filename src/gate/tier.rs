@@ -189,7 +189,7 @@ pub fn loosenings(base: &Config, head: &Config) -> Vec<String> {
             ),
         }
     }
-    found.extend(governance_changes(&base.governance, &head.governance));
+    found.extend(governance_changes(&base.governance(), &head.governance()));
     found
 }
 
