@@ -188,7 +188,11 @@ impl Pull {
         let report = self.report();
         report["approvals"]["not_counted"]
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -332,7 +336,10 @@ fn a_council_change_waits_for_approval_then_passes_on_review_without_new_model_c
     let ours = pull.ours();
     assert_eq!(ours.len(), 1, "{:?}", pull.github.comments(PR));
     assert_contains(&ours[0].body, "needs sign-off");
-    assert_contains(&ours[0].body, format!("```text\n{}\n```", approve(&pull.head)));
+    assert_contains(
+        &ours[0].body,
+        format!("```text\n{}\n```", approve(&pull.head)),
+    );
     assert_contains(&ours[0].body, "promptgate check --pr 7");
     let status = pull.last_status();
     assert_eq!(
@@ -470,7 +477,8 @@ fn a_stale_approval_counts_only_when_the_base_config_allows_it() {
 fn an_approve_comment_does_not_carry_over_to_a_backdated_head() {
     let pull = Pull::new();
     let a = pull.head.clone();
-    pull.github.add_comment(PR, "alice", &approve(&a), AFTER_HEAD);
+    pull.github
+        .add_comment(PR, "alice", &approve(&a), AFTER_HEAD);
     let run = pull.post();
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(pull.report()["approvals"]["approved_by"], json!(["alice"]));
@@ -492,7 +500,7 @@ fn an_approve_comment_does_not_carry_over_to_a_backdated_head() {
         &b[..7],
         approve(&b)
     );
-    assert_eq!(pull.not_counted(), [why.clone()]);
+    assert_eq!(pull.not_counted(), std::slice::from_ref(&why));
     let body = &pull.ours()[0].body;
     assert_contains(body, &why);
     assert_contains(body, format!("```text\n{}\n```", approve(&b)));
@@ -519,7 +527,10 @@ fn an_approve_comment_names_at_least_seven_hex_digits_of_the_head() {
         )]
     );
     // Seven digits, in capitals: the head.
-    let seven = format!("/promptgate approve {}", pull.head[..7].to_ascii_uppercase());
+    let seven = format!(
+        "/promptgate approve {}",
+        pull.head[..7].to_ascii_uppercase()
+    );
     pull.github
         .add_comment(PR, "alice", &seven, "2026-01-03T00:00:00Z");
     let run = pull.post();
@@ -539,7 +550,7 @@ fn a_bare_approve_comment_never_counts_and_is_answered_with_the_line_to_post() {
         "alice: `/promptgate approve` names no commit, so it does not count; to approve the head, comment `{}`",
         approve(&pull.head)
     );
-    assert_eq!(pull.not_counted(), [why.clone()]);
+    assert_eq!(pull.not_counted(), std::slice::from_ref(&why));
     let body = &pull.ours()[0].body;
     assert_contains(body, format!("Not counted:\n- {why}"));
     assert_contains(body, format!("```text\n{}\n```", approve(&pull.head)));
@@ -571,7 +582,8 @@ fn a_stale_approve_comment_counts_only_when_allowed_and_only_for_the_pull_reques
     ] {
         let pull = Pull::with(|o| o.policy = policy.into());
         let named = if names_base { &pull.base } else { &pull.head };
-        pull.github.add_comment(PR, "alice", &approve(named), AFTER_HEAD);
+        pull.github
+            .add_comment(PR, "alice", &approve(named), AFTER_HEAD);
         let (_, event) = pull.push_dated_head(
             "Please answer very briefly.\nQ: {{ question }}\n",
             "2026-01-03T00:00:00Z",

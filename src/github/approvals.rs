@@ -234,7 +234,9 @@ pub fn approving(inputs: &Inputs<'_>) -> (Vec<String>, Vec<String>) {
                 } else {
                     let head = short(inputs.head_sha);
                     let not = if inputs.allow_stale {
-                        format!("neither the head {head} nor an earlier commit of this pull request")
+                        format!(
+                            "neither the head {head} nor an earlier commit of this pull request"
+                        )
                     } else {
                         format!("not the head {head}")
                     };
@@ -460,7 +462,11 @@ mod tests {
             ["alice", "bob", "carol"]
         );
         // Another commit, however recent the comment: an approval of that commit only.
-        let tally = run(&[], &[comment("alice", "/promptgate approve 1111111b", 9)], false);
+        let tally = run(
+            &[],
+            &[comment("alice", "/promptgate approve 1111111b", 9)],
+            false,
+        );
         assert!(tally.approved_by.is_empty());
         assert_eq!(
             tally.not_counted,
@@ -480,7 +486,10 @@ mod tests {
     #[test]
     fn an_approve_comment_naming_no_commit_never_counts_and_says_what_to_post() {
         for (body, why) in [
-            ("/promptgate approve", "`/promptgate approve` names no commit"),
+            (
+                "/promptgate approve",
+                "`/promptgate approve` names no commit",
+            ),
             (
                 "/promptgate approve 222222",
                 "`/promptgate approve 222222` names too few hex digits (at least 7)",
@@ -501,7 +510,9 @@ mod tests {
             assert!(said.starts_with("alice: "), "{said}");
             assert!(said.contains(why), "{body}: {said}");
             assert!(
-                said.ends_with(&format!("does not count; to approve the head, comment `{LINE}`")),
+                said.ends_with(&format!(
+                    "does not count; to approve the head, comment `{LINE}`"
+                )),
                 "{said}"
             );
         }
@@ -532,7 +543,11 @@ mod tests {
         let reviews = [review("alice", "APPROVED", HEAD, 1_100)];
         let revoked = run(
             &reviews,
-            &[comment("alice", "/promptgate revoke 1111111 (wrong PR)", 1_200)],
+            &[comment(
+                "alice",
+                "/promptgate revoke 1111111 (wrong PR)",
+                1_200,
+            )],
             false,
         );
         assert!(revoked.approved_by.is_empty());
@@ -551,7 +566,11 @@ mod tests {
         assert!(run(&[], &earlier, false).approved_by.is_empty());
         assert_eq!(run(&[], &earlier, true).approved_by, ["alice"]);
         // A commit that is not the pull request's never counts.
-        let elsewhere = run(&[], &[comment("alice", "/promptgate approve 3333333", 1)], true);
+        let elsewhere = run(
+            &[],
+            &[comment("alice", "/promptgate approve 3333333", 1)],
+            true,
+        );
         assert!(elsewhere.approved_by.is_empty());
         assert_eq!(
             elsewhere.not_counted,
@@ -574,8 +593,14 @@ mod tests {
         let approve = |sha: &str| Some(Command::Approve(sha.into()));
         let unbound = |why| Some(Command::Unbound(why));
         assert_eq!(command("/promptgate approve abcdef0"), approve("abcdef0"));
-        assert_eq!(command("/promptgate approve ABCDEF0123"), approve("abcdef0123"));
-        assert_eq!(command(&format!("/promptgate approve {}", "a".repeat(64))), approve(&"a".repeat(64)));
+        assert_eq!(
+            command("/promptgate approve ABCDEF0123"),
+            approve("abcdef0123")
+        );
+        assert_eq!(
+            command(&format!("/promptgate approve {}", "a".repeat(64))),
+            approve(&"a".repeat(64))
+        );
         assert_eq!(command("/promptgate approve"), unbound(Unbound::Bare));
         assert_eq!(
             command("/promptgate approve abcdef"),
@@ -593,7 +618,10 @@ mod tests {
             command("\n /PromptGate revoke \nbecause"),
             Some(Command::Revoke)
         );
-        assert_eq!(command("/promptgate revoke 1234567 oops"), Some(Command::Revoke));
+        assert_eq!(
+            command("/promptgate revoke 1234567 oops"),
+            Some(Command::Revoke)
+        );
         assert_eq!(command("> /promptgate approve abcdef0"), None);
         assert_eq!(command("/promptgate approved abcdef0"), None);
         assert_eq!(command("please /promptgate approve abcdef0"), None);
