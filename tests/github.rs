@@ -513,6 +513,31 @@ fn an_approve_comment_does_not_carry_over_to_a_backdated_head() {
     assert_eq!(pull.run("pull_request", &event, &["--post"], &[]).code, 0);
 }
 
+/// The other way to move an approval: anyone with write access may edit an approver's
+/// comment to name the new head. An edited approve comment never counts.
+#[test]
+fn an_approve_comment_edited_to_name_a_new_head_does_not_count() {
+    let pull = Pull::new();
+    let id = pull
+        .github
+        .add_comment(PR, "alice", &approve(&pull.head), AFTER_HEAD);
+    assert_eq!(pull.post().code, 0);
+    let (b, event) = pull.push_dated_head(
+        "Please answer very briefly.\nQ: {{ question }}\n",
+        "2026-01-03T00:00:00Z",
+    );
+    pull.github
+        .edit_comment(id, &approve(&b), "2026-01-03T01:00:00Z");
+    let run = pull.run("pull_request", &event, &["--post"], &[]);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let why = format!(
+        "alice: the approve comment was edited after it was posted (anyone with write access can edit it), so it does not count; to approve the head, post a new comment `{}`",
+        approve(&b)
+    );
+    assert_eq!(pull.not_counted(), std::slice::from_ref(&why));
+    assert_contains(&pull.ours()[0].body, &why);
+}
+
 #[test]
 fn an_approve_comment_names_at_least_seven_hex_digits_of_the_head() {
     let pull = Pull::new();

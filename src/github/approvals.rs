@@ -1,10 +1,11 @@
 //! Who approved a pull request, by the tier's rules: each reviewer's latest decisive review
 //! (APPROVED on the head commit counts; CHANGES_REQUESTED or DISMISSED cancels) and
 //! `/promptgate approve <sha>` / `/promptgate revoke` comments, in time order per person. An
-//! approve comment is bound to the commit it names: it counts for that head only, and one
-//! naming no commit never counts. Commit dates are the author's to set, so they decide
-//! nothing here; the timeline is GitHub's (when a review or comment was made). The PR author never counts; an approver listed as `org/team`
-//! counts only when the teams API confirms the membership. Pure: the API calls are the
+//! approve comment is bound to the commit it names: it counts for that head only; one naming
+//! no commit, or edited after it was posted, never counts. Commit dates are the author's to
+//! set, so they decide nothing here; the timeline is GitHub's (when a review was submitted or
+//! a comment created). The PR author never counts; an approver listed as `org/team` counts
+//! only when the teams API confirms the membership. Pure: the API calls are the
 //! caller's, so every rule is tested without a server.
 
 use serde_json::Value;
@@ -44,6 +45,9 @@ pub struct Comment {
     pub login: String,
     pub body: String,
     pub created_at: Option<i64>,
+    /// When the comment was last changed: later than `created_at` when someone edited it
+    /// (anyone with write access can edit anyone's comment).
+    pub updated_at: Option<i64>,
 }
 
 impl Comment {
@@ -64,7 +68,17 @@ impl Comment {
                 .get("created_at")
                 .and_then(Value::as_str)
                 .and_then(unix_time),
+            updated_at: value
+                .get("updated_at")
+                .and_then(Value::as_str)
+                .and_then(unix_time),
         })
+    }
+
+    /// Whether the comment was changed after it was posted (an update time without a
+    /// creation time counts as changed: it fails closed).
+    pub fn edited(&self) -> bool {
+        self.updated_at.is_some() && self.updated_at > self.created_at
     }
 }
 
@@ -221,6 +235,15 @@ pub fn approving(inputs: &Inputs<'_>) -> (Vec<String>, Vec<String>) {
         let login = comment.login.as_str();
         let word = match command {
             Command::Revoke => Word::Withdraws,
+            // The approver's words may not be the approver's any more: whoever can push can
+            // edit a comment, and GitHub keeps no trace of who did in this API.
+            Command::Approve(_) if comment.edited() => {
+                set_aside.push((
+                    login,
+                    format!("{login}: the approve comment was edited after it was posted (anyone with write access can edit it), so it does not count; to approve the head, post a new comment `{line}`"),
+                ));
+                Word::Nothing
+            }
             Command::Approve(sha) if inputs.head_sha.to_ascii_lowercase().starts_with(&sha) => {
                 Word::Approves
             }
@@ -391,6 +414,7 @@ mod tests {
             login: login.into(),
             body: body.into(),
             created_at: Some(at),
+            updated_at: Some(at),
         }
     }
 
@@ -576,6 +600,29 @@ mod tests {
             elsewhere.not_counted,
             [format!("alice: approves 3333333, neither the head 2222222 nor an earlier commit of this pull request; to approve the head, comment `{LINE}`")]
         );
+    }
+
+    #[test]
+    fn an_edited_approve_comment_never_counts_but_an_edited_revoke_still_withdraws() {
+        let mut edited = comment("alice", "/promptgate approve 2222222", 1_100);
+        edited.updated_at = Some(1_200);
+        let tally = run(&[], std::slice::from_ref(&edited), false);
+        assert!(tally.approved_by.is_empty());
+        assert_eq!(
+            tally.not_counted,
+            [format!("alice: the approve comment was edited after it was posted (anyone with write access can edit it), so it does not count; to approve the head, post a new comment `{LINE}`")]
+        );
+        // No creation time to compare with: fails closed.
+        edited.created_at = None;
+        assert!(run(&[], &[edited], false).approved_by.is_empty());
+        let mut revoke = comment("alice", "/promptgate revoke", 1_200);
+        revoke.updated_at = Some(1_300);
+        let reviews = [review("alice", "APPROVED", HEAD, 1_100)];
+        assert!(run(&reviews, &[revoke], false).approved_by.is_empty());
+        // Unchanged comments (or ones without an update time) are as posted.
+        let mut unchanged = comment("alice", "/promptgate approve 2222222", 1_100);
+        unchanged.updated_at = None;
+        assert_eq!(run(&[], &[unchanged], false).approved_by, ["alice"]);
     }
 
     #[test]
