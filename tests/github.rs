@@ -147,6 +147,55 @@ impl Pull {
         event
     }
 
+    /// Commits a new head prompt whose author and committer dates say `date` (any date the
+    /// author likes), tells the fake GitHub the pull request's head moved, and returns the new
+    /// head and a `synchronize` event for it.
+    fn push_dated_head(&self, prompt: &str, date: &str) -> (String, Value) {
+        self.repo.write("prompts/answer.md", prompt);
+        self.repo.git(&["add", "-A"]);
+        let commit = common::git_command(self.repo.path(), &["commit", "-q", "-m", "backdated"])
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
+            .status()
+            .expect("git commit");
+        assert!(commit.success());
+        let head = self.repo.git(&["rev-parse", "HEAD"]);
+        assert_eq!(
+            self.repo.git(&["log", "-1", "--format=%cs", "HEAD"]),
+            date[..10]
+        );
+        let mut pull = self.pull_json(BODY);
+        pull["head"]["sha"] = json!(head);
+        self.github.set_pull(PR, pull.clone());
+        let mut event = self.pull_event("pull_request.synchronize.json");
+        event["pull_request"] = pull;
+        (head, event)
+    }
+
+    /// The `report.json` of the last run.
+    fn report(&self) -> Value {
+        let outputs = self.outputs();
+        let path = outputs
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("report="))
+            .expect("report output");
+        serde_json::from_str(&std::fs::read_to_string(path).expect("report")).expect("JSON")
+    }
+
+    /// `approvals.not_counted` of the last run's `report.json`.
+    fn not_counted(&self) -> Vec<String> {
+        let report = self.report();
+        report["approvals"]["not_counted"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn write_event(&self, event: &Value) -> PathBuf {
         let path = self.dir.join("event.json");
         std::fs::write(&path, event.to_string()).expect("write event");
@@ -242,6 +291,11 @@ fn cases() -> String {
         .collect()
 }
 
+/// The line that approves `head`, as the verdict comment shows it.
+fn approve(head: &str) -> String {
+    format!("/promptgate approve {}", &head[..12])
+}
+
 fn fixture(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/github/events")
@@ -282,7 +336,10 @@ fn a_council_change_waits_for_approval_then_passes_on_review_without_new_model_c
     let ours = pull.ours();
     assert_eq!(ours.len(), 1, "{:?}", pull.github.comments(PR));
     assert_contains(&ours[0].body, "needs sign-off");
-    assert_contains(&ours[0].body, "/promptgate approve");
+    assert_contains(
+        &ours[0].body,
+        format!("```text\n{}\n```", approve(&pull.head)),
+    );
     assert_contains(&ours[0].body, "promptgate check --pr 7");
     let status = pull.last_status();
     assert_eq!(
@@ -368,7 +425,10 @@ fn approvals_that_must_not_count_do_not() {
     for expected in [
         "author: the pull request",
         "alice: approved an older commit",
-        "alice: `/promptgate approve` was written before the head commit",
+        &format!(
+            "alice: `/promptgate approve` names no commit, so it does not count; to approve the head, comment `{}`",
+            approve(&pull.head)
+        ),
         "team membership could not be checked",
         "Members: read",
     ] {
@@ -378,7 +438,7 @@ fn approvals_that_must_not_count_do_not() {
 }
 
 #[test]
-fn team_members_and_approve_comments_after_the_head_count() {
+fn team_members_and_approve_comments_naming_the_head_count() {
     let pull = Pull::new();
     pull.github
         .set_membership("acme", "prompt-council", "carol", "active");
@@ -392,7 +452,7 @@ fn team_members_and_approve_comments_after_the_head_count() {
         .add_comment(PR, "carol", "/promptgate revoke", "2026-01-03T00:00:00Z");
     assert_eq!(pull.post().code, 3);
     pull.github
-        .add_comment(PR, "carol", "/promptgate approve", "2026-01-04T00:00:00Z");
+        .add_comment(PR, "carol", &approve(&pull.head), "2026-01-04T00:00:00Z");
     assert_eq!(pull.post().code, 0);
     assert_eq!(pull.ours().len(), 1);
 }
@@ -409,6 +469,157 @@ fn a_stale_approval_counts_only_when_the_base_config_allows_it() {
         .github
         .add_review(PR, "alice", "APPROVED", &lenient.base, AFTER_HEAD);
     assert_eq!(lenient.post().code, 0);
+}
+
+/// The attack: an approver approves commit A by comment; the author then pushes B, dated
+/// before the comment. The approval is A's; B needs its own.
+#[test]
+fn an_approve_comment_does_not_carry_over_to_a_backdated_head() {
+    let pull = Pull::new();
+    let a = pull.head.clone();
+    pull.github
+        .add_comment(PR, "alice", &approve(&a), AFTER_HEAD);
+    let run = pull.post();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(pull.report()["approvals"]["approved_by"], json!(["alice"]));
+
+    // Dated a day before alice's comment (and before A itself).
+    let (b, event) = pull.push_dated_head(
+        "Please answer very briefly.\nQ: {{ question }}\n",
+        "2025-12-31T00:00:00Z",
+    );
+    let run = pull.run("pull_request", &event, &["--post"], &[]);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let report = pull.report();
+    assert_eq!(report["head"], json!(b));
+    assert_eq!(report["approvals"]["approved_by"], json!([]));
+    assert_eq!(report["approvals"]["missing"], 1);
+    let why = format!(
+        "alice: approves {}, not the head {}; to approve the head, comment `{}`",
+        &a[..12],
+        &b[..7],
+        approve(&b)
+    );
+    assert_eq!(pull.not_counted(), std::slice::from_ref(&why));
+    let body = &pull.ours()[0].body;
+    assert_contains(body, &why);
+    assert_contains(body, format!("```text\n{}\n```", approve(&b)));
+    assert_eq!(pull.last_status().state, "pending");
+    assert_eq!(pull.last_status().sha, b);
+
+    // Approving B by its own line counts again.
+    pull.github
+        .add_comment(PR, "alice", &approve(&b), "2026-01-03T00:00:00Z");
+    assert_eq!(pull.run("pull_request", &event, &["--post"], &[]).code, 0);
+}
+
+/// The other way to move an approval: anyone with write access may edit an approver's
+/// comment to name the new head. An edited approve comment never counts.
+#[test]
+fn an_approve_comment_edited_to_name_a_new_head_does_not_count() {
+    let pull = Pull::new();
+    let id = pull
+        .github
+        .add_comment(PR, "alice", &approve(&pull.head), AFTER_HEAD);
+    assert_eq!(pull.post().code, 0);
+    let (b, event) = pull.push_dated_head(
+        "Please answer very briefly.\nQ: {{ question }}\n",
+        "2026-01-03T00:00:00Z",
+    );
+    pull.github
+        .edit_comment(id, &approve(&b), "2026-01-03T01:00:00Z");
+    let run = pull.run("pull_request", &event, &["--post"], &[]);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let why = format!(
+        "alice: the approve comment was edited after it was posted (anyone with write access can edit it), so it does not count; to approve the head, post a new comment `{}`",
+        approve(&b)
+    );
+    assert_eq!(pull.not_counted(), std::slice::from_ref(&why));
+    assert_contains(&pull.ours()[0].body, &why);
+}
+
+#[test]
+fn an_approve_comment_names_at_least_seven_hex_digits_of_the_head() {
+    let pull = Pull::new();
+    let six = format!("/promptgate approve {}", &pull.head[..6]);
+    pull.github.add_comment(PR, "alice", &six, AFTER_HEAD);
+    assert_eq!(pull.post().code, 3);
+    assert_eq!(
+        pull.not_counted(),
+        [format!(
+            "alice: `{six}` names too few hex digits (at least 7), so it does not count; to approve the head, comment `{}`",
+            approve(&pull.head)
+        )]
+    );
+    // Seven digits, in capitals: the head.
+    let seven = format!(
+        "/promptgate approve {}",
+        pull.head[..7].to_ascii_uppercase()
+    );
+    pull.github
+        .add_comment(PR, "alice", &seven, "2026-01-03T00:00:00Z");
+    let run = pull.post();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(pull.report()["approvals"]["approved_by"], json!(["alice"]));
+    assert_eq!(pull.not_counted(), Vec::<String>::new());
+}
+
+#[test]
+fn a_bare_approve_comment_never_counts_and_is_answered_with_the_line_to_post() {
+    let pull = Pull::new();
+    pull.github
+        .add_comment(PR, "alice", "/promptgate approve", AFTER_HEAD);
+    let run = pull.post();
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let why = format!(
+        "alice: `/promptgate approve` names no commit, so it does not count; to approve the head, comment `{}`",
+        approve(&pull.head)
+    );
+    assert_eq!(pull.not_counted(), std::slice::from_ref(&why));
+    let body = &pull.ours()[0].body;
+    assert_contains(body, format!("Not counted:\n- {why}"));
+    assert_contains(body, format!("```text\n{}\n```", approve(&pull.head)));
+    assert_eq!(pull.last_status().state, "pending");
+}
+
+#[test]
+fn a_revoke_comment_withdraws_an_approve_comment() {
+    let pull = Pull::new();
+    pull.github
+        .add_comment(PR, "alice", &approve(&pull.head), AFTER_HEAD);
+    assert_eq!(pull.post().code, 0);
+    pull.github
+        .add_comment(PR, "alice", "/promptgate revoke", "2026-01-03T00:00:00Z");
+    let run = pull.post();
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(pull.report()["approvals"]["approved_by"], json!([]));
+    assert_eq!(pull.last_status().state, "pending");
+}
+
+/// With stale approvals allowed, a comment may name an earlier commit of the pull request
+/// (as a review of it would count); the base's commits are not the pull request's.
+#[test]
+fn a_stale_approve_comment_counts_only_when_allowed_and_only_for_the_pull_requests_commits() {
+    for (policy, names_base, expected) in [
+        ("", false, 3),
+        ("\n[policy]\nallow_stale_approvals = true\n", false, 0),
+        ("\n[policy]\nallow_stale_approvals = true\n", true, 3),
+    ] {
+        let pull = Pull::with(|o| o.policy = policy.into());
+        let named = if names_base { &pull.base } else { &pull.head };
+        pull.github
+            .add_comment(PR, "alice", &approve(named), AFTER_HEAD);
+        let (_, event) = pull.push_dated_head(
+            "Please answer very briefly.\nQ: {{ question }}\n",
+            "2026-01-03T00:00:00Z",
+        );
+        let run = pull.run("pull_request", &event, &["--post"], &[]);
+        assert_eq!(
+            run.code, expected,
+            "{policy} {names_base}: {}\n{}",
+            run.stdout, run.stderr
+        );
+    }
 }
 
 #[test]
@@ -542,7 +753,7 @@ fn an_approve_comment_re_runs_the_gate_for_the_pull_request_it_is_on() {
     event["issue"]["pull_request"] =
         json!({"url": "https://api.github.com/repos/acme/prompts/pulls/7"});
     pull.github
-        .add_comment(PR, "alice", "/promptgate approve", AFTER_HEAD);
+        .add_comment(PR, "alice", &approve(&pull.head), AFTER_HEAD);
     let run = pull.run("issue_comment", &event, &["--post"], &[]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(!pull.github.requests_to("GET", "/pulls/7").is_empty());

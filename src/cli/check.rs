@@ -288,7 +288,7 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
         policy,
         decision.tier,
         on_github,
-        (&head.to_string(), repo.commit_time(head)?),
+        (repo, base, head),
     ));
     if let (Some(shard), Some(dir)) = (&args.shard, &args.out) {
         write_shard(dir, shard, &context, &inputs)?;
@@ -910,11 +910,12 @@ fn check_artifacts(
 }
 
 /// Approvals needed for the tier, and those given on the pull request (none without one).
+/// An approve comment counts for the head commit it names; commit dates decide nothing.
 fn approvals(
     policy: &Config,
     tier: Tier,
     on_github: Option<(&github::Session, &github::PullRequest)>,
-    (head, head_time): (&str, i64),
+    (repo, base, head): (&Repo, git2::Oid, git2::Oid),
 ) -> Approvals {
     let tier_policy = (tier != Tier::SelfApproved)
         .then(|| policy.tier.get(tier))
@@ -953,13 +954,35 @@ fn approvals(
             return approvals;
         }
     };
+    let allow_stale = policy.policy.allows_stale_approvals();
+    // With stale approvals allowed, an approve comment may name an earlier commit of the
+    // pull request: one reachable from the head and not from the base (a bounded walk; a
+    // walk that fails leaves only the head, which fails closed).
+    let earlier: Vec<String> = if allow_stale {
+        let raw = repo.raw();
+        raw.revwalk()
+            .and_then(|mut walk| {
+                walk.push(head)?;
+                walk.hide(base)?;
+                Ok(walk
+                    .take(10_000)
+                    .filter_map(std::result::Result::ok)
+                    .filter(|&c| c != head)
+                    .map(|c| c.to_string())
+                    .collect())
+            })
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let head = head.to_string();
     let tally = github::approvals::tally(
         &github::approvals::Inputs {
             approvers: &approvals.approvers,
             author: &pr.author,
-            head_sha: head,
-            head_time,
-            allow_stale: policy.policy.allows_stale_approvals(),
+            head_sha: &head,
+            allow_stale,
+            earlier_commits: &earlier,
             reviews: &reviews,
             comments,
         },

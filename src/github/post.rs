@@ -177,6 +177,7 @@ mod tests {
             login: login.into(),
             body: body.into(),
             created_at: None,
+            updated_at: None,
         };
         let body = format!("{MARKER}\n## promptgate: pass");
         assert!(is_ours(

@@ -441,8 +441,15 @@ fn approvals_section(out: &mut String, report: &crate::gate::Report) {
             let _ = writeln!(out, "- {}", inline(why));
         }
     }
-    if a.missing > 0 && report.pull_request.is_some() {
-        let _ = writeln!(out, "\nTo approve: an approver submits an approving review of the head commit, or comments `/promptgate approve` (`/promptgate revoke` withdraws it).");
+    if a.missing > 0 {
+        // The line binds the approval to this head: a later push needs a new one.
+        let line = match report.head.as_deref() {
+            Some(head) if head.len() >= 7 && head.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                crate::github::approvals::approve_line(head)
+            }
+            _ => "/promptgate approve <the head commit's sha>".to_string(),
+        };
+        let _ = writeln!(out, "\nTo approve, an approver submits an approving review of the head commit, or comments with this first line (it approves this commit only; `/promptgate revoke` withdraws an approval):\n\n```text\n{line}\n```");
     }
 }
 

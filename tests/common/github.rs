@@ -229,6 +229,19 @@ impl GitHub {
         self.state().insert_comment(pr, login, body, created_at)
     }
 
+    /// Someone with write access rewrites comment `id` (its author stays who posted it), as
+    /// GitHub lets them; `updated_at` moves on.
+    pub fn edit_comment(&self, id: u64, body: &str, updated_at: &str) {
+        let mut state = self.state();
+        let (_, comment) = state
+            .comments
+            .iter_mut()
+            .find(|(_, c)| c.id == id)
+            .expect("a comment with that id");
+        comment.body = body.into();
+        comment.updated_at = updated_at.into();
+    }
+
     /// Appends a review (empty body) to PR `pr`; returns its id. `state` as GitHub spells it
     /// (`APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`, `PENDING`).
     pub fn add_review(
