@@ -150,7 +150,10 @@ fn check_compares_a_pushed_branch_with_the_remotes_default_branch() {
             Some(git_in(&clone, &["merge-base", expected, &head]).as_str()),
             "{name}"
         );
-        assert_contains(&run.stderr, format!("comparing with {expected}, the default branch"));
+        assert_contains(
+            &run.stderr,
+            format!("comparing with {expected}, the default branch"),
+        );
     }
 }
 
@@ -211,8 +214,14 @@ fn diff_compares_a_pushed_branch_with_the_remotes_default_branch() {
         json["base"].as_str(),
         Some(git_in(&clone, &["rev-parse", "origin/main"]).as_str())
     );
-    assert_eq!(common::change(&json, "prompts/answer.md")["status"], "modified");
-    assert_contains(&run.stderr, "comparing with origin/main, the default branch");
+    assert_eq!(
+        common::change(&json, "prompts/answer.md")["status"],
+        "modified"
+    );
+    assert_contains(
+        &run.stderr,
+        "comparing with origin/main, the default branch",
+    );
 
     let run = common::run_in(&clone, &["diff", "--color", "never"]);
     assert_eq!(run.code, 0, "{}", run.stderr);

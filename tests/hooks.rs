@@ -403,7 +403,10 @@ fn pre_push_judges_a_later_push_against_the_default_branch_not_the_previous_push
     assert!(commit(repo.path(), "notes").status.success());
     let output = git(repo.path(), &["push", "-q", "origin", "feature"]);
     let err = stderr(&output);
-    assert!(!output.status.success(), "the regression went through: {err}");
+    assert!(
+        !output.status.success(),
+        "the regression went through: {err}"
+    );
     assert_contains(&err, "BLOCKED");
     assert_contains(&err, "min_pass_rate");
 }
@@ -434,7 +437,10 @@ fn a_council_change_pushed_straight_to_the_default_branch_is_stopped() {
             git_out(repo.path(), &["rev-parse", "origin/main"]),
             "the remote's default branch moved"
         );
-        let output = git(repo.path(), &["push", "-q", "origin", "HEAD:refs/heads/warm"]);
+        let output = git(
+            repo.path(),
+            &["push", "-q", "origin", "HEAD:refs/heads/warm"],
+        );
         assert!(output.status.success(), "{}", stderr(&output));
         assert_contains(
             &stderr(&output),
@@ -490,7 +496,9 @@ fn the_hooks_and_commands_honour_git_dir_and_git_work_tree() {
     };
     assert!(apart(&["init", "-q", "-b", "main"]).status.success());
     // Only the variables say where the working tree is.
-    assert!(apart(&["config", "--unset", "core.worktree"]).status.success());
+    assert!(apart(&["config", "--unset", "core.worktree"])
+        .status
+        .success());
     let env = [
         ("GIT_DIR", git_dir.to_str().unwrap_or_default()),
         ("GIT_WORK_TREE", work.to_str().unwrap_or_default()),
@@ -514,17 +522,20 @@ fn the_hooks_and_commands_honour_git_dir_and_git_work_tree() {
     write("prompts/answer.md", "Answer: {{ q }\n");
     assert!(apart(&["add", "-A"]).status.success());
     let output = apart(&["commit", "-q", "-m", "broken"]);
-    assert!(!output.status.success(), "the broken template was committed");
+    assert!(
+        !output.status.success(),
+        "the broken template was committed"
+    );
     assert_contains(&stderr(&output), "promptgate: prompts/answer.md:1:");
 
     // The working tree is read where GIT_WORK_TREE says, relative to the current directory.
-    let relative = [
-        ("GIT_DIR", "store/project.git"),
-        ("GIT_WORK_TREE", "work"),
-    ];
+    let relative = [("GIT_DIR", "store/project.git"), ("GIT_WORK_TREE", "work")];
     let run = common::run_with_env(&root, &["validate"], &relative);
     assert_eq!(run.code, 5, "{}{}", run.stdout, run.stderr);
-    assert_contains(&format!("{}{}", run.stdout, run.stderr), "prompts/answer.md:1");
+    assert_contains(
+        &format!("{}{}", run.stdout, run.stderr),
+        "prompts/answer.md:1",
+    );
     write("prompts/answer.md", "Answer: {{ q }}\n");
     let run = common::run_with_env(&root, &["validate"], &relative);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
@@ -532,4 +543,40 @@ fn the_hooks_and_commands_honour_git_dir_and_git_work_tree() {
     let run = common::run_with_env(&root, &["validate"], &[("GIT_DIR", "nowhere")]);
     assert_eq!(run.code, 4, "{}", run.stderr);
     assert_contains(&run.stderr, "GIT_DIR names");
+}
+
+/// With no default branch to compare with (the project's branch is `trunk` and the remote
+/// never said so), a push cannot be gated: it is stopped with the fix, not waved through.
+#[test]
+fn pre_push_without_a_default_branch_stops_with_the_fix() {
+    let repo = hooked("self");
+    git(repo.path(), &["branch", "-m", "main", "trunk"]);
+    let bare = common::tempdir();
+    git(&bare, &["init", "-q", "--bare"]);
+    git(
+        repo.path(),
+        &["remote", "add", "origin", bare.to_str().unwrap_or_default()],
+    );
+    repo.write("prompts/answer.md", "Be terse. Answer: {{ q }}\n");
+    assert!(commit(repo.path(), "terse").status.success());
+    let output = git(repo.path(), &["push", "-q", "origin", "trunk"]);
+    let err = stderr(&output);
+    assert!(!output.status.success(), "pushed ungated: {err}");
+    assert_contains(&err, "no default branch to compare");
+    assert_contains(&err, "git remote set-head origin --auto");
+    // Once the remote's default branch is known, the gate runs (and blocks the regression).
+    git(
+        repo.path(),
+        &[
+            "push",
+            "-q",
+            "--no-verify",
+            "origin",
+            "trunk~1:refs/heads/trunk",
+        ],
+    );
+    git(repo.path(), &["remote", "set-head", "origin", "trunk"]);
+    let output = git(repo.path(), &["push", "-q", "origin", "trunk"]);
+    assert!(!output.status.success());
+    assert_contains(&stderr(&output), "min_pass_rate");
 }

@@ -255,8 +255,8 @@ fn pre_push(cli: &Cli, remote: Option<&str>) -> Result<i32> {
             code = code.max(exit::USAGE);
             continue;
         };
-        let to_default = update.remote_ref.as_deref()
-            == Some(format!("refs/heads/{}", default.name).as_str());
+        let to_default =
+            update.remote_ref.as_deref() == Some(format!("refs/heads/{}", default.name).as_str());
         // Pushing the default branch itself: the change is what the remote does not have
         // yet, measured from its tip when this clone knows it (fresher than the tracking ref).
         let base = if to_default
@@ -284,7 +284,10 @@ fn pre_push(cli: &Cli, remote: Option<&str>) -> Result<i32> {
         };
         let checked: Checked =
             check::gather_or_fail(cli, &args, &super::pull::Pull::local(), &repo)?;
-        eprintln!("promptgate: {short} compared with {} (merge base)", default.rev);
+        eprintln!(
+            "promptgate: {short} compared with {} (merge base)",
+            default.rev
+        );
         eprint!(
             "{}",
             terminal::verdict(

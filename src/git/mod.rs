@@ -120,7 +120,10 @@ impl Repo {
             let path = PathBuf::from(work_tree);
             repo.set_workdir(&path, false).map_err(|e| {
                 GitError::git(
-                    format!("cannot use GIT_WORK_TREE={} as the working tree", path.display()),
+                    format!(
+                        "cannot use GIT_WORK_TREE={} as the working tree",
+                        path.display()
+                    ),
                     e,
                 )
             })?;
