@@ -382,7 +382,10 @@ fn pre_push_judges_every_push_of_a_branch_on_the_whole_change() {
     let output = git(repo.path(), &["push", "-q", "origin", "warmer"]);
     let err = stderr(&output);
     assert!(output.status.success(), "{err}");
-    assert_contains(&err, "compared with origin/main (merge base)");
+    assert_contains(
+        &err,
+        "compared with origin/main, the default branch (merge base)",
+    );
     assert_contains(&err, "the pull request will need the approvals above");
 }
 

@@ -259,13 +259,21 @@ fn pre_push(cli: &Cli, remote: Option<&str>) -> Result<i32> {
             update.remote_ref.as_deref() == Some(format!("refs/heads/{}", default.name).as_str());
         // Pushing the default branch itself: the change is what the remote does not have
         // yet, measured from its tip when this clone knows it (fresher than the tracking ref).
-        let base = if to_default
+        let (base, base_label) = if to_default
             && update.remote_sha != ZERO
             && repo.resolve(&update.remote_sha).is_ok()
         {
-            update.remote_sha.clone()
+            let label = format!(
+                "{}, the tip of {} on {remote}",
+                &update.remote_sha[..7.min(update.remote_sha.len())],
+                default.name
+            );
+            (update.remote_sha.clone(), label)
         } else {
-            default.rev.clone()
+            (
+                default.rev.clone(),
+                format!("{}, the default branch", default.rev),
+            )
         };
         let args = CheckArgs {
             range: super::RangeArgs {
@@ -284,10 +292,7 @@ fn pre_push(cli: &Cli, remote: Option<&str>) -> Result<i32> {
         };
         let checked: Checked =
             check::gather_or_fail(cli, &args, &super::pull::Pull::local(), &repo)?;
-        eprintln!(
-            "promptgate: {short} compared with {} (merge base)",
-            default.rev
-        );
+        eprintln!("promptgate: {short} compared with {base_label} (merge base)");
         eprint!(
             "{}",
             terminal::verdict(

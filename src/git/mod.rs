@@ -89,8 +89,14 @@ impl Repo {
     /// temporary index), and the index reader follows the same variable.
     pub fn discover(path: &Path) -> Result<Self, GitError> {
         let repo = Repository::open_ext(path, RepositoryOpenFlags::FROM_ENV, None::<&Path>)
-            .map_err(|_| GitError::NotARepository {
-                path: path.to_path_buf(),
+            .map_err(|e| match e.code() {
+                ErrorCode::NotFound => GitError::NotARepository {
+                    path: path.to_path_buf(),
+                },
+                _ => GitError::git(
+                    format!("cannot open the repository at {}", path.display()),
+                    e,
+                ),
             })?;
         Self::with_env_work_tree(repo)
     }
@@ -100,13 +106,17 @@ impl Repo {
     /// `GIT_CEILING_DIRECTORIES`); with `GIT_WORK_TREE` and `GIT_INDEX_FILE` honoured.
     pub fn from_env(cwd: &Path) -> Result<Self, GitError> {
         let git_dir = std::env::var_os("GIT_DIR").filter(|v| !v.is_empty());
-        let repo = Repository::open_from_env().map_err(|_| match git_dir {
-            Some(dir) => GitError::BadGitDir {
+        let repo = Repository::open_from_env().map_err(|e| match (e.code(), git_dir) {
+            (ErrorCode::NotFound, Some(dir)) => GitError::BadGitDir {
                 path: cwd.join(dir),
             },
-            None => GitError::NotARepository {
+            (ErrorCode::NotFound, None) => GitError::NotARepository {
                 path: cwd.to_path_buf(),
             },
+            _ => GitError::git(
+                format!("cannot open the repository from {}", cwd.display()),
+                e,
+            ),
         })?;
         Self::with_env_work_tree(repo)
     }
