@@ -415,8 +415,10 @@ fn staged_with_nothing_staged_is_empty() {
     assert_eq!(json["changes"], json!([]));
 }
 
+/// The branch tracks origin/main here, so upstream and default branch agree; a branch
+/// pushed with `-u` (upstream = itself) is in tests/default_base.rs.
 #[test]
-fn default_base_is_the_upstream_of_the_branch() {
+fn default_base_is_the_remotes_default_branch() {
     let remote = TestRepo::new();
     remote
         .write("promptgate.toml", config(&[("s", "p/*.md")]))
@@ -446,6 +448,8 @@ fn default_base_is_the_upstream_of_the_branch() {
 #[test]
 fn no_default_base_is_a_usage_error() {
     let repo = two_surfaces();
+    // No remote, and no local main or master to fall back on.
+    repo.git(&["branch", "-m", "main", "trunk"]);
     let run = repo.run(&["diff"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert_contains(&run.stderr, "--base");

@@ -207,7 +207,13 @@ fn works_before_the_first_commit_on_a_detached_head_and_mid_merge() {
 
 /// A bare remote and a clone with the hooks installed.
 fn pushable() -> (TestRepo, PathBuf) {
-    let origin = hooked("self");
+    pushable_with("self")
+}
+
+/// A bare remote holding `main` (its default branch, recorded as origin/HEAD) and a clone
+/// with the hooks installed, at the given tier.
+fn pushable_with(tier: &str) -> (TestRepo, PathBuf) {
+    let origin = hooked(tier);
     let bare = common::tempdir();
     git(&bare, &["init", "-q", "--bare"]);
     let bare_path = bare.to_str().unwrap_or_default().to_string();
@@ -350,29 +356,230 @@ fn works_in_a_linked_worktree_and_during_a_rebase() {
     assert!(output.status.success(), "{}", stderr(&output));
 }
 
+/// A council change on a pull request branch goes through pre-push (the gate holds; the
+/// pull request will need approvals), and is judged against the default branch on every
+/// push: the second push sees the change record the first one carried.
 #[test]
-fn pre_push_lets_a_change_needing_signoff_through_and_says_so() {
-    let origin = hooked("council");
-    let bare = common::tempdir();
-    git(&bare, &["init", "-q", "--bare"]);
-    git(
-        origin.path(),
-        &["remote", "add", "origin", bare.to_str().unwrap_or_default()],
-    );
-    assert!(git(origin.path(), &["push", "-q", "origin", "main"])
-        .status
-        .success());
-    origin
-        .write("prompts/answer.md", "Answer warmly: {{ q }}\n")
+fn pre_push_judges_every_push_of_a_branch_on_the_whole_change() {
+    let (repo, _bare) = pushable_with("council");
+    git(repo.path(), &["checkout", "-q", "-b", "warmer"]);
+    repo.write("prompts/answer.md", "Answer warmly: {{ q }}\n")
         .write(
             ".promptgate/changes/warm.md",
             "## Expected user impact\nWarmer.\n\n## Rollback plan\nRevert.\n",
         );
-    assert!(commit(origin.path(), "warm").status.success());
-    let output = git(origin.path(), &["push", "-q", "origin", "main"]);
+    assert!(commit(repo.path(), "warm").status.success());
+    let output = git(repo.path(), &["push", "-q", "-u", "origin", "warmer"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_contains(
         &stderr(&output),
         "the pull request will need the approvals above",
     );
+    // A follow-up commit without a record of its own: the record is already on the branch.
+    repo.write("prompts/answer.md", "Answer warmly and briefly: {{ q }}\n");
+    let output = commit(repo.path(), "briefer");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = git(repo.path(), &["push", "-q", "origin", "warmer"]);
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert_contains(
+        &err,
+        "compared with origin/main, the default branch (merge base)",
+    );
+    assert_contains(&err, "the pull request will need the approvals above");
+}
+
+/// A regression pushed earlier (past the hook) is still in the change on the next push,
+/// however harmless the new commit is.
+#[test]
+fn pre_push_judges_a_later_push_against_the_default_branch_not_the_previous_push() {
+    let (repo, _bare) = pushable();
+    git(repo.path(), &["checkout", "-q", "-b", "feature"]);
+    repo.write("prompts/answer.md", "Be terse. Answer: {{ q }}\n");
+    assert!(commit(repo.path(), "terse").status.success());
+    let output = git(
+        repo.path(),
+        &["push", "-q", "--no-verify", "-u", "origin", "feature"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    repo.write("docs/notes.md", "notes\n");
+    assert!(commit(repo.path(), "notes").status.success());
+    let output = git(repo.path(), &["push", "-q", "origin", "feature"]);
+    let err = stderr(&output);
+    assert!(
+        !output.status.success(),
+        "the regression went through: {err}"
+    );
+    assert_contains(&err, "BLOCKED");
+    assert_contains(&err, "min_pass_rate");
+}
+
+/// Council and exec changes go through a pull request: pushed straight to the remote's
+/// default branch they are stopped, with the reason; the same commit pushed to a branch
+/// goes through. A `self` change may still be pushed to the default branch.
+#[test]
+fn a_council_change_pushed_straight_to_the_default_branch_is_stopped() {
+    for remote_head in [true, false] {
+        let (repo, _bare) = pushable_with("council");
+        if !remote_head {
+            git(repo.path(), &["remote", "set-head", "origin", "--delete"]);
+        }
+        repo.write("prompts/answer.md", "Answer warmly: {{ q }}\n")
+            .write(
+                ".promptgate/changes/warm.md",
+                "## Expected user impact\nWarmer.\n\n## Rollback plan\nRevert.\n",
+            );
+        assert!(commit(repo.path(), "warm").status.success());
+        let output = git(repo.path(), &["push", "-q", "origin", "main"]);
+        let err = stderr(&output);
+        assert!(!output.status.success(), "pushed to main: {err}");
+        assert_contains(&err, "changes of tier council go through a pull request");
+        assert_contains(&err, "git push origin HEAD:refs/heads/<topic>");
+        assert_ne!(
+            git_out(repo.path(), &["rev-parse", "HEAD"]),
+            git_out(repo.path(), &["rev-parse", "origin/main"]),
+            "the remote's default branch moved"
+        );
+        let output = git(
+            repo.path(),
+            &["push", "-q", "origin", "HEAD:refs/heads/warm"],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_contains(
+            &stderr(&output),
+            "the pull request will need the approvals above",
+        );
+    }
+}
+
+fn git_out(dir: &Path, args: &[&str]) -> String {
+    String::from_utf8_lossy(&git(dir, args).stdout)
+        .trim()
+        .to_string()
+}
+
+/// `git commit -a` (and `git commit <path>`) stage into a temporary index that git hands
+/// the hook in GIT_INDEX_FILE; `.git/index` does not have the change.
+#[test]
+fn commit_all_through_the_hook_blocks_a_broken_template() {
+    let repo = hooked("self");
+    repo.write("prompts/answer.md", "Answer: {{ q }\n");
+    for args in [
+        &["commit", "-q", "-a", "-m", "broken"][..],
+        &["commit", "-q", "-m", "broken", "prompts/answer.md"][..],
+    ] {
+        let output = git(repo.path(), args);
+        let err = stderr(&output);
+        assert!(!output.status.success(), "{args:?} went through: {err}");
+        assert_contains(&err, "promptgate: prompts/answer.md:1:");
+    }
+    repo.write("prompts/answer.md", "Answer kindly: {{ q }}\n");
+    let output = git(repo.path(), &["commit", "-q", "-a", "-m", "kind"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// A repository whose git directory and working tree are apart, used through `--git-dir`
+/// and `--work-tree` (git hands them to the hook as GIT_DIR and GIT_WORK_TREE), and by
+/// promptgate itself from elsewhere with the variables (relative ones included).
+#[test]
+fn the_hooks_and_commands_honour_git_dir_and_git_work_tree() {
+    let root = common::tempdir();
+    let (git_dir, work) = (root.join("store/project.git"), root.join("work"));
+    std::fs::create_dir_all(&work).expect("mkdir");
+    std::fs::create_dir_all(root.join("store")).expect("mkdir");
+    let apart = |args: &[&str]| {
+        let mut all = vec![
+            "--git-dir",
+            git_dir.to_str().unwrap_or_default(),
+            "--work-tree",
+            work.to_str().unwrap_or_default(),
+        ];
+        all.extend_from_slice(args);
+        git(&work, &all)
+    };
+    assert!(apart(&["init", "-q", "-b", "main"]).status.success());
+    // Only the variables say where the working tree is.
+    assert!(apart(&["config", "--unset", "core.worktree"])
+        .status
+        .success());
+    let env = [
+        ("GIT_DIR", git_dir.to_str().unwrap_or_default()),
+        ("GIT_WORK_TREE", work.to_str().unwrap_or_default()),
+    ];
+    let run = common::run_with_env(&work, &["hook", "install", "--pre-commit"], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(git_dir.join("hooks/pre-commit").exists());
+
+    let write = |path: &str, text: &str| {
+        let full = work.join(path);
+        std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+        std::fs::write(full, text).expect("write");
+    };
+    write("promptgate.toml", &config("self"));
+    write("prompts/answer.md", "Answer: {{ q }}\n");
+    write("evals/support.jsonl", CASES);
+    assert!(apart(&["add", "-A"]).status.success());
+    let output = apart(&["commit", "-q", "-m", "surface"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    write("prompts/answer.md", "Answer: {{ q }\n");
+    assert!(apart(&["add", "-A"]).status.success());
+    let output = apart(&["commit", "-q", "-m", "broken"]);
+    assert!(
+        !output.status.success(),
+        "the broken template was committed"
+    );
+    assert_contains(&stderr(&output), "promptgate: prompts/answer.md:1:");
+
+    // The working tree is read where GIT_WORK_TREE says, relative to the current directory.
+    let relative = [("GIT_DIR", "store/project.git"), ("GIT_WORK_TREE", "work")];
+    let run = common::run_with_env(&root, &["validate"], &relative);
+    assert_eq!(run.code, 5, "{}{}", run.stdout, run.stderr);
+    assert_contains(
+        &format!("{}{}", run.stdout, run.stderr),
+        "prompts/answer.md:1",
+    );
+    write("prompts/answer.md", "Answer: {{ q }}\n");
+    let run = common::run_with_env(&root, &["validate"], &relative);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // A GIT_DIR that is no repository is said as such.
+    let run = common::run_with_env(&root, &["validate"], &[("GIT_DIR", "nowhere")]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert_contains(&run.stderr, "GIT_DIR names");
+}
+
+/// With no default branch to compare with (the project's branch is `trunk` and the remote
+/// never said so), a push cannot be gated: it is stopped with the fix, not waved through.
+#[test]
+fn pre_push_without_a_default_branch_stops_with_the_fix() {
+    let repo = hooked("self");
+    git(repo.path(), &["branch", "-m", "main", "trunk"]);
+    let bare = common::tempdir();
+    git(&bare, &["init", "-q", "--bare"]);
+    git(
+        repo.path(),
+        &["remote", "add", "origin", bare.to_str().unwrap_or_default()],
+    );
+    repo.write("prompts/answer.md", "Be terse. Answer: {{ q }}\n");
+    assert!(commit(repo.path(), "terse").status.success());
+    let output = git(repo.path(), &["push", "-q", "origin", "trunk"]);
+    let err = stderr(&output);
+    assert!(!output.status.success(), "pushed ungated: {err}");
+    assert_contains(&err, "no default branch to compare");
+    assert_contains(&err, "git remote set-head origin --auto");
+    // Once the remote's default branch is known, the gate runs (and blocks the regression).
+    git(
+        repo.path(),
+        &[
+            "push",
+            "-q",
+            "--no-verify",
+            "origin",
+            "trunk~1:refs/heads/trunk",
+        ],
+    );
+    git(repo.path(), &["remote", "set-head", "origin", "trunk"]);
+    let output = git(repo.path(), &["push", "-q", "origin", "trunk"]);
+    assert!(!output.status.success());
+    assert_contains(&stderr(&output), "min_pass_rate");
 }

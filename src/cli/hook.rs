@@ -1,6 +1,9 @@
 //! `promptgate hook …`: installing the git hooks, and what they run. `pre-commit` checks the
 //! staged change without calling a model (config, templates rendered for every case, change
-//! records for tiers that need them); `pre-push` runs the gate on each pushed range.
+//! records for tiers that need them); `pre-push` runs the gate on each pushed head against
+//! the default branch (merge base), and stops council and exec changes pushed straight to
+//! the default branch. Both read the repository and index git hands them (`GIT_DIR`,
+//! `GIT_WORK_TREE`, `GIT_INDEX_FILE`).
 
 use std::io::{BufRead, IsTerminal};
 
@@ -42,7 +45,7 @@ pub(super) fn run(cli: &Cli, args: &HookArgs) -> Result<i32> {
             Ok(exit::PASS)
         }
         HookCommand::PreCommit => pre_commit(cli),
-        HookCommand::PrePush { remote: _, url: _ } => pre_push(cli),
+        HookCommand::PrePush { remote, url: _ } => pre_push(cli, remote.as_deref()),
     }
 }
 
@@ -146,7 +149,7 @@ fn committed_config(repo: &Repo, commit: git2::Oid, path: &str) -> Option<Config
 }
 
 /// The artifacts the change's tier requires, looked for in change records staged now or
-/// already on the branch (since it left its upstream).
+/// already on the branch (since it left the default branch).
 fn missing_records(
     repo: &Repo,
     index: &dyn Snapshot,
@@ -180,11 +183,11 @@ fn missing_records(
         .filter(crate::gate::is_change_record)
         .map(|c| c.path)
         .collect();
-    let upstream = repo
+    let default = repo
         .default_base()
-        .and_then(|base| repo.resolve(&base).ok());
-    if let (Some(head), Some(upstream)) = (head, upstream) {
-        if let Ok(merge_base) = repo.merge_base(upstream, head, ("upstream", "HEAD")) {
+        .and_then(|base| repo.resolve(&base.rev).ok());
+    if let (Some(head), Some(default)) = (head, default) {
+        if let Ok(merge_base) = repo.merge_base(default, head, ("the default branch", "HEAD")) {
             record_paths.extend(
                 repo.diff_commits(merge_base, head)?
                     .into_iter()
@@ -218,29 +221,59 @@ fn missing_records(
 /// One ref being pushed, as git's pre-push stdin lists it.
 struct Update {
     local_sha: String,
+    /// The ref it updates on the remote (`refs/heads/feature`); `None` from the pre-commit
+    /// framework, which does not say.
+    remote_ref: Option<String>,
     remote_sha: String,
 }
 
 const ZERO: &str = "0000000000000000000000000000000000000000";
 
-/// Gates each pushed range; `blocked` and `error` stop the push.
-fn pre_push(cli: &Cli) -> Result<i32> {
+/// Gates each pushed head against the default branch (merge base), as `check` does, so
+/// every push of a pull request branch is judged on the whole change. `blocked` and
+/// `error` stop the push, and so does a council or exec change pushed straight to the
+/// default branch: those go through a pull request, whatever `[hooks]` says.
+fn pre_push(cli: &Cli, remote: Option<&str>) -> Result<i32> {
     let updates = updates()?;
     let repo = open_repo()?;
+    // git passes the remote's name (or its URL, when pushed to one directly); the
+    // pre-commit framework passes it in the environment.
+    let from_framework = std::env::var("PRE_COMMIT_REMOTE_NAME").ok();
+    let remote = remote
+        .or(from_framework.as_deref())
+        .filter(|r| repo.raw().find_remote(r).is_ok())
+        .unwrap_or(crate::git::DEFAULT_REMOTE);
+    let default = repo.default_branch(remote);
     let mut code = exit::PASS;
     for update in updates {
         if update.local_sha == ZERO {
             continue; // a deleted ref: nothing to gate
         }
-        let known = update.remote_sha != ZERO && repo.resolve(&update.remote_sha).is_ok();
-        let base = if known {
-            Some(update.remote_sha.clone())
-        } else {
-            repo.default_base()
-        };
-        let Some(base) = base else {
-            eprintln!("promptgate: no base to compare {} with (a new branch with no upstream); the gate runs on the pull request", &update.local_sha[..7.min(update.local_sha.len())]);
+        let short = &update.local_sha[..7.min(update.local_sha.len())];
+        let Some(default) = &default else {
+            eprintln!("promptgate: no default branch to compare {short} with (none of {} exists), so the push cannot be gated\n  fix: record the remote's default branch with `git remote set-head {remote} --auto` (or fetch it), or push without the gate with `git push --no-verify`; `promptgate check --base REF` gates it by hand", super::DEFAULT_BRANCH_REFS.replace("origin", remote));
+            code = code.max(exit::USAGE);
             continue;
+        };
+        let to_default =
+            update.remote_ref.as_deref() == Some(format!("refs/heads/{}", default.name).as_str());
+        // Pushing the default branch itself: the change is what the remote does not have
+        // yet, measured from its tip when this clone knows it (fresher than the tracking ref).
+        let (base, base_label) = if to_default
+            && update.remote_sha != ZERO
+            && repo.resolve(&update.remote_sha).is_ok()
+        {
+            let label = format!(
+                "{}, the tip of {} on {remote}",
+                &update.remote_sha[..7.min(update.remote_sha.len())],
+                default.name
+            );
+            (update.remote_sha.clone(), label)
+        } else {
+            (
+                default.rev.clone(),
+                format!("{}, the default branch", default.rev),
+            )
         };
         let args = CheckArgs {
             range: super::RangeArgs {
@@ -260,6 +293,7 @@ fn pre_push(cli: &Cli) -> Result<i32> {
         };
         let checked: Checked =
             check::gather_or_fail(cli, &args, &super::pull::Pull::local(), &repo)?;
+        eprintln!("promptgate: {short} compared with {base_label} (merge base)");
         eprint!(
             "{}",
             terminal::verdict(
@@ -269,10 +303,19 @@ fn pre_push(cli: &Cli) -> Result<i32> {
                 }
             )
         );
+        let tier = checked.report.tier;
         match checked.report.verdict {
             Verdict::Blocked | Verdict::Error => {
                 eprintln!("promptgate: push stopped; fix the change, or push anyway with `git push --no-verify`");
-                code = exit::BLOCKED;
+                code = code.max(exit::BLOCKED);
+            }
+            _ if to_default && tier >= Tier::Council => {
+                eprintln!(
+                    "promptgate: push stopped: changes of tier {} go through a pull request, and this push goes straight to {}, the default branch of {remote}\n  fix: push it to a branch (`git push {remote} HEAD:refs/heads/<topic>`) and open a pull request",
+                    tier.as_str(),
+                    default.name
+                );
+                code = code.max(exit::BLOCKED);
             }
             Verdict::NeedsSignoff => eprintln!(
                 "promptgate: the gate holds; the pull request will need the approvals above"
@@ -291,6 +334,7 @@ fn updates() -> Result<Vec<Update>> {
     ) {
         return Ok(vec![Update {
             local_sha: to,
+            remote_ref: std::env::var("PRE_COMMIT_REMOTE_BRANCH").ok(),
             remote_sha: from,
         }]);
     }
@@ -303,9 +347,10 @@ fn updates() -> Result<Vec<Update>> {
         let line =
             line.map_err(|e| crate::error::Error::io("read", "the pushed refs on stdin", e))?;
         let fields: Vec<&str> = line.split_whitespace().collect();
-        if let [_, local_sha, _, remote_sha] = fields.as_slice() {
+        if let [_, local_sha, remote_ref, remote_sha] = fields.as_slice() {
             updates.push(Update {
                 local_sha: local_sha.to_string(),
+                remote_ref: Some(remote_ref.to_string()),
                 remote_sha: remote_sha.to_string(),
             });
         }

@@ -79,7 +79,8 @@ pub enum Command {
 /// The two sides of a change.
 #[derive(Debug, Clone, Args)]
 pub struct RangeArgs {
-    /// The revision the change is compared against [default: the branch's upstream, else origin/HEAD]
+    /// The revision the change is compared against [default: the remote's default branch:
+    /// origin/HEAD, else origin/main, origin/master, else a local main or master]
     #[arg(long, env = "PROMPTGATE_BASE", value_name = "REF")]
     pub base: Option<String>,
 
@@ -382,10 +383,19 @@ pub fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
-/// Opens the repository around the current directory.
+/// Opens the repository git would: `GIT_DIR` when set, else the one around the current
+/// directory; with `GIT_WORK_TREE` and `GIT_INDEX_FILE` (what git hands its hooks).
 fn open_repo() -> Result<Repo> {
     let cwd = std::env::current_dir().map_err(|e| Error::io("read", "the current directory", e))?;
-    Ok(Repo::discover(&cwd)?)
+    // git hands its hooks `GIT_WORK_TREE=.` (relative to the current directory); libgit2
+    // would read a relative one against the git directory. Made absolute here, before any
+    // thread is started, for libgit2 and for every command promptgate runs.
+    if let Some(work_tree) = std::env::var_os("GIT_WORK_TREE").filter(|v| !v.is_empty()) {
+        if PathBuf::from(&work_tree).is_relative() {
+            std::env::set_var("GIT_WORK_TREE", cwd.join(work_tree));
+        }
+    }
+    Ok(Repo::from_env(&cwd)?)
 }
 
 /// The two sides of a change: the base as named, and the base, head and merge-base commits.
@@ -396,18 +406,28 @@ struct Range {
     merge_base: git2::Oid,
 }
 
-/// Resolves `--base` (default: the branch's upstream, else origin/HEAD) and `--head`, and
-/// their merge base (GitHub's three-dot diff).
+/// Resolves `--base` (default: the remote's default branch, never the branch's upstream)
+/// and `--head`, and their merge base (GitHub's three-dot diff). A defaulted base is named
+/// on stderr, so the reader knows what the change was measured against.
 fn resolve_range(repo: &Repo, base: Option<&str>, head: &str) -> Result<Range> {
+    let defaulted = base.is_none();
     let base_name = match base {
         Some(base) => base.to_string(),
-        None => repo.default_base().ok_or_else(|| {
-            Error::usage("no base revision: the current branch has no upstream and there is no origin/HEAD\n  help: pass --base REF (e.g. --base origin/main)")
+        None => repo.default_base().map(|d| d.rev).ok_or_else(|| {
+            Error::usage(format!("no base revision: found no default branch to compare with (none of {DEFAULT_BRANCH_REFS} exists)\n  help: pass --base REF (or set PROMPTGATE_BASE), e.g. --base origin/develop; or record the remote's default branch with `git remote set-head origin --auto`"))
         })?,
     };
     let base = repo.resolve(&base_name)?;
     let head_oid = repo.resolve(head)?;
     let merge_base = repo.merge_base(base, head_oid, (&base_name, head))?;
+    if defaulted {
+        let empty = if merge_base == head_oid {
+            format!(" ({head} is already part of it, so the change is empty)")
+        } else {
+            String::new()
+        };
+        eprintln!("promptgate: comparing with {base_name}, the default branch{empty}; pass --base to compare with another revision");
+    }
     Ok(Range {
         base_name,
         base,
@@ -415,6 +435,9 @@ fn resolve_range(repo: &Repo, base: Option<&str>, head: &str) -> Result<Range> {
         merge_base,
     })
 }
+
+/// Where the default base is looked for, in order, for messages.
+const DEFAULT_BRANCH_REFS: &str = "origin/HEAD, origin/main, origin/master, main, master";
 
 /// A config's text and how diagnostics name it.
 struct ConfigText {

@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
+use std::path::PathBuf;
 
 use git2::{ObjectType, Oid, Repository, Tree};
 
@@ -100,7 +101,7 @@ const INTENT_TO_ADD: u16 = 1 << 13;
 impl IndexFile {
     /// Reads the repository's index, or `None` where this reader does not apply.
     pub fn read(repo: &Repository) -> Option<IndexFile> {
-        let data = std::fs::read(repo.path().join("index")).ok()?;
+        let data = std::fs::read(path(repo)).ok()?;
         parse(&data)
     }
 
@@ -136,6 +137,18 @@ impl IndexFile {
         };
         walker.dir("", head, 0..self.entries.len())?;
         Some(walker.out)
+    }
+}
+
+/// The index file: the one `GIT_INDEX_FILE` names (relative to the current directory, as
+/// git and libgit2 read it) when set, else `index` in the git directory. [`crate::git::Repo`]
+/// opens every repository with libgit2's `FROM_ENV`, so libgit2 reads the same file when
+/// this reader steps aside. Git sets the variable for its hooks: `git commit -a` and
+/// `git commit <paths>` stage into a temporary index, and that is what gets committed.
+pub fn path(repo: &Repository) -> PathBuf {
+    match std::env::var_os("GIT_INDEX_FILE").filter(|v| !v.is_empty()) {
+        Some(file) => PathBuf::from(file),
+        None => repo.path().join("index"),
     }
 }
 

@@ -1,6 +1,8 @@
-//! Repository access through libgit2: opening the repository, resolving revisions and the
-//! merge base (with the shallow-clone diagnosis), reading files at a revision, in the index
-//! or in the working tree ([`Snapshot`]), and the raw tree diff with rename detection.
+//! Repository access through libgit2: opening the repository (as git hands it over:
+//! `GIT_DIR`, `GIT_WORK_TREE`, `GIT_INDEX_FILE`), resolving revisions, the default branch
+//! and the merge base (with the shallow-clone diagnosis), reading files at a revision, in
+//! the index or in the working tree ([`Snapshot`]), and the raw tree diff with rename
+//! detection.
 
 mod diff;
 mod index_file;
@@ -13,13 +15,16 @@ pub use snapshot::{
 
 use std::path::{Path, PathBuf};
 
-use git2::{ErrorCode, Oid, Repository};
+use git2::{ErrorCode, Oid, Repository, RepositoryOpenFlags};
 
 /// Why a git operation failed, with what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
     #[error("{} is not inside a git repository\n  help: run promptgate from a clone of your project (or `git init` one)", path.display())]
     NotARepository { path: PathBuf },
+
+    #[error("GIT_DIR names {}, which is not a git repository\n  help: point GIT_DIR at a repository's git directory, or unset it to find the repository from the current directory", path.display())]
+    BadGitDir { path: PathBuf },
 
     #[error("unknown revision `{rev}`{}", if *shallow { SHALLOW_HELP } else { "\n  help: check the name, or fetch it first (`git fetch origin <ref>`)" })]
     UnknownRevision { rev: String, shallow: bool },
@@ -60,19 +65,80 @@ impl GitError {
     }
 }
 
+/// The remote every default is read from.
+pub const DEFAULT_REMOTE: &str = "origin";
+
+/// The branch a change merges into when none is named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultBranch {
+    /// The revision to compare with: `origin/main`, or a local `main`.
+    pub rev: String,
+    /// The branch's name (`main`), to recognise a push to it.
+    pub name: String,
+}
+
 /// An open repository with a working tree (or bare).
 pub struct Repo {
     repo: Repository,
 }
 
 impl Repo {
-    /// Opens the repository containing `path` (searching parent directories, like git).
+    /// Opens the repository containing `path` (searching parent directories, like git). The
+    /// index is the one `GIT_INDEX_FILE` names when set, and the working tree the one
+    /// `GIT_WORK_TREE` names: git hands both to its hooks (`git commit -a` stages into a
+    /// temporary index), and the index reader follows the same variable.
     pub fn discover(path: &Path) -> Result<Self, GitError> {
-        Repository::discover(path)
-            .map(|repo| Repo { repo })
-            .map_err(|_| GitError::NotARepository {
-                path: path.to_path_buf(),
-            })
+        let repo = Repository::open_ext(path, RepositoryOpenFlags::FROM_ENV, None::<&Path>)
+            .map_err(|e| match e.code() {
+                ErrorCode::NotFound => GitError::NotARepository {
+                    path: path.to_path_buf(),
+                },
+                _ => GitError::git(
+                    format!("cannot open the repository at {}", path.display()),
+                    e,
+                ),
+            })?;
+        Self::with_env_work_tree(repo)
+    }
+
+    /// Opens the repository as git does from the current directory `cwd`: the one
+    /// `GIT_DIR` names (no search), else the one containing `cwd` (within
+    /// `GIT_CEILING_DIRECTORIES`); with `GIT_WORK_TREE` and `GIT_INDEX_FILE` honoured.
+    pub fn from_env(cwd: &Path) -> Result<Self, GitError> {
+        let git_dir = std::env::var_os("GIT_DIR").filter(|v| !v.is_empty());
+        let repo = Repository::open_from_env().map_err(|e| match (e.code(), git_dir) {
+            (ErrorCode::NotFound, Some(dir)) => GitError::BadGitDir {
+                path: cwd.join(dir),
+            },
+            (ErrorCode::NotFound, None) => GitError::NotARepository {
+                path: cwd.to_path_buf(),
+            },
+            _ => GitError::git(
+                format!("cannot open the repository from {}", cwd.display()),
+                e,
+            ),
+        })?;
+        Self::with_env_work_tree(repo)
+    }
+
+    /// libgit2 ignores `GIT_WORK_TREE` in a linked worktree, and reads a relative one
+    /// against the git directory; git honours it always, relative to the current directory.
+    /// (A relative one that does not exist under the git directory makes libgit2 refuse to
+    /// open the repository: the CLI makes the variable absolute before opening.)
+    fn with_env_work_tree(repo: Repository) -> Result<Self, GitError> {
+        if let Some(work_tree) = std::env::var_os("GIT_WORK_TREE").filter(|v| !v.is_empty()) {
+            let path = PathBuf::from(work_tree);
+            repo.set_workdir(&path, false).map_err(|e| {
+                GitError::git(
+                    format!(
+                        "cannot use GIT_WORK_TREE={} as the working tree",
+                        path.display()
+                    ),
+                    e,
+                )
+            })?;
+        }
+        Ok(Repo { repo })
     }
 
     pub fn raw(&self) -> &Repository {
@@ -168,20 +234,49 @@ impl Repo {
             })
     }
 
-    /// The default base: the current branch's upstream, else `origin/HEAD`.
-    pub fn default_base(&self) -> Option<String> {
-        let upstream = self.repo.head().ok().and_then(|head| {
-            let name = head.shorthand().ok()?.to_string();
-            let branch = self.repo.find_branch(&name, git2::BranchType::Local).ok()?;
-            let upstream = branch.upstream().ok()?;
-            upstream.name().ok().flatten().map(String::from)
-        });
-        upstream.or_else(|| {
+    /// The default base for `check`, `diff` and the hooks: the default branch of `origin`
+    /// (see [`Repo::default_branch`]). Never the current branch's upstream: after
+    /// `git push -u` that is the branch itself.
+    pub fn default_base(&self) -> Option<DefaultBranch> {
+        self.default_branch(DEFAULT_REMOTE)
+    }
+
+    /// The branch changes pushed to `remote` merge into: `<remote>/HEAD` (what the remote
+    /// calls its default branch), else `<remote>/main`, `<remote>/master`, else a local
+    /// `main` or `master`. Only refs that name a commit count.
+    pub fn default_branch(&self, remote: &str) -> Option<DefaultBranch> {
+        let remote_prefix = format!("refs/remotes/{remote}/");
+        let names_commit = |name: &str| {
             self.repo
-                .find_reference("refs/remotes/origin/HEAD")
-                .ok()
-                .map(|_| "origin/HEAD".to_string())
-        })
+                .find_reference(name)
+                .and_then(|r| r.peel_to_commit())
+                .is_ok()
+        };
+        let from_remote = |full: &str| -> Option<DefaultBranch> {
+            let branch = full.strip_prefix(&remote_prefix)?;
+            (branch != "HEAD" && names_commit(full)).then(|| DefaultBranch {
+                rev: format!("{remote}/{branch}"),
+                name: branch.to_string(),
+            })
+        };
+        let remote_head = self
+            .repo
+            .find_reference(&format!("{remote_prefix}HEAD"))
+            .ok()
+            .and_then(|r| r.symbolic_target().ok().flatten().map(String::from))
+            .and_then(|target| from_remote(&target));
+        remote_head
+            .or_else(|| from_remote(&format!("{remote_prefix}main")))
+            .or_else(|| from_remote(&format!("{remote_prefix}master")))
+            .or_else(|| {
+                ["main", "master"]
+                    .into_iter()
+                    .find(|name| names_commit(&format!("refs/heads/{name}")))
+                    .map(|name| DefaultBranch {
+                        rev: name.to_string(),
+                        name: name.to_string(),
+                    })
+            })
     }
 
     /// The committed tree of a commit, as a snapshot to read files from.
