@@ -16,4 +16,5 @@ pub mod hook;
 pub mod init;
 pub mod prompts;
 pub mod report;
+pub mod secrets;
 pub mod validate;

@@ -36,6 +36,20 @@ pub struct Checked {
     pub changes: Option<ChangeSet>,
     /// Every evaluated side's cases, for JUnit: (surface, "base" | "head", cases).
     pub sides: Vec<(String, &'static str, Vec<CaseSummary>)>,
+    /// The variables the configs read API keys from: their values are redacted.
+    pub secret_vars: Vec<String>,
+}
+
+impl Checked {
+    /// Every secret value promptgate knows of, redacted from the report and the cases
+    /// (model outputs and grader messages can carry one).
+    pub fn redact(&mut self) {
+        let secrets = crate::secrets::Secrets::from_env(self.secret_vars.iter().cloned());
+        self.report = secrets.redacted(self.report.clone());
+        for (_, _, cases) in &mut self.sides {
+            *cases = secrets.redacted(std::mem::take(cases));
+        }
+    }
 }
 
 pub(super) fn run(cli: &Cli, args: &CheckArgs) -> Result<i32> {
@@ -46,6 +60,7 @@ pub(super) fn run(cli: &Cli, args: &CheckArgs) -> Result<i32> {
         (None, Ok(repo)) => gather_or_fail(cli, args, &pull, &repo)?,
     };
     checked.report.pull_request = pull.number;
+    checked.redact();
     if checked.report.verdict == gate::Verdict::Error {
         if let Some(fork) = pull.pull().filter(|p| p.is_fork()) {
             checked.report.reasons.push(pull::fork_note(fork.number));
@@ -150,6 +165,7 @@ fn failed(error: &Error) -> Checked {
         report: gate::decide(context, Vec::new()),
         changes: None,
         sides: Vec::new(),
+        secret_vars: Vec::new(),
     }
 }
 
@@ -212,6 +228,7 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
             report: gate::decide(context, Vec::new()),
             changes: Some(changes),
             sides: Vec::new(),
+            secret_vars: Vec::new(),
         });
     }
     let policy_config = base_config
@@ -263,6 +280,8 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
         old_config: old_config.as_ref().map(|c| &c.config),
         old: &old,
         new: &new,
+        cassettes: if args.trust_head { &new } else { &base_tip },
+        cache: response_cache(args, &root, [&base_tip, &new], &mut context)?,
         config_path: &config_path,
         root: &root,
         args,
@@ -294,11 +313,55 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
         write_shard(dir, shard, &context, &inputs)?;
     }
     let surfaces = inputs.into_iter().map(gate::judge_surface).collect();
+    let secret_vars = [&base_config, &head_config, &old_config]
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c.config.provider.values())
+        .filter_map(|p| p.get_ref().api_key_env.clone())
+        .collect();
     Ok(Checked {
         report: gate::decide(context, surfaces),
         changes: Some(changes),
         sides,
+        secret_vars,
     })
+}
+
+/// The response cache, never reading an entry that git tracks on either side: a pull
+/// request can commit files there, and a cached answer must be one promptgate received.
+fn response_cache(
+    args: &CheckArgs,
+    root: &Path,
+    commits: [&TreeSnapshot<'_>; 2],
+    context: &mut Context,
+) -> Result<Cache> {
+    let dir = args
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| root.join(crate::eval::cache::DEFAULT_DIR));
+    let cache = Cache::new(&dir, !args.no_cache);
+    let Some(relative) = dir
+        .strip_prefix(root)
+        .ok()
+        .and_then(|p| p.to_str())
+        .map(|p| p.replace('\\', "/"))
+    else {
+        return Ok(cache);
+    };
+    let mut tracked = std::collections::HashSet::new();
+    for commit in commits {
+        commit.walk(&relative, &mut |path, _| {
+            tracked.insert(root.join(path));
+        })?;
+    }
+    if tracked.is_empty() {
+        return Ok(cache);
+    }
+    context.notes.push(format!(
+        "{} file(s) under {relative} are tracked by git: a pull request can write them, so they were not read as cached answers (add `{relative}` to .gitignore and `git rm -r --cached {relative}`)",
+        tracked.len()
+    ));
+    Ok(cache.distrusting(tracked))
 }
 
 /// How many loosened cases a surface names before counting the rest.
@@ -472,6 +535,10 @@ struct EvalPlan<'a, 'c> {
     old_config: Option<&'c Config>,
     old: &'a dyn Snapshot,
     new: &'a dyn Snapshot,
+    /// Where replay cassettes are read: the base branch's commit (a pull request cannot
+    /// write it), or the head's under `--trust-head`.
+    cassettes: &'a dyn Snapshot,
+    cache: Cache,
     config_path: &'a str,
     root: &'a Path,
     args: &'a CheckArgs,
@@ -527,9 +594,11 @@ fn evaluate(mut plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>, Sides)> {
     let mut errors = Vec::new();
     let mut blockers = Vec::new();
     for problem in problems {
+        // Both sides can fail alike (a missing key): each reason is said once.
         match problem {
-            Problem::Error(message) => errors.push(message),
-            Problem::Blocker(message) => blockers.push(message),
+            Problem::Error(message) if !errors.contains(&message) => errors.push(message),
+            Problem::Blocker(message) if !blockers.contains(&message) => blockers.push(message),
+            _ => {}
         }
     }
     // Nothing is spent on evals when the gate could not measure anyway.
@@ -540,7 +609,13 @@ fn evaluate(mut plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>, Sides)> {
     let results = if targets.is_empty() || !measurable {
         Vec::new()
     } else {
-        run_targets(targets, plan.policy, plan.root, plan.args, share_answers)?
+        run_targets(
+            targets,
+            plan.policy,
+            plan.cache.clone(),
+            plan.args,
+            share_answers,
+        )?
     };
     let mut sides: Sides = Vec::new();
     let mut inputs = Vec::new();
@@ -736,11 +811,16 @@ impl Loader<'_, '_, '_> {
         let endpoint = match self.endpoints.get(&(side, provider.clone())) {
             Some(endpoint) => endpoint.clone(),
             None => {
-                let endpoint =
-                    providers::connect(plan.trust.providers(side), &provider, plan.root, false)
-                        .map_err(|message| {
-                            Problem::Error(format!("surface `{}`: {message}", surface.name))
-                        })?;
+                let endpoint = providers::connect_with(
+                    plan.trust.providers(side),
+                    &provider,
+                    plan.root,
+                    false,
+                    Some(plan.cassettes),
+                )
+                .map_err(|message| {
+                    Problem::Error(format!("surface `{}`: {message}", surface.name))
+                })?;
                 let endpoint = Arc::new(endpoint);
                 self.endpoints
                     .insert((side, provider.clone()), endpoint.clone());
@@ -760,6 +840,15 @@ impl Loader<'_, '_, '_> {
             .price_override
             .filter(|_| base_model.as_deref() == Some(request.model.as_str()))
             .or_else(|| prices.lookup(&request.model));
+        if price.is_none() && endpoint.billed && plan.policy.gate.max_cost_usd.is_some() {
+            return Err(Problem::Error(format!(
+                "surface `{}`: the {} side calls model `{}`, which has no known price, so `[gate] max_cost_usd` cannot be kept; add `[price.\"{}\"]` to the base branch's config",
+                surface.name,
+                side.as_str(),
+                request.model,
+                request.model
+            )));
+        }
         let gate = &plan.policy.gate;
         let repeat = surface
             .policy
@@ -816,7 +905,18 @@ fn load_suite(
             surface.name
         ))
     })?;
-    let problems = loaded.error_messages();
+    let mut problems = loaded.error_messages();
+    if problems.is_empty() && loaded.suite.is_none() {
+        // Nothing is wrong, and still nothing to run: say what was found instead.
+        problems = loaded.diagnostics.iter().map(ToString::to_string).collect();
+        if problems.is_empty() {
+            problems.push(format!(
+                "no prompt file of surface `{}` can be rendered in {}",
+                surface.name,
+                snapshot.describe()
+            ));
+        }
+    }
     loaded.suite.filter(|_| problems.is_empty()).ok_or_else(|| {
         let message = format!(
             "surface `{}`: the {side} side's prompts or cases are invalid:\n{}",
@@ -836,17 +936,12 @@ fn load_suite(
 fn run_targets(
     targets: Vec<Target>,
     policy: &Config,
-    root: &Path,
+    cache: Cache,
     args: &CheckArgs,
     share_answers: bool,
 ) -> Result<Vec<SideResult>> {
     let options = Options {
-        cache: Cache::new(
-            args.cache_dir
-                .clone()
-                .unwrap_or_else(|| root.join(crate::eval::cache::DEFAULT_DIR)),
-            !args.no_cache,
-        ),
+        cache,
         shard: args
             .shard
             .as_deref()

@@ -65,11 +65,13 @@ fn merge_checks(cli: &Cli, args: &MergeArgs) -> Result<i32> {
         .map(sorted)
         .map(gate::judge_surface)
         .collect();
-    let checked = Checked {
+    let mut checked = Checked {
         report: gate::decide(context, surfaces),
         changes: None,
         sides: Vec::new(),
+        secret_vars: Vec::new(),
     };
+    checked.redact();
     emit(cli, args.out.as_deref(), args.format, &checked)?;
     Ok(checked.report.exit_code)
 }

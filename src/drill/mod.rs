@@ -382,6 +382,10 @@ pub fn run_command(
     let child = std::process::Command::new(program)
         .args(args)
         .current_dir(worktree)
+        // The drill command is the base's operations step: it keeps the environment it
+        // runs in, less every secret promptgate knows of.
+        .env_clear()
+        .envs(crate::secrets::without_secrets(&[]))
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())

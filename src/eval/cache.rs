@@ -27,6 +27,8 @@ pub struct Entry {
 pub struct Cache {
     dir: PathBuf,
     read: bool,
+    /// Entry files never read: those a pull request could have written (tracked by git).
+    distrusted: std::sync::Arc<std::collections::HashSet<PathBuf>>,
 }
 
 impl Cache {
@@ -36,14 +38,25 @@ impl Cache {
         Cache {
             dir: dir.into(),
             read,
+            distrusted: Default::default(),
         }
+    }
+
+    /// The same cache, never reading the entry files in `paths`.
+    pub fn distrusting(mut self, paths: std::collections::HashSet<PathBuf>) -> Self {
+        self.distrusted = std::sync::Arc::new(paths);
+        self
     }
 
     pub fn get(&self, key: &str) -> Option<Entry> {
         if !self.read {
             return None;
         }
-        let bytes = std::fs::read(self.path(key)).ok()?;
+        let path = self.path(key);
+        if self.distrusted.contains(&path) {
+            return None;
+        }
+        let bytes = std::fs::read(path).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 

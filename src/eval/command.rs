@@ -42,6 +42,9 @@ pub async fn run(
 ) -> Result<Finished, Failure> {
     let mut child = Command::new(program)
         .args(args)
+        // Only what a command needs: never a provider key or a GitHub token.
+        .env_clear()
+        .envs(crate::secrets::command_env())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -197,6 +197,18 @@ pub fn connect(
     root: &std::path::Path,
     record: bool,
 ) -> Result<Endpoint, String> {
+    connect_with(config, name, root, record, None)
+}
+
+/// [`connect`], reading a replay cassette from `files` (a commit's objects: what a pull
+/// request cannot write) instead of the file system when given.
+pub fn connect_with(
+    config: &crate::config::Config,
+    name: &str,
+    root: &std::path::Path,
+    record: bool,
+    files: Option<&dyn crate::git::Snapshot>,
+) -> Result<Endpoint, String> {
     use crate::config::ProviderKind;
     let provider = config
         .provider
@@ -277,7 +289,22 @@ pub fn connect(
                 inner.name = name.to_string();
                 return Ok(inner);
             }
-            let replay = replay::Replay::load(&cassette, false)?;
+            let replay = match files {
+                Some(files) => {
+                    let path = provider.cassette.clone().unwrap_or_default();
+                    let origin = format!("{path}@{}", files.describe());
+                    match files.read(&path) {
+                        Ok(Some(crate::git::FileEntry::File(bytes))) => {
+                            let text = String::from_utf8(bytes)
+                                .map_err(|_| format!("cassette {origin} is not UTF-8 text"))?;
+                            replay::Replay::parse(std::path::Path::new(&origin), &text)?
+                        }
+                        Ok(_) => return Err(format!("cassette {origin} is not a file in that commit; cassettes are read from the base branch: commit it there")),
+                        Err(e) => return Err(format!("cannot read cassette {origin}: {e}")),
+                    }
+                }
+                None => replay::Replay::load(&cassette, false)?,
+            };
             (
                 "replay",
                 cassette.display().to_string(),

@@ -35,6 +35,11 @@ impl Replay {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && recording => String::new(),
             Err(e) => return Err(format!("cannot read cassette {}: {e}", path.display())),
         };
+        Replay::parse(path, &text)
+    }
+
+    /// A cassette from its text; `path` names it in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Replay, String> {
         let mut recordings = HashMap::new();
         for (index, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
