@@ -595,7 +595,11 @@ fn rules(
     metrics: &[MetricStats],
 ) -> Vec<RuleResult> {
     let t = &input.thresholds;
-    let no_base = "no base to compare: the surface is new in this change";
+    let no_base = if input.change == SurfaceChange::Added {
+        "no base to compare: the surface is new in this change"
+    } else {
+        "not measured: the base side has no results (the reasons say why)"
+    };
     let mut rules = Vec::new();
     let head_rate = head.as_ref().map(|h| h.pass_rate);
     if let Some(min) = t.min_pass_rate {
@@ -782,6 +786,26 @@ mod tests {
             base_suite: None,
             notes: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_modified_surface_without_base_results_is_not_called_new() {
+        let mut surface = input(
+            None,
+            side(vec![case("a", CaseStatus::Pass, false, None)]),
+            thresholds(),
+        );
+        surface.change = SurfaceChange::Modified;
+        let judged = judge_surface(surface);
+        let drop = judged.rules.iter().find(|r| r.rule == "max_drop");
+        assert!(
+            drop.is_some_and(|r| !r.ok
+                && r.note
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("not measured"))),
+            "{:?}",
+            judged.rules
+        );
     }
 
     fn thresholds() -> Thresholds {
