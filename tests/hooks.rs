@@ -583,3 +583,28 @@ fn pre_push_without_a_default_branch_stops_with_the_fix() {
     assert!(!output.status.success());
     assert_contains(&stderr(&output), "min_pass_rate");
 }
+
+#[test]
+fn a_staged_case_removal_is_an_exec_change_that_needs_a_record() {
+    let repo = TestRepo::new();
+    repo.write(
+        "promptgate.toml",
+        config("self") + "\n[tier.exec]\napprovers = [\"acme/execs\"]\nmin_approvals = 1\nartifacts = [\"impact\", \"rollback\"]\n",
+    )
+    .write("prompts/answer.md", "Answer: {{ q }}\n")
+    .write("evals/support.jsonl", CASES);
+    repo.commit("surface");
+    assert_eq!(repo.run(&["hook", "install"]).code, 0);
+    // Adding a case is no loosening: a self change commits.
+    repo.write(
+        "evals/support.jsonl",
+        format!("{CASES}{{\"id\": \"c\", \"vars\": {{\"q\": \"how?\"}}, \"assert\": [{{\"type\": \"contains\", \"value\": \"5 days\"}}]}}\n"),
+    );
+    let output = commit(repo.path(), "one more case");
+    assert!(output.status.success(), "{}", stderr(&output));
+    // Dropping the case the prompt fails is: exec, whose tier needs a change record.
+    repo.write("evals/support.jsonl", CASES);
+    let output = commit(repo.path(), "drop a case");
+    assert!(!output.status.success());
+    assert_contains(&stderr(&output), "needs the `impact` artifact");
+}

@@ -288,7 +288,11 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
         context: &mut context,
     })?;
     // Removing or weakening eval cases loosens the gate as surely as a lower threshold.
-    decision.raise(inputs.iter().flat_map(suite_loosenings));
+    decision.raise(
+        inputs
+            .iter()
+            .flat_map(|i| gate::tier::case_loosenings(&i.name, &i.suite_changes)),
+    );
     // A head that changes what the base decides is a governance change, used or not.
     decision.raise(trust.overridden);
     context.tier = Some(decision.tier);
@@ -362,31 +366,6 @@ fn response_cache(
         tracked.len()
     ));
     Ok(cache.distrusting(tracked))
-}
-
-/// How many loosened cases a surface names before counting the rest.
-const LOOSENINGS_NAMED: usize = 5;
-
-/// The ways a surface's suite edit loosens it, one reason each, the tail counted.
-fn suite_loosenings(input: &SurfaceInput) -> Vec<String> {
-    let all: Vec<(&str, &String)> = input
-        .suite_changes
-        .iter()
-        .flat_map(|c| c.loosenings.iter().map(|l| (c.id.as_str(), l)))
-        .collect();
-    let mut reasons: Vec<String> = all
-        .iter()
-        .take(LOOSENINGS_NAMED)
-        .map(|(id, l)| format!("surface `{}`: case `{id}`: {l}", input.name))
-        .collect();
-    if all.len() > LOOSENINGS_NAMED {
-        reasons.push(format!(
-            "surface `{}`: {} more loosened case edit(s) (see `suite_changes` in report.json)",
-            input.name,
-            all.len() - LOOSENINGS_NAMED
-        ));
-    }
-    reasons
 }
 
 /// Affected surfaces whose rollback drill is overdue (per the base's drill records): a

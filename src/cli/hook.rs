@@ -172,7 +172,16 @@ fn missing_records(
         })
         .map(|s| s.tier)
         .collect();
-    let decision = tier::decide(&tiers, changes.surfaces.len(), committed, Some(staged));
+    let mut decision = tier::decide(&tiers, changes.surfaces.len(), committed, Some(staged));
+    // Staged eval cases that are removed or weakened loosen the gate, as in `check`.
+    for change in &changes.changes {
+        for surface in &change.surfaces {
+            decision.raise(tier::case_loosenings(
+                surface,
+                change.cases.as_deref().unwrap_or_default(),
+            ));
+        }
+    }
     let required = policy.required_artifacts(decision.tier);
     if required.is_empty() {
         return Ok(Vec::new());

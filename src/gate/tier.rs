@@ -6,6 +6,7 @@
 //! the change removes or weakens eval cases (reasons handed in by the caller).
 
 use crate::config::{Config, Surface, Tier};
+use crate::eval::case_diff::CaseChange;
 
 /// Every governance key the head changes, one sentence each: who may approve, how many,
 /// which artifacts, the policy, the drill rhythm and the hooks. Any change here is decided
@@ -112,6 +113,29 @@ impl TierDecision {
             self.tier = Tier::Exec;
         }
     }
+}
+
+/// How many loosened cases a surface names before counting the rest.
+const LOOSENINGS_NAMED: usize = 5;
+
+/// The ways a surface's suite edit loosens it, one reason each, the tail counted.
+pub fn case_loosenings(surface: &str, changes: &[CaseChange]) -> Vec<String> {
+    let all: Vec<(&str, &String)> = changes
+        .iter()
+        .flat_map(|c| c.loosenings.iter().map(|l| (c.id.as_str(), l)))
+        .collect();
+    let mut reasons: Vec<String> = all
+        .iter()
+        .take(LOOSENINGS_NAMED)
+        .map(|(id, l)| format!("surface `{surface}`: case `{id}`: {l}"))
+        .collect();
+    if all.len() > LOOSENINGS_NAMED {
+        reasons.push(format!(
+            "surface `{surface}`: {} more loosened case edit(s) (see `suite_changes` in report.json)",
+            all.len() - LOOSENINGS_NAMED
+        ));
+    }
+    reasons
 }
 
 /// Decides the tier from the affected surfaces' own tiers and the two configs.
