@@ -698,13 +698,10 @@ impl Loader<'_, '_, '_> {
         };
         prepared.suite_changes = case_diff::compare(&base_suite.cases, &head_suite.cases);
         let (base_on_head, left_out) = base_suite.with_cases(&head_suite.cases);
-        if !left_out.is_empty() {
-            prepared.notes.push(format!(
-                "{} case(s) of the head cannot be rendered by the base's prompt, so they are compared on the head only: {}",
-                left_out.len(),
-                left_out.join(", ")
-            ));
-        }
+        prepared.notes.extend(left_out_note(
+            &left_out,
+            "of the head cannot be rendered by the base's prompt, so they are compared on the head only",
+        ));
         let against =
             (!prepared.suite_changes.is_empty()).then(|| head_suite.with_cases(&base_suite.cases));
         prepared.slots.base = self.queue(
@@ -716,13 +713,10 @@ impl Loader<'_, '_, '_> {
         );
         let mut ignored = None;
         if let Some((head_on_base, left_out)) = against {
-            if !left_out.is_empty() {
-                prepared.notes.push(format!(
-                    "{} case(s) of the base's suite cannot be rendered by the head's prompt, so the comparison against the base's suite leaves them out: {}",
-                    left_out.len(),
-                    left_out.join(", ")
-                ));
-            }
+            prepared.notes.extend(left_out_note(
+                &left_out,
+                "of the base's suite cannot be rendered by the head's prompt, so the comparison against the base's suite leaves them out",
+            ));
             let base_side = self.queue(
                 surface,
                 base_definition,
@@ -852,6 +846,11 @@ impl Loader<'_, '_, '_> {
         };
         Ok((target, settings))
     }
+}
+
+/// Says which cases one side's prompt could not render, if any.
+fn left_out_note(ids: &[String], why: &str) -> Option<String> {
+    (!ids.is_empty()).then(|| format!("{} case(s) {why}: {}", ids.len(), ids.join(", ")))
 }
 
 fn find_surface<'c>(config: &'c Config, name: &str) -> Option<&'c Surface> {

@@ -78,3 +78,13 @@ fn toml_help(message: &str) -> Option<String> {
         None
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    /// A config that must load, for other modules' tests.
+    pub fn config(text: &str) -> super::Config {
+        super::load("promptgate.toml", text.as_bytes())
+            .map(|l| l.config)
+            .unwrap_or_else(|e| panic!("{e:?}"))
+    }
+}

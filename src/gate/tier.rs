@@ -303,11 +303,7 @@ fn looser(
 mod tests {
     use super::*;
 
-    fn config(text: &str) -> Config {
-        crate::config::load("promptgate.toml", text.as_bytes())
-            .map(|l| l.config)
-            .unwrap_or_else(|e| panic!("{e:?}"))
-    }
+    use crate::config::tests::config;
 
     const BASE: &str = "[gate]\nrepeat = 3\nsignificance = 0.05\n[provider.p]\nkind = \"openai\"\nmodel = \"m\"\n\
         [[surface]]\nname = \"a\"\nprompts = [\"a/*\"]\ncases = \"a.jsonl\"\nprovider = \"p\"\ntier = \"council\"\nmin_pass_rate = 0.9\nmax_drop = 0.02\n\

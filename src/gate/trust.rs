@@ -237,11 +237,7 @@ fn differing_keys(base: &toml::Table, head: &toml::Table, measured: &[&str]) -> 
 mod tests {
     use super::*;
 
-    fn config(text: &str) -> Config {
-        crate::config::load("promptgate.toml", text.as_bytes())
-            .map(|l| l.config)
-            .unwrap_or_else(|e| panic!("{e:?}"))
-    }
+    use crate::config::tests::config;
 
     const BASE: &str = "[provider.main]\nkind = \"openai\"\nbase_url = \"https://api.example/v1\"\nmodel = \"m1\"\napi_key_env = \"KEY\"\n\n\
         [provider.alt]\nkind = \"openai\"\nbase_url = \"https://alt.example/v1\"\nmodel = \"a1\"\n\n\
