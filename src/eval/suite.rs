@@ -14,7 +14,7 @@ use crate::config::{PromptGlobs, Surface};
 use crate::diagnostic::Diagnostic;
 use crate::git::{EntryKind, FileEntry, GitError, Snapshot};
 use crate::prompts::includes::Closure;
-use crate::prompts::template::Templates;
+use crate::prompts::template::{is_out_of_fuel, Templates, VariableUse, SUITE_RENDER_FUEL};
 use crate::prompts::{self, Prompt};
 
 /// A loaded suite, ready to render.
@@ -262,7 +262,8 @@ fn load_cases(
 }
 
 /// Every variable the entry's templates use must be defined by every case; then every
-/// case must render.
+/// case must render, within the engine's fuel per render and [`SUITE_RENDER_FUEL`] for all
+/// of them together.
 fn check_cases(
     entry: &Prompt,
     templates: &Templates,
@@ -270,6 +271,7 @@ fn check_cases(
     cases: &[Case],
     diagnostics: &mut Vec<Diagnostic>,
 ) {
+    let mut burnt: u64 = 0;
     for message in &entry.messages {
         if !templates.contains(&message.template) {
             continue;
@@ -278,7 +280,7 @@ fn check_cases(
         let mut missing: BTreeMap<&str, Vec<&Case>> = BTreeMap::new();
         let mut incomplete: BTreeSet<&str> = BTreeSet::new();
         for case in cases {
-            for variable in &variables {
+            for variable in variables.keys() {
                 if !case.vars.contains_key(variable) {
                     missing.entry(variable).or_default().push(case);
                     incomplete.insert(&case.id);
@@ -286,16 +288,46 @@ fn check_cases(
             }
         }
         for (variable, lacking) in missing {
-            diagnostics.push(missing_variable(&entry.path, case_file, variable, &lacking));
+            // Where it is used, when that is a template the message includes.
+            let partial = Some(&variables[variable]).filter(|u| u.template != message.template);
+            diagnostics.push(missing_variable(
+                &entry.path,
+                partial,
+                case_file,
+                variable,
+                &lacking,
+            ));
         }
         let mut render_errors = 0;
         for case in cases.iter().filter(|c| !incomplete.contains(c.id.as_str())) {
-            if let Err(error) = templates.render(&message.template, &case.vars) {
-                render_errors += 1;
-                if render_errors <= RENDER_ERRORS_SHOWN {
-                    let context = format!("case `{}` of {case_file}:{}", case.id, case.line);
-                    diagnostics.push(templates.diagnostic(&error, Some(&context)));
+            let context = format!("case `{}` of {case_file}:{}", case.id, case.line);
+            match templates.render_metered(&message.template, &case.vars) {
+                Ok((_, fuel)) => burnt = burnt.saturating_add(fuel),
+                Err(error) if is_out_of_fuel(&error) => {
+                    // Every other case would likely burn the whole budget too.
+                    diagnostics.push(templates.out_of_fuel(&message.template, &error, &context));
+                    return;
                 }
+                Err(error) => {
+                    render_errors += 1;
+                    if render_errors <= RENDER_ERRORS_SHOWN {
+                        diagnostics.push(templates.diagnostic(&error, Some(&context)));
+                    }
+                }
+            }
+            if burnt > SUITE_RENDER_FUEL {
+                diagnostics.push(
+                    Diagnostic::error(
+                        case_file,
+                        format!(
+                            "rendering the cases of template `{}` used up the fuel all of a surface's renders may burn together ({SUITE_RENDER_FUEL} steps) at case `{}`; the cases after it were not rendered",
+                            message.template, case.id
+                        ),
+                    )
+                    .at_line(case.line)
+                    .with_help("make the template do less work per case (loops over large ranges, big filters), or split the cases over several surfaces"),
+                );
+                return;
             }
         }
         if render_errors > RENDER_ERRORS_SHOWN {
@@ -310,8 +342,11 @@ fn check_cases(
     }
 }
 
+/// A variable that cases lack, at the first lacking case, naming the file and line that
+/// use it (an included partial, when that is where it is used).
 fn missing_variable(
     template: &str,
+    partial: Option<&VariableUse>,
     case_file: &str,
     variable: &str,
     lacking: &[&Case],
@@ -327,8 +362,18 @@ fn missing_variable(
         (_, 0) => format!("cases {} do", ids.join(", ")),
         _ => format!("cases {} and {more} more do", ids.join(", ")),
     };
+    let user = match partial {
+        None => format!("template `{template}`"),
+        Some(used) => {
+            let place = match used.line {
+                Some(line) => format!("{}:{line}", used.file),
+                None => used.file.clone(),
+            };
+            format!("template `{place}`, included by `{template}`,")
+        }
+    };
     let line = lacking.first().map_or(1, |c| c.line);
-    Diagnostic::error(case_file, format!("template `{template}` uses variable `{variable}`, which {who} not define"))
+    Diagnostic::error(case_file, format!("{user} uses variable `{variable}`, which {who} not define"))
         .at_line(line)
         .with_help(format!("add `{variable}` to the `vars` of every case of the surface, or stop using it in the template"))
 }
