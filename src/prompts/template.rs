@@ -171,6 +171,7 @@ impl Templates {
     /// A template error as a diagnostic at the file and line it comes from; `context`
     /// (e.g. "case `c1`") says what was being rendered.
     pub fn diagnostic(&self, error: &minijinja::Error, context: Option<&str>) -> Diagnostic {
+        let error = innermost(error);
         let what = match error.detail() {
             Some(detail) => format!("{}: {detail}", error.kind()),
             None => error.kind().to_string(),
@@ -190,16 +191,20 @@ impl Templates {
         error: &minijinja::Error,
         context: &str,
     ) -> Diagnostic {
+        let millions = RENDER_FUEL / 1_000_000;
         let message = format!(
-            "rendering template `{template}` for {context} ran out of fuel: it did more work than the {RENDER_FUEL} steps one render may take (it stopped here)"
+            "rendering template `{template}` for {context} ran out of fuel: it did more work than the {millions} million steps one render may take (it stopped here)"
         );
-        self.located(error, message).with_help(
-            "a render may run about 5 million template instructions or produce about 300 MB of text; look for loops over large `range(…)`s or nested loops, and loop over the case's own data instead",
-        )
+        self.located(error, message).with_help(format!(
+            "a render may run about {millions} million template instructions or produce about {} MB of text; look for loops over large `range(…)`s or nested loops, and loop over the case's own data instead",
+            RENDER_FUEL * 64 / 1_000_000
+        ))
     }
 
-    /// `message` at the file and line the error points to.
+    /// `message` at the file and line the error points to (inside the included template
+    /// that failed, when it comes from an include).
     fn located(&self, error: &minijinja::Error, message: String) -> Diagnostic {
+        let error = innermost(error);
         let (file, first_line) = self.origin(error.name().unwrap_or_default());
         let diagnostic = Diagnostic::error(file, message);
         match error.line() {
@@ -209,9 +214,24 @@ impl Templates {
     }
 }
 
-/// Whether a render error is the engine running out of fuel.
+/// Whether a render error is the engine running out of fuel (in the template itself or in
+/// one it includes).
 pub fn is_out_of_fuel(error: &minijinja::Error) -> bool {
-    error.kind() == ErrorKind::OutOfFuel
+    innermost(error).kind() == ErrorKind::OutOfFuel
+}
+
+/// The error where the problem is: an error in an included template comes wrapped in one
+/// at the `include` tag ("could not render include"), with the included template's own
+/// error, at its own line, as its source.
+fn innermost(error: &minijinja::Error) -> &minijinja::Error {
+    let mut current = error;
+    while let Some(inner) = std::error::Error::source(current)
+        .and_then(|source| source.downcast_ref::<minijinja::Error>())
+        .filter(|inner| inner.name().is_some())
+    {
+        current = inner;
+    }
+    current
 }
 
 #[cfg(test)]
