@@ -271,6 +271,25 @@ fn check_cases(
     cases: &[Case],
     diagnostics: &mut Vec<Diagnostic>,
 ) {
+    check_cases_within(
+        SUITE_RENDER_FUEL,
+        entry,
+        templates,
+        case_file,
+        cases,
+        diagnostics,
+    );
+}
+
+/// [`check_cases`] with `budget` fuel for all renders together.
+fn check_cases_within(
+    budget: u64,
+    entry: &Prompt,
+    templates: &Templates,
+    case_file: &str,
+    cases: &[Case],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     let mut burnt: u64 = 0;
     for message in &entry.messages {
         if !templates.contains(&message.template) {
@@ -315,13 +334,13 @@ fn check_cases(
                     }
                 }
             }
-            if burnt > SUITE_RENDER_FUEL {
+            if burnt > budget {
                 diagnostics.push(
                     Diagnostic::error(
                         case_file,
                         format!(
-                            "rendering the cases of template `{}` used up the fuel all of a surface's renders may burn together ({SUITE_RENDER_FUEL} steps) at case `{}`; the cases after it were not rendered",
-                            message.template, case.id
+                            "rendering the cases of template `{}` used up the fuel all of a surface's renders may burn together ({} million steps) at case `{}`; the cases after it were not rendered",
+                            message.template, budget / 1_000_000, case.id
                         ),
                     )
                     .at_line(case.line)
@@ -376,4 +395,52 @@ fn missing_variable(
     Diagnostic::error(case_file, format!("{user} uses variable `{variable}`, which {who} not define"))
         .at_line(line)
         .with_help(format!("add `{variable}` to the `vars` of every case of the surface, or stop using it in the template"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The errors of checking ten cases of a loop over 10,000 items with `budget` fuel for
+    /// all renders, and the fuel one case burns.
+    fn check(budget: impl Fn(u64) -> u64) -> Vec<String> {
+        let prompt = "{% for i in range(n) %}.{% endfor %}\n";
+        let entry = prompts::parse("p/a.md", prompt.as_bytes()).expect("prompt");
+        let closure = Closure {
+            files: [("p/a.md".to_string(), prompt.to_string())].into(),
+            problems: vec![],
+        };
+        let (templates, problems) = Templates::compile(std::slice::from_ref(&entry), &closure);
+        assert!(problems.is_empty(), "{problems:?}");
+        let cases: String = (0..10)
+            .map(|i| format!("{{\"id\": \"c{i}\", \"vars\": {{\"n\": 10000}}}}\n"))
+            .collect();
+        let cases = cases::parse("c.jsonl", cases.as_bytes()).expect("cases");
+        let (_, one) = templates
+            .render_metered("p/a.md", &cases[0].vars)
+            .expect("renders");
+        assert!(one > 10_000, "{one}");
+        let mut diagnostics = Vec::new();
+        check_cases_within(
+            budget(one),
+            &entry,
+            &templates,
+            "c.jsonl",
+            &cases,
+            &mut diagnostics,
+        );
+        diagnostics.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn the_cases_together_stop_at_the_suite_budget() {
+        assert_eq!(check(|one| one * 10), Vec::<String>::new());
+        let errors = check(|one| one * 7 / 2);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("error: c.jsonl:4: rendering the cases of template `p/a.md` used up the fuel all of a surface's renders may burn together")
+                && errors[0].contains("at case `c3`; the cases after it were not rendered"),
+            "{errors:?}"
+        );
+    }
 }
