@@ -188,7 +188,9 @@ fn bench_include_chain(runs: usize) -> Timing {
     let repo = dir.path();
     init_repo(repo);
     fast_import(repo, &include_chain());
-    let args = ["diff", "--base", "main", "--head", "feature", "--format", "json"];
+    let args = [
+        "diff", "--base", "main", "--head", "feature", "--format", "json",
+    ];
     check_chain(&stdout_of(promptgate(repo, &args)));
     time(runs, || quiet(promptgate(repo, &args)))
 }

@@ -18,7 +18,8 @@ const CONFIG: &str = "[provider.local]\nkind = \"exec\"\ncommand = [\"sh\", \"-c
 
 const CASES: &str = "{\"id\": \"refund\", \"vars\": {\"q\": \"refund?\"}, \"assert\": [{\"type\": \"contains\", \"value\": \"5 days\"}]}\n{\"id\": \"when\", \"vars\": {\"q\": \"when?\"}, \"assert\": [{\"type\": \"contains\", \"value\": \"5 days\"}]}\n";
 
-const PROMPT: &str = "You answer support questions.\n{% include \"partials/tone.md\" %}\nQ: {{ q }}\n";
+const PROMPT: &str =
+    "You answer support questions.\n{% include \"partials/tone.md\" %}\nQ: {{ q }}\n";
 const PARTIAL: &str = "Be kind.\n";
 
 /// Nested loops of ten billion steps in all.
@@ -128,10 +129,7 @@ fn percent_brace_is_a_template_error_at_its_line_in_validate_and_eval() {
 #[test]
 fn percent_brace_in_a_partial_is_listed_by_diff_and_stops_the_pre_commit_hook() {
     let repo = feature(&[("partials/tone.md", "Be kind {%} always.\n")]);
-    let (code, stdout, stderr) = run(
-        repo.path(),
-        &["diff", "--base", "main", "--format", "json"],
-    );
+    let (code, stdout, stderr) = run(repo.path(), &["diff", "--base", "main", "--format", "json"]);
     assert_no_panic(code, &stderr);
     assert_eq!(code, 0, "{stderr}");
     let json: Value = serde_json::from_str(&stdout).expect("diff JSON");
@@ -141,11 +139,17 @@ fn percent_brace_in_a_partial_is_listed_by_diff_and_stops_the_pre_commit_hook() 
 
     let (code, _, stderr) = run(repo.path(), &["hook", "install", "--pre-commit"]);
     assert_eq!(code, 0, "{stderr}");
-    repo.write("prompts/answer.md", "Hi {%}\n{% include \"partials/tone.md\" %}\nQ: {{ q }}\n");
+    repo.write(
+        "prompts/answer.md",
+        "Hi {%}\n{% include \"partials/tone.md\" %}\nQ: {{ q }}\n",
+    );
     repo.git(&["add", "-A"]);
     let output = git_with_promptgate(repo.path(), &["commit", "-q", "-m", "broken"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "the commit went through: {stderr}");
+    assert!(
+        !output.status.success(),
+        "the commit went through: {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_contains(&stderr, "prompts/answer.md:1: syntax error");
 }
@@ -154,7 +158,11 @@ fn percent_brace_in_a_partial_is_listed_by_diff_and_stops_the_pre_commit_hook() 
 fn check_blocks_a_head_with_percent_brace() {
     let repo = feature(&[("partials/tone.md", "Be kind {%} always.\n")]);
     let (code, report) = check(&repo);
-    assert_eq!((code, report["verdict"].as_str()), (1, Some("blocked")), "{report:#}");
+    assert_eq!(
+        (code, report["verdict"].as_str()),
+        (1, Some("blocked")),
+        "{report:#}"
+    );
     assert_contains(&report.to_string(), "partials/tone.md:1: syntax error");
 }
 
@@ -169,7 +177,10 @@ fn runaway_loops_run_out_of_fuel_naming_template_case_and_fix() {
         &stderr,
         "error: prompts/answer.md:2: rendering template `prompts/answer.md` for case `refund` of evals/support.jsonl:1 ran out of fuel",
     );
-    assert_contains(&stderr, "help: a render may run about 5 million template instructions");
+    assert_contains(
+        &stderr,
+        "help: a render may run about 5 million template instructions",
+    );
     // One case is enough to know; the others are not made to burn the budget again.
     assert!(!stderr.contains("case `when`"), "{stderr}");
 }
@@ -181,16 +192,26 @@ fn runaway_loops_in_a_partial_block_check() {
         "{% for i in range(100000) %}{% for j in range(100000) %}{{ i }}{% endfor %}{% endfor %}\n",
     )]);
     let (code, report) = check(&repo);
-    assert_eq!((code, report["verdict"].as_str()), (1, Some("blocked")), "{report:#}");
+    assert_eq!(
+        (code, report["verdict"].as_str()),
+        (1, Some("blocked")),
+        "{report:#}"
+    );
     let reasons = report["reasons"].to_string();
-    assert_contains(&reasons, "partials/tone.md:1: rendering template `prompts/answer.md` for case `refund`");
+    assert_contains(
+        &reasons,
+        "partials/tone.md:1: rendering template `prompts/answer.md` for case `refund`",
+    );
     assert_contains(&reasons, "ran out of fuel");
 }
 
 #[test]
 fn a_variable_missing_in_a_partial_is_blamed_on_the_partials_line() {
     let repo = surface();
-    repo.write("partials/tone.md", "Be kind.\n\nSign as {{ agent_name }}.\n");
+    repo.write(
+        "partials/tone.md",
+        "Be kind.\n\nSign as {{ agent_name }}.\n",
+    );
     let (code, _, stderr) = run(repo.path(), &["validate"]);
     assert_eq!(code, 5, "{stderr}");
     assert_contains(

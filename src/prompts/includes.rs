@@ -365,9 +365,8 @@ fn cache_large_trees() {
         // hooks start none, and `eval`, `check` and `drill` load their suites and change
         // sets before they start the evaluation runtime. The call cannot fail for a tree
         // limit; if it did, reads would only stay slow.
-        let _ = unsafe {
-            git2::opts::set_cache_object_limit(git2::ObjectType::Tree, TREE_CACHE_LIMIT)
-        };
+        let _ =
+            unsafe { git2::opts::set_cache_object_limit(git2::ObjectType::Tree, TREE_CACHE_LIMIT) };
     });
 }
 
@@ -438,12 +437,26 @@ mod tests {
 
     #[test]
     fn a_delimiter_never_closes_its_own_tag() {
-        for source in ["{%}", "{#}", "{{}", "{%", "é{%}日", "{%}\n{#}\n{{}", "{% raw %}{%}"] {
+        for source in [
+            "{%}",
+            "{#}",
+            "{{}",
+            "{%",
+            "é{%}日",
+            "{%}\n{#}\n{{}",
+            "{% raw %}{%}",
+        ] {
             let _ = scan("t.md", source);
             let _ = first_use(source, "x");
         }
         let scan = scan("t.md", "{%} %}\n{#} #}{% include 'x.md' %}{{ x }");
-        assert_eq!(scan.references, vec![Reference { path: "x.md".into(), line: 2 }]);
+        assert_eq!(
+            scan.references,
+            vec![Reference {
+                path: "x.md".into(),
+                line: 2
+            }]
+        );
     }
 
     #[test]

@@ -295,7 +295,10 @@ mod tests {
         assert!(is_out_of_fuel(&err), "{err}");
         let d = t.out_of_fuel("p/a.md", &err, "case `c1`");
         assert_eq!(d.location(), "p/a.md:2");
-        assert!(d.message.contains("case `c1`") && d.message.contains("`p/a.md`"), "{d}");
+        assert!(
+            d.message.contains("case `c1`") && d.message.contains("`p/a.md`"),
+            "{d}"
+        );
     }
 
     #[test]
@@ -308,7 +311,9 @@ mod tests {
             .map(|i| serde_json::json!({"q": format!("question {i}"), "a": "an answer of some length"}))
             .collect();
         let vars = serde_json::json!({ "items": items });
-        let (text, fuel) = t.render_metered("p/a.md", vars.as_object().unwrap()).unwrap();
+        let (text, fuel) = t
+            .render_metered("p/a.md", vars.as_object().unwrap())
+            .unwrap();
         assert!(text.len() > 30_000);
         assert!(fuel > 0 && fuel < RENDER_FUEL / 50, "{fuel}");
     }
@@ -316,8 +321,14 @@ mod tests {
     #[test]
     fn variables_name_the_partial_and_line_that_use_them() {
         let (t, _) = compile(&[
-            ("p/a.md", "---\nmodel: x\n---\n{{ q }}\n{% include './b.md' %}\n"),
-            ("p/b.md", "{# tone #}\n{{ \"tone\" }} {{ x.tone }}\n\n{{ tone | upper }}\n"),
+            (
+                "p/a.md",
+                "---\nmodel: x\n---\n{{ q }}\n{% include './b.md' %}\n",
+            ),
+            (
+                "p/b.md",
+                "{# tone #}\n{{ \"tone\" }} {{ x.tone }}\n\n{{ tone | upper }}\n",
+            ),
         ]);
         let vars = t.variables("p/a.md");
         assert_eq!(vars["q"].file, "p/a.md");
@@ -331,11 +342,58 @@ mod tests {
     #[test]
     fn random_sources_never_panic() {
         const PIECES: &[&str] = &[
-            "{", "}", "%", "#", "{%", "%}", "{{", "}}", "{#", "#}", "{%}", "{#}", "\"", "'", "\\",
-            "-", "+", ".", "=", "(", ")", "[", "]", ",", "|", " ", "\n", "\r\n", "---\n", "a",
-            "x", "é", "日本", "🦀", "include", "import", "from", "extends", "raw", "endraw",
-            "for", "endfor", "in", "range", "if", "endif", "set", "'./b.md'", "\"b.md\"",
-            "messages:\n  - role: user\n    content: ", "1e5", "0",
+            "{",
+            "}",
+            "%",
+            "#",
+            "{%",
+            "%}",
+            "{{",
+            "}}",
+            "{#",
+            "#}",
+            "{%}",
+            "{#}",
+            "\"",
+            "'",
+            "\\",
+            "-",
+            "+",
+            ".",
+            "=",
+            "(",
+            ")",
+            "[",
+            "]",
+            ",",
+            "|",
+            " ",
+            "\n",
+            "\r\n",
+            "---\n",
+            "a",
+            "x",
+            "é",
+            "日本",
+            "🦀",
+            "include",
+            "import",
+            "from",
+            "extends",
+            "raw",
+            "endraw",
+            "for",
+            "endfor",
+            "in",
+            "range",
+            "if",
+            "endif",
+            "set",
+            "'./b.md'",
+            "\"b.md\"",
+            "messages:\n  - role: user\n    content: ",
+            "1e5",
+            "0",
         ];
         let mut rng = 0x5eed_u64;
         let mut next = move || {
