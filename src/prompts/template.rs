@@ -15,16 +15,16 @@ use crate::diagnostic::Diagnostic;
 
 /// The fuel one render of one message for one case may burn: every instruction of the
 /// template engine costs about one, and every 64 bytes of text it creates or outputs
-/// another. Real prompts use a few thousand (a 100 KB prompt with a loop over a thousand
-/// examples: under 100,000); the bound stops runaway loops such as nested `range(100000)`s
-/// within about a second and caps what a render can allocate at about 320 MB.
+/// another. Real prompts use a few thousand (a loop over a thousand examples writing 30 KB
+/// burns under 100,000); the bound stops runaway loops such as nested `range(100000)`s
+/// within a fraction of a second and caps what a render can allocate at about 320 MB.
 pub const RENDER_FUEL: u64 = 5_000_000;
 
 /// The fuel all renders of one surface's cases may burn together while they are checked:
-/// 40 renders at the full [`RENDER_FUEL`], or a million cases at 2,000 each. Bounds the
-/// time a suite of many expensive cases can take, without a wall clock (so the same
-/// revision always gets the same answer).
-pub const SUITE_RENDER_FUEL: u64 = 200_000_000;
+/// 400 renders at the full [`RENDER_FUEL`], or a million cases at 2,000 each (a minute or
+/// two of rendering). Bounds the time a suite of many expensive cases can take without a
+/// wall clock, so the same revision always gets the same answer.
+pub const SUITE_RENDER_FUEL: u64 = 2_000_000_000;
 
 /// Where a template variable is first used, following includes from a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
