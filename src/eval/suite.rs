@@ -15,7 +15,7 @@ use crate::config::{PromptGlobs, Surface};
 use crate::diagnostic::Diagnostic;
 use crate::git::{EntryKind, FileEntry, GitError, Snapshot};
 use crate::prompts::includes::Closure;
-use crate::prompts::template::Templates;
+use crate::prompts::template::{is_out_of_fuel, Templates, VariableUse, SUITE_RENDER_FUEL};
 use crate::prompts::{self, Prompt};
 
 /// A loaded suite, ready to render. The compiled templates are shared, so one side's
@@ -301,7 +301,8 @@ fn load_cases(
 }
 
 /// Every variable the entry's templates use must be defined by every case; then every
-/// case must render.
+/// case must render, within the engine's fuel per render and [`SUITE_RENDER_FUEL`] for all
+/// of them together.
 fn check_cases(
     entry: &Prompt,
     templates: &Templates,
@@ -309,6 +310,26 @@ fn check_cases(
     cases: &[Case],
     diagnostics: &mut Vec<Diagnostic>,
 ) {
+    check_cases_within(
+        SUITE_RENDER_FUEL,
+        entry,
+        templates,
+        case_file,
+        cases,
+        diagnostics,
+    );
+}
+
+/// [`check_cases`] with `budget` fuel for all renders together.
+fn check_cases_within(
+    budget: u64,
+    entry: &Prompt,
+    templates: &Templates,
+    case_file: &str,
+    cases: &[Case],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let mut burnt: u64 = 0;
     for message in &entry.messages {
         if !templates.contains(&message.template) {
             continue;
@@ -317,7 +338,7 @@ fn check_cases(
         let mut missing: BTreeMap<&str, Vec<&Case>> = BTreeMap::new();
         let mut incomplete: BTreeSet<&str> = BTreeSet::new();
         for case in cases {
-            for variable in &variables {
+            for variable in variables.keys() {
                 if !case.vars.contains_key(variable) {
                     missing.entry(variable).or_default().push(case);
                     incomplete.insert(&case.id);
@@ -325,16 +346,46 @@ fn check_cases(
             }
         }
         for (variable, lacking) in missing {
-            diagnostics.push(missing_variable(&entry.path, case_file, variable, &lacking));
+            // Where it is used, when that is a template the message includes.
+            let partial = Some(&variables[variable]).filter(|u| u.template != message.template);
+            diagnostics.push(missing_variable(
+                &entry.path,
+                partial,
+                case_file,
+                variable,
+                &lacking,
+            ));
         }
         let mut render_errors = 0;
         for case in cases.iter().filter(|c| !incomplete.contains(c.id.as_str())) {
-            if let Err(error) = templates.render(&message.template, &case.vars) {
-                render_errors += 1;
-                if render_errors <= RENDER_ERRORS_SHOWN {
-                    let context = format!("case `{}` of {case_file}:{}", case.id, case.line);
-                    diagnostics.push(templates.diagnostic(&error, Some(&context)));
+            let context = format!("case `{}` of {case_file}:{}", case.id, case.line);
+            match templates.render_metered(&message.template, &case.vars) {
+                Ok((_, fuel)) => burnt = burnt.saturating_add(fuel),
+                Err(error) if is_out_of_fuel(&error) => {
+                    // Every other case would likely burn the whole budget too.
+                    diagnostics.push(templates.out_of_fuel(&message.template, &error, &context));
+                    return;
                 }
+                Err(error) => {
+                    render_errors += 1;
+                    if render_errors <= RENDER_ERRORS_SHOWN {
+                        diagnostics.push(templates.diagnostic(&error, Some(&context)));
+                    }
+                }
+            }
+            if burnt > budget {
+                diagnostics.push(
+                    Diagnostic::error(
+                        case_file,
+                        format!(
+                            "rendering the cases of template `{}` used up the fuel all of a surface's renders may burn together ({} million steps) at case `{}`; the cases after it were not rendered",
+                            message.template, budget / 1_000_000, case.id
+                        ),
+                    )
+                    .at_line(case.line)
+                    .with_help("make the template do less work per case (loops over large ranges, big filters), or split the cases over several surfaces"),
+                );
+                return;
             }
         }
         if render_errors > RENDER_ERRORS_SHOWN {
@@ -349,8 +400,11 @@ fn check_cases(
     }
 }
 
+/// A variable that cases lack, at the first lacking case, naming the file and line that
+/// use it (an included partial, when that is where it is used).
 fn missing_variable(
     template: &str,
+    partial: Option<&VariableUse>,
     case_file: &str,
     variable: &str,
     lacking: &[&Case],
@@ -366,8 +420,66 @@ fn missing_variable(
         (_, 0) => format!("cases {} do", ids.join(", ")),
         _ => format!("cases {} and {more} more do", ids.join(", ")),
     };
+    let user = match partial {
+        None => format!("template `{template}`"),
+        Some(used) => {
+            let place = match used.line {
+                Some(line) => format!("{}:{line}", used.file),
+                None => used.file.clone(),
+            };
+            format!("template `{place}`, included by `{template}`,")
+        }
+    };
     let line = lacking.first().map_or(1, |c| c.line);
-    Diagnostic::error(case_file, format!("template `{template}` uses variable `{variable}`, which {who} not define"))
+    Diagnostic::error(case_file, format!("{user} uses variable `{variable}`, which {who} not define"))
         .at_line(line)
         .with_help(format!("add `{variable}` to the `vars` of every case of the surface, or stop using it in the template"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The errors of checking ten cases of a loop over 10,000 items with `budget` fuel for
+    /// all renders, and the fuel one case burns.
+    fn check(budget: impl Fn(u64) -> u64) -> Vec<String> {
+        let prompt = "{% for i in range(n) %}.{% endfor %}\n";
+        let entry = prompts::parse("p/a.md", prompt.as_bytes()).expect("prompt");
+        let closure = Closure {
+            files: [("p/a.md".to_string(), prompt.to_string())].into(),
+            problems: vec![],
+        };
+        let (templates, problems) = Templates::compile(std::slice::from_ref(&entry), &closure);
+        assert!(problems.is_empty(), "{problems:?}");
+        let cases: String = (0..10)
+            .map(|i| format!("{{\"id\": \"c{i}\", \"vars\": {{\"n\": 10000}}}}\n"))
+            .collect();
+        let cases = cases::parse("c.jsonl", cases.as_bytes()).expect("cases");
+        let (_, one) = templates
+            .render_metered("p/a.md", &cases[0].vars)
+            .expect("renders");
+        assert!(one > 10_000, "{one}");
+        let mut diagnostics = Vec::new();
+        check_cases_within(
+            budget(one),
+            &entry,
+            &templates,
+            "c.jsonl",
+            &cases,
+            &mut diagnostics,
+        );
+        diagnostics.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn the_cases_together_stop_at_the_suite_budget() {
+        assert_eq!(check(|one| one * 10), Vec::<String>::new());
+        let errors = check(|one| one * 7 / 2);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("error: c.jsonl:4: rendering the cases of template `p/a.md` used up the fuel all of a surface's renders may burn together")
+                && errors[0].contains("at case `c3`; the cases after it were not rendered"),
+            "{errors:?}"
+        );
+    }
 }

@@ -1,23 +1,47 @@
 //! The minijinja engine over one snapshot's prompts and the templates they include:
 //! compiling (syntax errors at file:line), the variables each message uses (its includes
-//! counted), and strict rendering, where an undefined variable is an error, never "".
+//! counted, each with the file and line that uses it), and strict rendering, where an
+//! undefined variable is an error, never "", and every render runs on a bounded budget of
+//! fuel.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::{Map, Value};
 
-use super::includes::{scan, Closure};
+use super::includes::{first_use, scan, Closure};
 use super::Prompt;
 use crate::diagnostic::Diagnostic;
+
+/// The fuel one render of one message for one case may burn: every instruction of the
+/// template engine costs about one, and every 64 bytes of text it creates or outputs
+/// another. Real prompts use a few thousand (a loop over a thousand examples writing 30 KB
+/// burns under 100,000); the bound stops runaway loops such as nested `range(100000)`s
+/// within a fraction of a second and caps what a render can allocate at about 320 MB.
+pub const RENDER_FUEL: u64 = 5_000_000;
+
+/// The fuel all renders of one surface's cases may burn together while they are checked:
+/// 400 renders at the full [`RENDER_FUEL`], or a million cases at 2,000 each (a minute or
+/// two of rendering). Bounds the time a suite of many expensive cases can take without a
+/// wall clock, so the same revision always gets the same answer.
+pub const SUITE_RENDER_FUEL: u64 = 2_000_000_000;
+
+/// Where a template variable is first used, following includes from a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariableUse {
+    /// The template that uses it: the message's own, or a file it includes.
+    pub template: String,
+    /// The file that template lives in.
+    pub file: String,
+    /// The file's 1-based line of the first use, when it can be found in the source.
+    pub line: Option<usize>,
+}
 
 /// Compiled templates, and where each one's lines sit in its file.
 pub struct Templates {
     env: Environment<'static>,
     /// Template name → (file, line of the file where the template starts).
     origins: BTreeMap<String, (String, usize)>,
-    /// File path → its source, for following includes when collecting variables.
-    files: BTreeMap<String, String>,
 }
 
 impl Templates {
@@ -26,6 +50,7 @@ impl Templates {
     pub fn compile(prompts: &[Prompt], closure: &Closure) -> (Templates, Vec<Diagnostic>) {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(RENDER_FUEL));
         env.set_path_join_callback(|name, parent| super::includes::resolve(parent, name).into());
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
             .keep_trailing_newline(true)
@@ -36,7 +61,6 @@ impl Templates {
         let mut templates = Templates {
             env,
             origins: BTreeMap::new(),
-            files: closure.files.clone(),
         };
         let mut problems = Vec::new();
         let messages = prompts.iter().flat_map(|p| p.messages.iter());
@@ -63,57 +87,80 @@ impl Templates {
     }
 
     /// The top-level variables a template uses, its includes counted, without the
-    /// engine's globals (`range`, `dict`, …).
-    pub fn variables(&self, name: &str) -> BTreeSet<String> {
+    /// engine's globals (`range`, `dict`, …), each with where it is first used: the
+    /// template's own uses first, then its includes breadth-first in source order.
+    pub fn variables(&self, name: &str) -> BTreeMap<String, VariableUse> {
         let globals: BTreeSet<&str> = self.env.globals().map(|(k, _)| k).collect();
         let mut seen = BTreeSet::new();
-        let mut queue = vec![name.to_string()];
-        let mut out = BTreeSet::new();
-        while let Some(current) = queue.pop() {
+        let mut queue = VecDeque::from([name.to_string()]);
+        let mut out: BTreeMap<String, VariableUse> = BTreeMap::new();
+        while let Some(current) = queue.pop_front() {
             if !seen.insert(current.clone()) {
                 continue;
             }
             let Ok(template) = self.env.get_template(&current) else {
                 continue;
             };
-            out.extend(
-                template
-                    .undeclared_variables(false)
-                    .into_iter()
-                    .filter(|v| !globals.contains(v.as_str())),
-            );
-            if let Some(source) = self.source_of(&current) {
-                queue.extend(
-                    scan(&current, &source)
-                        .references
-                        .into_iter()
-                        .map(|r| r.path),
+            let source = template.source();
+            let (file, first_line) = self.origin(&current);
+            for variable in template.undeclared_variables(false) {
+                if globals.contains(variable.as_str()) || out.contains_key(&variable) {
+                    continue;
+                }
+                let line = first_use(source, &variable)
+                    .map(|line| first_line.saturating_add(line.saturating_sub(1)));
+                out.insert(
+                    variable,
+                    VariableUse {
+                        template: current.clone(),
+                        file: file.clone(),
+                        line,
+                    },
                 );
             }
+            queue.extend(
+                scan(&current, source)
+                    .references
+                    .into_iter()
+                    .map(|r| r.path)
+                    .filter(|path| !seen.contains(path)),
+            );
         }
         out
     }
 
-    fn source_of(&self, name: &str) -> Option<String> {
-        match self.files.get(name) {
-            Some(source) => Some(source.clone()),
-            None => self
-                .env
-                .get_template(name)
-                .ok()
-                .map(|t| t.source().to_string()),
-        }
+    /// The file a template lives in and the line of that file where it starts.
+    fn origin(&self, name: &str) -> (String, usize) {
+        self.origins
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| (name.to_string(), 1))
     }
 
-    /// Renders a template with a case's variables.
+    /// Renders a template with a case's variables, within [`RENDER_FUEL`].
     pub fn render(
         &self,
         name: &str,
         vars: &Map<String, Value>,
     ) -> Result<String, minijinja::Error> {
-        self.env
+        self.render_metered(name, vars).map(|(text, _)| text)
+    }
+
+    /// Renders like [`Templates::render`], and says how much fuel the render burnt.
+    pub fn render_metered(
+        &self,
+        name: &str,
+        vars: &Map<String, Value>,
+    ) -> Result<(String, u64), minijinja::Error> {
+        let captured = self
+            .env
             .get_template(name)?
-            .render(minijinja::Value::from(minijinja::value::Serde(vars)))
+            .render_captured(minijinja::Value::from(minijinja::value::Serde(vars)))?;
+        let burnt = captured
+            .state()
+            .fuel_levels()
+            .map_or(0, |(consumed, _)| consumed);
+        Ok((captured.into_output(), burnt))
     }
 
     /// Whether a template compiled.
@@ -124,12 +171,7 @@ impl Templates {
     /// A template error as a diagnostic at the file and line it comes from; `context`
     /// (e.g. "case `c1`") says what was being rendered.
     pub fn diagnostic(&self, error: &minijinja::Error, context: Option<&str>) -> Diagnostic {
-        let name = error.name().unwrap_or_default();
-        let (file, first_line) = self
-            .origins
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| (name.to_string(), 1));
+        let error = innermost(error);
         let what = match error.detail() {
             Some(detail) => format!("{}: {detail}", error.kind()),
             None => error.kind().to_string(),
@@ -138,12 +180,58 @@ impl Templates {
             Some(context) => format!("{what} (rendering {context})"),
             None => what,
         };
+        self.located(error, message)
+    }
+
+    /// A render of `template` that ran out of [`RENDER_FUEL`], at the line where it
+    /// stopped; `context` names the case.
+    pub fn out_of_fuel(
+        &self,
+        template: &str,
+        error: &minijinja::Error,
+        context: &str,
+    ) -> Diagnostic {
+        let millions = RENDER_FUEL / 1_000_000;
+        let message = format!(
+            "rendering template `{template}` for {context} ran out of fuel: it did more work than the {millions} million steps one render may take (it stopped here)"
+        );
+        self.located(error, message).with_help(format!(
+            "a render may run about {millions} million template instructions or produce about {} MB of text; look for loops over large `range(…)`s or nested loops, and loop over the case's own data instead",
+            RENDER_FUEL * 64 / 1_000_000
+        ))
+    }
+
+    /// `message` at the file and line the error points to (inside the included template
+    /// that failed, when it comes from an include).
+    fn located(&self, error: &minijinja::Error, message: String) -> Diagnostic {
+        let error = innermost(error);
+        let (file, first_line) = self.origin(error.name().unwrap_or_default());
         let diagnostic = Diagnostic::error(file, message);
         match error.line() {
-            Some(line) => diagnostic.at_line(first_line + line - 1),
+            Some(line) => diagnostic.at_line(first_line.saturating_add(line.saturating_sub(1))),
             None => diagnostic,
         }
     }
+}
+
+/// Whether a render error is the engine running out of fuel (in the template itself or in
+/// one it includes).
+pub fn is_out_of_fuel(error: &minijinja::Error) -> bool {
+    innermost(error).kind() == ErrorKind::OutOfFuel
+}
+
+/// The error where the problem is: an error in an included template comes wrapped in one
+/// at the `include` tag ("could not render include"), with the included template's own
+/// error, at its own line, as its source.
+fn innermost(error: &minijinja::Error) -> &minijinja::Error {
+    let mut current = error;
+    while let Some(inner) = std::error::Error::source(current)
+        .and_then(|source| source.downcast_ref::<minijinja::Error>())
+        .filter(|inner| inner.name().is_some())
+    {
+        current = inner;
+    }
+    current
 }
 
 #[cfg(test)]
@@ -173,7 +261,7 @@ mod tests {
             ("p/b.md", "{{ tone }}"),
         ]);
         assert!(problems.is_empty());
-        let vars: Vec<_> = t.variables("p/a.md").into_iter().collect();
+        let vars: Vec<_> = t.variables("p/a.md").into_keys().collect();
         assert_eq!(vars, vec!["n", "tone", "user"]);
     }
 
@@ -194,5 +282,160 @@ mod tests {
         let (_, problems) = compile(&[("p/a.md", "---\nmodel: x\n---\nline\n{% if %}\n")]);
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].location(), "p/a.md:5");
+    }
+
+    #[test]
+    fn nested_huge_loops_run_out_of_fuel_at_their_line() {
+        let (t, problems) = compile(&[(
+            "p/a.md",
+            "Hi\n{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}\n",
+        )]);
+        assert!(problems.is_empty(), "{problems:?}");
+        let err = t.render("p/a.md", &Map::new()).unwrap_err();
+        assert!(is_out_of_fuel(&err), "{err}");
+        let d = t.out_of_fuel("p/a.md", &err, "case `c1`");
+        assert_eq!(d.location(), "p/a.md:2");
+        assert!(
+            d.message.contains("case `c1`") && d.message.contains("`p/a.md`"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn ordinary_renders_burn_little_fuel() {
+        let (t, _) = compile(&[(
+            "p/a.md",
+            "{% for x in items %}- {{ x.q }}: {{ x.a | upper }}\n{% endfor %}",
+        )]);
+        let items: Vec<_> = (0..1000)
+            .map(|i| serde_json::json!({"q": format!("question {i}"), "a": "an answer of some length"}))
+            .collect();
+        let vars = serde_json::json!({ "items": items });
+        let (text, fuel) = t
+            .render_metered("p/a.md", vars.as_object().unwrap())
+            .unwrap();
+        assert!(text.len() > 30_000);
+        assert!(fuel > 0 && fuel < RENDER_FUEL / 50, "{fuel}");
+    }
+
+    #[test]
+    fn variables_name_the_partial_and_line_that_use_them() {
+        let (t, _) = compile(&[
+            (
+                "p/a.md",
+                "---\nmodel: x\n---\n{{ q }}\n{% include './b.md' %}\n",
+            ),
+            (
+                "p/b.md",
+                "{# tone #}\n{{ \"tone\" }} {{ x.tone }}\n\n{{ tone | upper }}\n",
+            ),
+        ]);
+        let vars = t.variables("p/a.md");
+        assert_eq!(vars["q"].file, "p/a.md");
+        assert_eq!(vars["q"].line, Some(4));
+        assert_eq!(vars["tone"].template, "p/b.md");
+        assert_eq!(vars["tone"].line, Some(4));
+    }
+
+    /// Random sources over the characters that matter to the lexers (delimiters, quotes,
+    /// newlines, multibyte text), through every entry point: no panic, only diagnostics.
+    #[test]
+    fn random_sources_never_panic() {
+        const PIECES: &[&str] = &[
+            "{",
+            "}",
+            "%",
+            "#",
+            "{%",
+            "%}",
+            "{{",
+            "}}",
+            "{#",
+            "#}",
+            "{%}",
+            "{#}",
+            "\"",
+            "'",
+            "\\",
+            "-",
+            "+",
+            ".",
+            "=",
+            "(",
+            ")",
+            "[",
+            "]",
+            ",",
+            "|",
+            " ",
+            "\n",
+            "\r\n",
+            "---\n",
+            "a",
+            "x",
+            "é",
+            "日本",
+            "🦀",
+            "include",
+            "import",
+            "from",
+            "extends",
+            "raw",
+            "endraw",
+            "for",
+            "endfor",
+            "in",
+            "range",
+            "if",
+            "endif",
+            "set",
+            "'./b.md'",
+            "\"b.md\"",
+            "messages:\n  - role: user\n    content: ",
+            "1e5",
+            "0",
+        ];
+        let mut rng = 0x5eed_u64;
+        let mut next = move || {
+            // SplitMix64: a fixed seed, so a failure reproduces.
+            rng = rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = rng;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) as usize
+        };
+        let mut random = |max: usize| -> String {
+            let n = next() % max;
+            (0..n).map(|_| PIECES[next() % PIECES.len()]).collect()
+        };
+        let vars = serde_json::json!({"x": {"a": 1}, "a": "é", "b": [1, 2]});
+        for _ in 0..3000 {
+            let (a, b) = (random(40), random(20));
+            for word in ["x", "a", "b", "tone"] {
+                let _ = first_use(&a, word);
+            }
+            let _ = scan("d/t.md", &a);
+            for path in ["b.md", "t.yaml"] {
+                let _ = parse(path, a.as_bytes());
+            }
+            let Ok(prompt) = parse("t.md", a.as_bytes()) else {
+                continue;
+            };
+            let closure = Closure {
+                files: [("t.md".to_string(), a.clone()), ("b.md".to_string(), b)]
+                    .into_iter()
+                    .collect(),
+                problems: vec![],
+            };
+            let (t, problems) = Templates::compile(&[prompt], &closure);
+            for p in &problems {
+                let _ = p.to_string();
+            }
+            let _ = t.variables("t.md");
+            if let Err(e) = t.render("t.md", vars.as_object().unwrap()) {
+                let _ = t.diagnostic(&e, Some("case `c`")).to_string();
+                let _ = t.out_of_fuel("t.md", &e, "case `c`").to_string();
+            }
+        }
     }
 }
