@@ -17,4 +17,5 @@ pub mod init;
 pub mod prompts;
 pub mod report;
 pub mod secrets;
+pub mod util;
 pub mod validate;

@@ -377,7 +377,7 @@ fn drill_notes(
     context: &mut Context,
 ) -> Result<()> {
     let records = crate::drill::records::list(base)?;
-    let today = crate::drill::today();
+    let today = crate::util::time::today();
     for plan in plans.iter().filter(|p| p.change == SurfaceChange::Modified) {
         if let Some(reason) =
             crate::drill::records::overdue(&records, &plan.name, policy.drill.every_days, &today)

@@ -243,7 +243,7 @@ impl<'a> Drill<'a> {
         Ok(DrillReport {
             schema_version: crate::report::json::SCHEMA_VERSION,
             surface: name,
-            date: drill::today(),
+            date: crate::util::time::today(),
             from: self.from.to_string(),
             to: target.to.to_string(),
             last_change: target.last_change.map(|c| c.to_string()),
@@ -494,7 +494,7 @@ fn status(repo: &Repo, config_path: &str) -> Result<i32> {
         .workdir()
         .ok_or_else(|| Error::usage("the repository is bare"))?;
     let all = records::list(&WorkTreeSnapshot::new(root))?;
-    let today = drill::today();
+    let today = crate::util::time::today();
     println!(
         "{:<24} {:<12} {:<8} overdue (every {} days)",
         "surface", "last drill", "outcome", config.drill.every_days

@@ -443,7 +443,7 @@ fn wait_for(mut child: std::process::Child, argv: &[String], timeout: Duration) 
             CommandOutcome {
                 argv: argv.to_vec(),
                 exit_code: output.status.code(),
-                output: crate::eval::providers::excerpt(&text),
+                output: crate::util::text::excerpt(&text),
             }
         }
         Err(e) => CommandOutcome {
@@ -452,49 +452,6 @@ fn wait_for(mut child: std::process::Child, argv: &[String], timeout: Duration) 
             output: e.to_string(),
         },
     }
-}
-
-/// Today's date (UTC) as `YYYY-MM-DD`.
-pub fn today() -> String {
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400);
-    date_of_day(days as i64)
-}
-
-/// The civil date of a day number since 1970-01-01 (Howard Hinnant's algorithm).
-pub fn date_of_day(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
-/// The day number of a `YYYY-MM-DD` date.
-pub fn day_of_date(date: &str) -> Option<i64> {
-    let mut parts = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (year, month, day) = (parts.next()??, parts.next()??, parts.next()??);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return None;
-    }
-    Some(days_from_civil(year, month, day))
-}
-
-/// The day number since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// The surface named `name` in a config.
@@ -512,20 +469,5 @@ pub fn config_at(repo: &Repo, commit: Oid, path: &str) -> Option<Config> {
     match snapshot.read(path).ok()?? {
         FileEntry::File(bytes) => config::load(path, &bytes).ok().map(|l| l.config),
         _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn civil_dates_round_trip() {
-        assert_eq!(date_of_day(0), "1970-01-01");
-        assert_eq!(date_of_day(20_454), "2026-01-01");
-        for day in [0, 59, 60, 365, 10_957, 20_454, 30_000] {
-            assert_eq!(day_of_date(&date_of_day(day)), Some(day));
-        }
-        assert_eq!(day_of_date("2026-13-01"), None);
     }
 }

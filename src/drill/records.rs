@@ -4,8 +4,9 @@
 
 use std::fmt::Write;
 
-use super::{day_of_date, DrillReport, Outcome};
+use super::{DrillReport, Outcome};
 use crate::git::{GitError, Snapshot};
+use crate::util::time::day_of_date;
 
 /// Where drill records live.
 pub const DIR: &str = ".promptgate/drills";

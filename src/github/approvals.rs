@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use super::unix_time;
+use crate::util::time::unix_time;
 
 /// A pull request review, as far as approvals care.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -61,7 +61,7 @@ impl Client {
     /// A client for `api_url` (e.g. `https://ghe.example.com/api/v3`); without a token only
     /// public data can be read.
     pub fn new(api_url: &str, token: Option<String>) -> Result<Client, GithubError> {
-        crate::eval::providers::install_crypto_provider();
+        crate::util::http::install_crypto_provider();
         let setup = |problem: String| GithubError {
             action: "start the GitHub client",
             status: None,
@@ -225,8 +225,7 @@ fn refusal(answer: &Answer, purpose: Purpose, has_token: bool) -> Failure {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let retry_after =
-        header("retry-after").and_then(|v| crate::eval::providers::parse_retry_after(&v));
+    let retry_after = header("retry-after").and_then(|v| crate::util::http::parse_retry_after(&v));
     let status = answer.status;
     let lowered = message.to_ascii_lowercase();
     let rate_limited = status == 429
@@ -285,7 +284,7 @@ fn refusal(answer: &Answer, purpose: Purpose, has_token: bool) -> Failure {
         },
         500..=599 => Failure {
             error: error(
-                format!("{status} {}", crate::eval::providers::excerpt(&message)),
+                format!("{status} {}", crate::util::text::excerpt(&message)),
                 format!("GitHub failed {ATTEMPTS} times; check https://www.githubstatus.com and re-run the job"),
             ),
             wait: Some(retry_after.unwrap_or_default().max(backoff(1))),
@@ -302,7 +301,7 @@ fn github_message(body: &str) -> String {
     serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(String::from))
-        .unwrap_or_else(|| crate::eval::providers::excerpt(body))
+        .unwrap_or_else(|| crate::util::text::excerpt(body))
 }
 
 /// The `errors[]` of a 422, briefly.
@@ -340,7 +339,7 @@ fn parse(answer: &Answer, purpose: Purpose) -> Result<Value, GithubError> {
         status: Some(answer.status),
         problem: format!(
             "the answer is not JSON ({e}): {}",
-            crate::eval::providers::excerpt(&answer.body)
+            crate::util::text::excerpt(&answer.body)
         ),
         fix: "check GITHUB_API_URL: it must be the API root (https://api.github.com, or https://HOST/api/v3 on GitHub Enterprise Server)".into(),
     })
@@ -352,7 +351,7 @@ fn unexpected(purpose: Purpose, status: u16, value: &Value) -> GithubError {
         status: Some(status),
         problem: format!(
             "expected a list, got {}",
-            crate::eval::providers::excerpt(&value.to_string())
+            crate::util::text::excerpt(&value.to_string())
         ),
         fix: "check GITHUB_API_URL: it must be the API root".into(),
     }

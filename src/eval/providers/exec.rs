@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use super::{excerpt, Completion, ProviderError, Request};
+use super::{Completion, ProviderError, Request};
 use crate::config::ExecInput;
+use crate::util::text::excerpt;
 
 /// The argument placeholder replaced by the path of a file holding the JSON request.
 pub const REQUEST_FILE: &str = "{request_file}";

@@ -9,7 +9,9 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::{excerpt, parse_retry_after, redact, ChatMessage, ProviderError};
+use super::{redact, ChatMessage, ProviderError};
+use crate::util::http::parse_retry_after;
+use crate::util::text::excerpt;
 
 const KEY_REJECTED: &str = "the API key was rejected: check the key in the api_key_env variable";
 const KEY_MISSING: &str = "no API key was sent: set the variable named by api_key_env";

@@ -101,18 +101,6 @@ impl Client {
     }
 }
 
-/// At most this much of a response body is quoted in an error message.
-pub const BODY_EXCERPT: usize = 300;
-
-/// The start of a response body for an error message, on one line.
-pub fn excerpt(body: &str) -> String {
-    let flat: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    match flat.char_indices().nth(BODY_EXCERPT) {
-        Some((cut, _)) => format!("{}…", &flat[..cut]),
-        None => flat,
-    }
-}
-
 /// Replaces every occurrence of each secret with `[redacted]`, so keys never reach output.
 pub fn redact(text: &str, secrets: &[&str]) -> String {
     secrets
@@ -121,43 +109,6 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
         .fold(text.to_string(), |acc, secret| {
             acc.replace(secret, "[redacted]")
         })
-}
-
-/// Parses a `Retry-After` header value: delta-seconds or an HTTP date.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
-    }
-    let when = httpdate_to_unix(value)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs();
-    Some(Duration::from_secs(when.saturating_sub(now)))
-}
-
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) to Unix seconds.
-fn httpdate_to_unix(value: &str) -> Option<u64> {
-    let parts: Vec<&str> = value.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
-        return None;
-    };
-    let months = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = months.iter().position(|m| m == month)? as u64 + 1;
-    let (day, year): (u64, u64) = (day.parse().ok()?, year.parse().ok()?);
-    let hms: Vec<u64> = time
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    let [h, m, s] = hms.as_slice() else {
-        return None;
-    };
-    let days = crate::drill::days_from_civil(year as i64, month as i64, day as i64);
-    let days = u64::try_from(days).ok()?;
-    Some(days * 86_400 + h * 3600 + m * 60 + s)
 }
 
 /// A provider ready for a run: its client and everything the runner needs around it.
@@ -235,7 +186,7 @@ pub fn connect_with(
         })?),
         None => None,
     };
-    install_crypto_provider();
+    crate::util::http::install_crypto_provider();
     let http = || {
         reqwest::Client::builder()
             .timeout(timeout)
@@ -334,15 +285,6 @@ pub fn connect_with(
     })
 }
 
-/// rustls is built without a default crypto provider (ring is chosen, not aws-lc); reqwest
-/// needs one installed before its first client.
-pub(crate) fn install_crypto_provider() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
 /// TOML parameters as JSON request fields.
 fn toml_to_json(table: &toml::Table) -> Map<String, Value> {
     serde_json::to_value(table)
@@ -356,30 +298,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retry_after_seconds_and_dates() {
-        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
-        assert_eq!(
-            httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784_111_777)
-        );
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon"), None);
-    }
-
-    #[test]
     fn redacts_secrets_and_excerpts_bodies() {
         assert_eq!(
             redact("bad key sk-abc123", &["sk-abc123"]),
             "bad key [redacted]"
         );
-        assert_eq!(
-            excerpt("<html>\n  <body>502</body>\n</html>"),
-            "<html> <body>502</body> </html>"
-        );
-        assert!(excerpt(&"x".repeat(1000)).ends_with('…'));
     }
 }

@@ -1,0 +1,6 @@
+//! Leaf helpers that any module may use and that use none of promptgate's own: calendar
+//! arithmetic, HTTP plumbing shared by the provider and GitHub clients, and message text.
+
+pub mod http;
+pub mod text;
+pub mod time;
