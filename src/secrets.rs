@@ -47,6 +47,16 @@ pub fn is_secret_name(name: &str) -> bool {
         .any(|word| upper.contains(word))
 }
 
+/// Replaces every occurrence of each secret with `[redacted]`, so keys never reach output.
+pub fn redact_each(text: &str, secrets: &[&str]) -> String {
+    secrets
+        .iter()
+        .filter(|s| s.len() >= 4)
+        .fold(text.to_string(), |acc, secret| {
+            acc.replace(secret, "[redacted]")
+        })
+}
+
 /// Secret values to redact.
 #[derive(Debug, Clone, Default)]
 pub struct Secrets {
@@ -155,6 +165,14 @@ mod tests {
         for name in ["PATH", "HOME", "KEYBOARD", "LANG"] {
             assert!(!is_secret_name(name), "{name}");
         }
+    }
+
+    #[test]
+    fn redacts_given_values() {
+        assert_eq!(
+            redact_each("bad key sk-abc123", &["sk-abc123"]),
+            "bad key [redacted]"
+        );
     }
 
     #[test]

@@ -16,9 +16,10 @@ use tokio::sync::{mpsc, Semaphore};
 use super::assertions::{self, combine, Assertion, Evaluation, Facts, Outcome};
 use super::cache::{self, Cache};
 use super::price::{self, PriceTable};
-use super::providers::{redact, ChatMessage, Endpoint, ProviderError, Request};
+use super::providers::{ChatMessage, Endpoint, ProviderError, Request};
 use super::suite::Suite;
 use crate::config::Price;
+use crate::secrets::redact_each as redact;
 
 /// One suite to run with its provider and repeat policy.
 pub struct Target {

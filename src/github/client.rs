@@ -202,8 +202,8 @@ impl Client {
     fn redacted(&self, mut error: GithubError) -> GithubError {
         if let Some(token) = &self.token {
             let secrets = [token.as_str()];
-            error.problem = crate::eval::providers::redact(&error.problem, &secrets);
-            error.fix = crate::eval::providers::redact(&error.fix, &secrets);
+            error.problem = crate::secrets::redact_each(&error.problem, &secrets);
+            error.fix = crate::secrets::redact_each(&error.fix, &secrets);
         }
         error
     }

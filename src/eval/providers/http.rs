@@ -9,7 +9,8 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::{redact, ChatMessage, ProviderError};
+use super::{ChatMessage, ProviderError};
+use crate::secrets::redact_each as redact;
 use crate::util::http::parse_retry_after;
 use crate::util::text::excerpt;
 

@@ -101,16 +101,6 @@ impl Client {
     }
 }
 
-/// Replaces every occurrence of each secret with `[redacted]`, so keys never reach output.
-pub fn redact(text: &str, secrets: &[&str]) -> String {
-    secrets
-        .iter()
-        .filter(|s| s.len() >= 4)
-        .fold(text.to_string(), |acc, secret| {
-            acc.replace(secret, "[redacted]")
-        })
-}
-
 /// A provider ready for a run: its client and everything the runner needs around it.
 pub struct Endpoint {
     pub name: String,
@@ -291,17 +281,4 @@ fn toml_to_json(table: &toml::Table) -> Map<String, Value> {
         .ok()
         .and_then(|v| v.as_object().cloned())
         .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_secrets_and_excerpts_bodies() {
-        assert_eq!(
-            redact("bad key sk-abc123", &["sk-abc123"]),
-            "bad key [redacted]"
-        );
-    }
 }
