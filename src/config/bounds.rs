@@ -271,8 +271,8 @@ mod tests {
 
     /// The one error loading `text` gives, rendered.
     fn error(text: &str) -> String {
-        let errors = crate::config::load("promptgate.toml", text.as_bytes())
-            .expect_err("should be refused");
+        let errors =
+            crate::config::load("promptgate.toml", text.as_bytes()).expect_err("should be refused");
         assert_eq!(errors.len(), 1, "{errors:?}");
         errors[0].to_string()
     }
@@ -324,29 +324,112 @@ mod tests {
         let defaults = loads(&config("", "", ""));
         let provider = defaults.provider["main"].get_ref();
         assert_eq!(
-            (provider.timeout().as_secs(), provider.concurrency(), provider.max_retries()),
-            (DEFAULT_TIMEOUT_SECS, DEFAULT_CONCURRENCY as usize, DEFAULT_MAX_RETRIES)
+            (
+                provider.timeout().as_secs(),
+                provider.concurrency(),
+                provider.max_retries()
+            ),
+            (
+                DEFAULT_TIMEOUT_SECS,
+                DEFAULT_CONCURRENCY as usize,
+                DEFAULT_MAX_RETRIES
+            )
         );
     }
 
     #[test]
     fn out_of_bound_values_are_errors_at_their_place_saying_what_is_valid() {
         let cases: &[(&str, &str, &str, &str)] = &[
-            ("repeat = 4294967295", "", "", "2:10: `repeat` must be between 1 and 100, not 4294967295"),
-            ("repeat = 4294967296", "", "", "2:10: `repeat` must be between 1 and 100, not 4294967296"),
-            ("repeat = 0", "", "", "2:10: `repeat` must be between 1 and 100, not 0"),
-            ("repeat = -3", "", "", "2:10: `repeat` must be between 1 and 100, not -3"),
-            ("quorum = 101", "", "", "2:10: `quorum` must be between 1 and 100, not 101"),
-            ("", "timeout_secs = 18446744073709551615", "", "6:16: `timeout_secs` must be between 1 and 3600, not 18446744073709551615"),
-            ("", "timeout_secs = 0", "", "6:16: `timeout_secs` must be between 1 and 3600, not 0"),
-            ("", "concurrency = 100000", "", "6:15: `concurrency` must be between 1 and 256, not 100000"),
-            ("", "max_retries = 4294967295", "", "6:15: `max_retries` must be between 0 and 10, not 4294967295"),
-            ("", "", "[policy]\ncross_cutting_surfaces = 1", "`cross_cutting_surfaces` must be between 2 and 1000, not 1"),
-            ("", "", "[drill]\nevery_days = 0", "`every_days` must be between 1 and 3660, not 0"),
-            ("", "", "[drill]\nmax_minutes = 99999", "`max_minutes` must be between 1 and 1440, not 99999"),
-            ("", "", "[tier.self]\nmin_approvals = 1000", "`min_approvals` must be between 0 and 100, not 1000"),
-            ("", "", "[price.m]\ninput_per_mtok = nan\noutput_per_mtok = 1", "`price` must be a finite number, not NaN"),
-            ("", "", "[price.m]\ninput_per_mtok = -1.0\noutput_per_mtok = 1", "must be between 0 and 1000000, not -1"),
+            (
+                "repeat = 4294967295",
+                "",
+                "",
+                "2:10: `repeat` must be between 1 and 100, not 4294967295",
+            ),
+            (
+                "repeat = 4294967296",
+                "",
+                "",
+                "2:10: `repeat` must be between 1 and 100, not 4294967296",
+            ),
+            (
+                "repeat = 0",
+                "",
+                "",
+                "2:10: `repeat` must be between 1 and 100, not 0",
+            ),
+            (
+                "repeat = -3",
+                "",
+                "",
+                "2:10: `repeat` must be between 1 and 100, not -3",
+            ),
+            (
+                "quorum = 101",
+                "",
+                "",
+                "2:10: `quorum` must be between 1 and 100, not 101",
+            ),
+            (
+                "",
+                "timeout_secs = 18446744073709551615",
+                "",
+                "6:16: `timeout_secs` must be between 1 and 3600, not 18446744073709551615",
+            ),
+            (
+                "",
+                "timeout_secs = 0",
+                "",
+                "6:16: `timeout_secs` must be between 1 and 3600, not 0",
+            ),
+            (
+                "",
+                "concurrency = 100000",
+                "",
+                "6:15: `concurrency` must be between 1 and 256, not 100000",
+            ),
+            (
+                "",
+                "max_retries = 4294967295",
+                "",
+                "6:15: `max_retries` must be between 0 and 10, not 4294967295",
+            ),
+            (
+                "",
+                "",
+                "[policy]\ncross_cutting_surfaces = 1",
+                "`cross_cutting_surfaces` must be between 2 and 1000, not 1",
+            ),
+            (
+                "",
+                "",
+                "[drill]\nevery_days = 0",
+                "`every_days` must be between 1 and 3660, not 0",
+            ),
+            (
+                "",
+                "",
+                "[drill]\nmax_minutes = 99999",
+                "`max_minutes` must be between 1 and 1440, not 99999",
+            ),
+            (
+                "",
+                "",
+                "[tier.self]\nmin_approvals = 1000",
+                "`min_approvals` must be between 0 and 100, not 1000",
+            ),
+            (
+                "",
+                "",
+                "[price.m]\ninput_per_mtok = nan\noutput_per_mtok = 1",
+                "`price` must be a finite number, not NaN",
+            ),
+            (
+                "",
+                "",
+                "[price.m]\ninput_per_mtok = -1.0\noutput_per_mtok = 1",
+                "must be between 0 and 1000000, not -1",
+            ),
         ];
         for (gate, provider, more, expected) in cases {
             let message = error(&config(gate, provider, more));
@@ -356,18 +439,32 @@ mod tests {
             );
         }
         let message = error(&config("repeat = 1000", "", ""));
-        assert!(message.contains("help: the bounds of every numeric key"), "{message}");
+        assert!(
+            message.contains("help: the bounds of every numeric key"),
+            "{message}"
+        );
     }
 
     #[test]
     fn a_surface_repeat_and_metric_thresholds_are_bounded_too() {
         let base = config("", "", "");
         let message = error(&format!("{base}repeat = 4294967295\n"));
-        assert!(message.contains("`repeat` must be between 1 and 100, not 4294967295"), "{message}");
-        let message = error(&format!("{base}metrics = [{{ name = \"x\", min = nan }}]\n"));
-        assert!(message.contains("`min` must be a finite number, not NaN"), "{message}");
+        assert!(
+            message.contains("`repeat` must be between 1 and 100, not 4294967295"),
+            "{message}"
+        );
+        let message = error(&format!(
+            "{base}metrics = [{{ name = \"x\", min = nan }}]\n"
+        ));
+        assert!(
+            message.contains("`min` must be a finite number, not NaN"),
+            "{message}"
+        );
         let message = error(&config("max_cost_usd = inf", "", ""));
-        assert!(message.contains("`max_cost_usd` must be a finite amount more than 0"), "{message}");
+        assert!(
+            message.contains("`max_cost_usd` must be a finite amount more than 0"),
+            "{message}"
+        );
     }
 
     #[test]

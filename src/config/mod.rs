@@ -74,7 +74,10 @@ fn toml_help(message: &str) -> Option<String> {
     } else if message.starts_with("unknown variant") {
         Some("use one of the values listed above".into())
     } else if message.contains("` must be between ") {
-        Some("the bounds of every numeric key are listed in the configuration section of the README".into())
+        Some(
+            "the bounds of every numeric key are listed in the configuration section of the README"
+                .into(),
+        )
     } else if message.starts_with("missing field") {
         Some("add the key; promptgate never assumes a value for it".into())
     } else {

@@ -193,10 +193,16 @@ pub(crate) fn http_url_problem(url: &str) -> Option<String> {
     let quoted = format!("`{}`", url.escape_debug());
     let parsed = match reqwest::Url::parse(url) {
         Ok(parsed) => parsed,
-        Err(e) => return Some(format!("{quoted} is not a URL ({e}); write e.g. `https://api.openai.com/v1`")),
+        Err(e) => {
+            return Some(format!(
+                "{quoted} is not a URL ({e}); write e.g. `https://api.openai.com/v1`"
+            ))
+        }
     };
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Some(format!("{quoted} is not an http(s) URL; write e.g. `https://api.openai.com/v1`"));
+        return Some(format!(
+            "{quoted} is not an http(s) URL; write e.g. `https://api.openai.com/v1`"
+        ));
     }
     if parsed.host_str().is_none_or(str::is_empty) {
         return Some(format!("{quoted} has no host"));

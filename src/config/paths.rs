@@ -70,6 +70,9 @@ mod tests {
     #[test]
     fn problems_quote_the_path_visibly() {
         let message = problem("cases", "a\0b").unwrap();
-        assert!(message.starts_with("`cases` `a\\0b` contains a NUL byte"), "{message}");
+        assert!(
+            message.starts_with("`cases` `a\\0b` contains a NUL byte"),
+            "{message}"
+        );
     }
 }

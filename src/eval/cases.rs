@@ -176,7 +176,9 @@ fn without_position(error: &serde_json::Error) -> String {
 fn invalid_case(path: &str, line: usize, message: String) -> Diagnostic {
     Diagnostic::error(path, format!("invalid case: {message}"))
         .at_line(line)
-        .with_help("case keys are id, description, vars, assert, difficulty, tags, weight, metadata")
+        .with_help(
+            "case keys are id, description, vars, assert, difficulty, tags, weight, metadata",
+        )
 }
 
 fn yaml_values(path: &str, text: &str) -> Result<Vec<(usize, Value)>, Vec<Diagnostic>> {
@@ -197,8 +199,8 @@ fn case_from_value(path: &str, line: usize, value: Value) -> Result<Case, Vec<Di
             "a case must be an object with `id`, `vars` and `assert`".into(),
         ));
     }
-    let raw: RawCase = serde_json::from_value(value)
-        .map_err(|e| vec![invalid_case(path, line, e.to_string())])?;
+    let raw: RawCase =
+        serde_json::from_value(value).map_err(|e| vec![invalid_case(path, line, e.to_string())])?;
     case_from_raw(path, line, raw)
 }
 
@@ -307,6 +309,66 @@ mod tests {
             text[2].contains("c.jsonl:4: invalid case: unknown field `bogus`"),
             "{text:?}"
         );
+    }
+
+    #[test]
+    fn every_duplicate_names_the_first_case_with_its_id() {
+        let errors = parse(
+            "c.jsonl",
+            b"{\"id\":\"x\"}\n{\"id\":\"y\"}\n{\"id\":\"x\"}\n{\"id\":\"x\"}\n",
+        )
+        .unwrap_err();
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(
+            text[0].contains("c.jsonl:3: duplicate case id `x` (first at line 1)"),
+            "{text:?}"
+        );
+        assert!(
+            text[1].contains("c.jsonl:4: duplicate case id `x` (first at line 1)"),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn a_case_keeps_no_room_it_does_not_use() {
+        // With a million cases, spare capacity per case is most of a suite's memory.
+        let line = b"{\"id\":\"a\",\"vars\":{\"facts\":[\"one\"],\"q\":\"x\"},\"tags\":[\"t\"],\"assert\":[{\"type\":\"contains\",\"value\":\"x\"}],\"metadata\":{\"big\":[1,2,3]}}\n";
+        let text = [line.as_slice(), b"\n"].concat();
+        for (path, bytes) in [
+            ("c.jsonl", text),
+            (
+                "c.yaml",
+                b"- id: a\n  vars: {facts: [one], q: x}\n  tags: [t]\n  assert: [{type: contains, value: x}]\n".to_vec(),
+            ),
+        ] {
+            let cases = parse(path, &bytes).unwrap();
+            assert_eq!(cases.capacity(), 1, "{path}");
+            let case = &cases[0];
+            assert_eq!(case.assertions.capacity(), 1, "{path}");
+            assert_eq!(case.tags.capacity(), 1, "{path}");
+            let Some(Value::Array(facts)) = case.vars.get("facts") else {
+                panic!("{path}: {:?}", case.vars)
+            };
+            assert_eq!(facts.capacity(), 1, "{path}");
+        }
+    }
+
+    #[test]
+    fn not_an_object_and_unknown_keys_say_so_without_a_json_position() {
+        let errors =
+            parse("c.jsonl", b"[1]\n{\"id\":\"a\",\"vars\":[]}\n{\"id\": }\n").unwrap_err();
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(
+            text[0].contains("c.jsonl:1: a case must be an object"),
+            "{text:?}"
+        );
+        assert!(
+            text[1].contains("c.jsonl:2: invalid case: invalid type: sequence, expected a map"),
+            "{text:?}"
+        );
+        assert!(!text[1].contains("column"), "{text:?}");
+        assert!(text[2].contains("c.jsonl:3:8: invalid JSON"), "{text:?}");
     }
 
     #[test]

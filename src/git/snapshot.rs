@@ -380,7 +380,8 @@ impl Snapshot for WorkTreeSnapshot {
             // A device, FIFO or socket: no file git could hold, and reading one may never end.
             return Ok(None);
         }
-        self.read_file(&full).map(|bytes| Some(FileEntry::File(bytes)))
+        self.read_file(&full)
+            .map(|bytes| Some(FileEntry::File(bytes)))
     }
 
     fn walk(&self, root: &str, visit: &mut dyn FnMut(&str, EntryKind)) -> Result<(), GitError> {
@@ -424,5 +425,97 @@ impl Snapshot for EmptySnapshot {
 
     fn walk(&self, _root: &str, _visit: &mut dyn FnMut(&str, EntryKind)) -> Result<(), GitError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> (tempfile::TempDir, WorkTreeSnapshot) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("evals")).expect("mkdir");
+        std::fs::write(dir.path().join("evals/a.jsonl"), "{}\n").expect("write");
+        let snapshot = WorkTreeSnapshot::new(dir.path());
+        (dir, snapshot)
+    }
+
+    fn walked(snapshot: &dyn Snapshot, root: &str) -> Vec<String> {
+        let mut paths = Vec::new();
+        snapshot
+            .walk(root, &mut |path, _| paths.push(path.to_string()))
+            .expect("walk");
+        paths
+    }
+
+    #[test]
+    fn paths_leaving_the_repository_name_no_file() {
+        let (dir, snapshot) = tree();
+        let outside = dir.path().join("evals/a.jsonl");
+        for path in [
+            outside.to_str().expect("utf-8"),
+            "/etc/passwd",
+            "../etc/passwd",
+            "evals/../../etc/passwd",
+            "evals/a\0.jsonl",
+        ] {
+            assert_eq!(snapshot.read(path).expect("read"), None, "{path:?}");
+        }
+        assert!(walked(&snapshot, "/etc").is_empty());
+        assert!(walked(&snapshot, "..").is_empty());
+        assert_eq!(walked(&snapshot, "evals"), vec!["evals/a.jsonl"]);
+    }
+
+    #[test]
+    fn no_symlink_is_followed_on_the_way_to_a_file() {
+        let (dir, snapshot) = tree();
+        let outside = tempfile::tempdir().expect("tempdir");
+        std::fs::write(outside.path().join("secret.md"), "secret").expect("write");
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("linked")).expect("symlink");
+        std::os::unix::fs::symlink("/dev", dir.path().join("dev")).expect("symlink");
+        assert_eq!(snapshot.read("linked/secret.md").expect("read"), None);
+        assert_eq!(snapshot.read("dev/zero").expect("read"), None);
+        assert_eq!(snapshot.read("dev/null").expect("read"), None);
+        assert!(walked(&snapshot, "linked").is_empty());
+        assert!(walked(&snapshot, "dev").is_empty());
+        // The link itself is reported as a link, never followed.
+        assert!(matches!(
+            snapshot.read("linked").expect("read"),
+            Some(FileEntry::Symlink(_))
+        ));
+    }
+
+    #[test]
+    fn special_files_are_never_opened() {
+        let (dir, snapshot) = tree();
+        let fifo = dir.path().join("evals/fifo.jsonl");
+        let c_path = std::ffi::CString::new(fifo.to_str().expect("utf-8")).expect("c path");
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates the node.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        // Opening a FIFO without a writer would block forever.
+        assert_eq!(snapshot.read("evals/fifo.jsonl").expect("read"), None);
+        assert_eq!(walked(&snapshot, "evals"), vec!["evals/a.jsonl"]);
+    }
+
+    #[test]
+    fn a_file_over_the_size_bound_is_an_error_naming_it_and_the_bound() {
+        let (dir, snapshot) = tree();
+        let big = std::fs::File::create(dir.path().join("evals/big.jsonl")).expect("create");
+        // Sparse: takes no disk space.
+        big.set_len(MAX_FILE_BYTES + 1).expect("set_len");
+        let error = snapshot
+            .read("evals/big.jsonl")
+            .expect_err("too large")
+            .to_string();
+        assert!(
+            error.contains("evals/big.jsonl") && error.contains("more than the 256 MiB"),
+            "{error}"
+        );
+        let at_bound = std::fs::File::create(dir.path().join("evals/edge.jsonl")).expect("create");
+        at_bound.set_len(4096).expect("set_len");
+        assert!(matches!(
+            snapshot.read("evals/edge.jsonl").expect("read"),
+            Some(FileEntry::File(bytes)) if bytes.len() == 4096
+        ));
     }
 }
