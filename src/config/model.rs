@@ -189,7 +189,7 @@ fn http_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D:
 }
 
 /// Why `url` is no API root, or `None` when it is one.
-pub(crate) fn http_url_problem(url: &str) -> Option<String> {
+fn http_url_problem(url: &str) -> Option<String> {
     let quoted = format!("`{}`", url.escape_debug());
     let parsed = match reqwest::Url::parse(url) {
         Ok(parsed) => parsed,
