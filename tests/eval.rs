@@ -621,3 +621,80 @@ fn eval_shards_merge_into_the_results_of_one_run() {
     }
     assert_eq!(merged["cases"].as_array().map(Vec::len), Some(20));
 }
+
+/// `eval` never ends in success having evaluated nothing: a surface whose prompt globs match
+/// no file at the revision is a config error (exit 5, like a missing case file) at the
+/// globs' place, naming the surface and the globs, before any call.
+#[test]
+fn a_surface_whose_globs_match_nothing_is_an_error_naming_surface_and_glob() {
+    let server = Server::start(|_| Reply::openai("x"));
+    let repo = repo(&openai(&server, ""), &[case("c1", "q", json!([]))], "");
+    let config = std::fs::read_to_string(repo.path().join("promptgate.toml"))
+        .expect("read")
+        .replace("prompts/*.md", "prompts/typo/*.md");
+    repo.write("promptgate.toml", &config);
+    repo.commit("typo in the globs");
+    let line = config
+        .lines()
+        .position(|l| l.starts_with("prompts = "))
+        .expect("line")
+        + 1;
+    let run = eval(&repo, &[]);
+    assert_eq!(run.code, 5, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!(":{line}:11: surface `support`: its prompt glob(s) `prompts/typo/*.md` match no prompt file")),
+        "{}",
+        run.stderr
+    );
+    assert_contains(&run.stderr, "error: promptgate.toml@");
+    assert_eq!(server.requests().len(), 0);
+}
+
+/// The config `eval` loads is checked by the same parser as `validate`'s: out-of-bound
+/// knobs and a `base_url` that is no http(s) URL stop the run before any call (exit 5, at
+/// the value's line), never an abort or a run with an unbounded value.
+#[test]
+fn out_of_bound_knobs_and_bad_urls_stop_eval_before_any_call() {
+    let server = Server::start(|_| Reply::openai("x"));
+    // (extra config before the provider, provider keys, the message)
+    let rows: &[(&str, &str, &str)] = &[
+        (
+            "[gate]\nrepeat = 4294967295",
+            "",
+            "`repeat` must be between 1 and 100, not 4294967295",
+        ),
+        (
+            "",
+            "timeout_secs = 18446744073709551615",
+            "`timeout_secs` must be between 1 and 3600",
+        ),
+        (
+            "",
+            "concurrency = 0",
+            "`concurrency` must be between 1 and 256, not 0",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (extra, more, message) in rows {
+        let repo = repo(&openai(&server, more), &[case("c1", "q", json!([]))], extra);
+        let run = eval(&repo, &[]);
+        let right = run.code == 5
+            && run.stderr.contains("error: promptgate.toml@")
+            && run.stderr.contains(message);
+        if !right {
+            failures.push(format!("{message}: exit {}\n{}", run.code, run.stderr));
+        }
+    }
+    let repo = repo(
+        "kind = \"openai\"\nbase_url = \"ftp://127.0.0.1/v1\"\nmodel = \"m\"",
+        &[case("c1", "q", json!([]))],
+        "",
+    );
+    let run = eval(&repo, &[]);
+    let message = "`base_url` `ftp://127.0.0.1/v1` is not an http(s) URL";
+    if run.code != 5 || !run.stderr.contains(message) {
+        failures.push(format!("{message}: exit {}\n{}", run.code, run.stderr));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_eq!(server.requests().len(), 0);
+}

@@ -322,3 +322,323 @@ fn bad_flag_is_a_usage_error() {
     let run = repo.run(&["validate", "--no-such-flag"]);
     assert_eq!(run.code, 2);
 }
+
+/// `file:line:col` of the one occurrence of `needle` in `text`.
+fn location_of(file: &str, text: &str, needle: &str) -> String {
+    assert_eq!(
+        text.matches(needle).count(),
+        1,
+        "{needle:?} must be unique in:\n{text}"
+    );
+    let offset = text.find(needle).expect("needle");
+    let line = text[..offset].matches('\n').count() + 1;
+    let column = text[..offset]
+        .rsplit('\n')
+        .next()
+        .unwrap_or("")
+        .chars()
+        .count()
+        + 1;
+    format!("{file}:{line}:{column}")
+}
+
+/// What is wrong with a run that should have ended with `code` and said `expected`: an exit
+/// code outside the spec's table (a panic's 101, an abort), an error line that names no
+/// file, or the wrong code or message. Empty when the run is right.
+fn misbehaviour(run: &common::Run, code: i32, expected: &str) -> Vec<String> {
+    let mut wrong = Vec::new();
+    if !(0..=5).contains(&run.code) || run.stderr.contains("panicked") {
+        wrong.push(format!("undocumented exit {}", run.code));
+    }
+    for line in run.stderr.lines().filter(|l| l.starts_with("error: ")) {
+        let place = line["error: ".len()..].split(": ").next().unwrap_or("");
+        if ![".toml", ".md", ".json", ".yaml"]
+            .iter()
+            .any(|ext| place.contains(ext))
+        {
+            wrong.push(format!("error without its file: {line}"));
+        }
+    }
+    if run.code != code {
+        wrong.push(format!("exit {} instead of {code}", run.code));
+    }
+    if !run.stderr.contains(expected) {
+        wrong.push(format!("no {expected:?}"));
+    }
+    wrong
+}
+
+/// Fails listing every row that went wrong, each with its output.
+#[track_caller]
+fn assert_all_rows_hold(failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} row(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// Every numeric knob has one bound checked by the one config parser, a `base_url` is an
+/// http(s) URL, and a path the config names stays inside the repository: each row is a
+/// config error (exit 5) at the value's file, line and column saying what is valid, and
+/// nothing outside the repository is read.
+#[test]
+fn out_of_bound_knobs_bad_urls_and_paths_out_of_the_repository_are_config_errors() {
+    const REPLAY: &str = "\n[provider.rec]\nkind = \"replay\"\n";
+    // (what, text to find, its replacement, the value's text, the message)
+    let rows: &[(&str, &str, &str, &str, &str)] = &[
+        (
+            "repeat that aborted check with a 1.37 TB allocation",
+            "repeat = 3 ",
+            "repeat = 4294967295 ",
+            "4294967295",
+            "`repeat` must be between 1 and 100, not 4294967295",
+        ),
+        (
+            "a surface's repeat",
+            "max_drop = 0.02",
+            "max_drop = 0.02\nrepeat = 4294967295",
+            "4294967295",
+            "`repeat` must be between 1 and 100, not 4294967295",
+        ),
+        (
+            "quorum",
+            "significance = 0.05",
+            "significance = 0.05\nquorum = 101",
+            "101",
+            "`quorum` must be between 1 and 100, not 101",
+        ),
+        (
+            "timeout_secs = u64::MAX, accepted by validate and refused by check",
+            "timeout_secs = 60",
+            "timeout_secs = 18446744073709551615",
+            "18446744073709551615",
+            "`timeout_secs` must be between 1 and 3600, not 18446744073709551615",
+        ),
+        (
+            "concurrency",
+            "concurrency = 16",
+            "concurrency = 257",
+            "257",
+            "`concurrency` must be between 1 and 256, not 257",
+        ),
+        (
+            "max_retries",
+            "timeout_secs = 60",
+            "timeout_secs = 60\nmax_retries = 4294967295",
+            "4294967295",
+            "`max_retries` must be between 0 and 10, not 4294967295",
+        ),
+        (
+            "base_url that is no URL",
+            "\"https://api.openai.com/v1\"",
+            "\"not a url\"",
+            "\"not a url\"",
+            "`base_url` `not a url` is not a URL",
+        ),
+        (
+            "base_url that is no http(s) URL",
+            "\"https://api.openai.com/v1\"",
+            "\"file:///etc/passwd\"",
+            "\"file:///etc/passwd\"",
+            "`base_url` `file:///etc/passwd` is not an http(s) URL",
+        ),
+        (
+            "cases outside the repository",
+            "\"evals/support.yaml\"",
+            "\"/etc/passwd\"",
+            "\"/etc/passwd\"",
+            "`cases` `/etc/passwd` is absolute, but it must be a path from the repository root",
+        ),
+        (
+            "cases climbing out",
+            "\"evals/support.yaml\"",
+            "\"evals/../../passwd\"",
+            "\"evals/../../passwd\"",
+            "`cases` `evals/../../passwd` climbs out with `..`",
+        ),
+        (
+            "prompt globs outside the repository",
+            "[\"prompts/support/**/*.md\"]",
+            "[\"/etc/*\"]",
+            "\"/etc/*\"",
+            "`prompts` `/etc/*` is absolute",
+        ),
+        (
+            "prompt globs climbing out",
+            "[\"prompts/support/**/*.md\"]",
+            "[\"../**/*.md\"]",
+            "\"../**/*.md\"",
+            "`prompts` `../**/*.md` climbs out with `..`",
+        ),
+        (
+            "an absolute entry",
+            "provider = \"main\"",
+            "provider = \"main\"\nentry = \"/etc/hostname\"",
+            "\"/etc/hostname\"",
+            "`entry` `/etc/hostname` is absolute",
+        ),
+        (
+            "a cassette outside the repository",
+            "[policy]",
+            &format!("{REPLAY}cassette = \"/etc/passwd\"\n[policy]"),
+            "\"/etc/passwd\"",
+            "`cassette` `/etc/passwd` is absolute",
+        ),
+        (
+            "a cassette climbing out",
+            "[policy]",
+            &format!("{REPLAY}cassette = \"../c.jsonl\"\n[policy]"),
+            "\"../c.jsonl\"",
+            "`cassette` `../c.jsonl` climbs out with `..`",
+        ),
+        (
+            "a NUL byte in a path (was exit 4 without a place)",
+            "\"evals/support.yaml\"",
+            "\"evals/sup\\u0000port.yaml\"",
+            "\"evals/sup\\u0000port.yaml\"",
+            "`cases` `evals/sup\\0port.yaml` contains a NUL byte",
+        ),
+    ];
+    let repo = initialised();
+    let original = read(&repo, "promptgate.toml");
+    let mut failures = Vec::new();
+    for (what, find, replacement, value, message) in rows {
+        assert!(original.contains(find), "{what}: no {find:?}");
+        let config = original.replacen(find, replacement, 1);
+        repo.write("promptgate.toml", &config);
+        let run = repo.run(&["validate"]);
+        let place = location_of("promptgate.toml", &config, value);
+        let mut wrong = misbehaviour(&run, 5, &format!("error: {place}: {message}"));
+        if run.stderr.contains("root:") {
+            wrong.push("read /etc/passwd".into());
+        }
+        if !wrong.is_empty() {
+            let output = format!("{}{}", run.stdout, run.stderr);
+            failures.push(format!("{what}: {}\n{output}", wrong.join("; ")));
+        }
+    }
+    assert_all_rows_hold(&failures);
+    let run = {
+        repo.write(
+            "promptgate.toml",
+            original.replace("repeat = 3 ", "repeat = 1000 "),
+        );
+        repo.run(&["validate"])
+    };
+    assert_contains(&run.stderr, "help: the bounds of every numeric key are listed in the configuration section of the README");
+}
+
+/// Runs `validate`, killing it if it has not ended after a minute (`None`): a read that
+/// never ends (a FIFO, a device) must fail the test rather than hang it.
+fn validate_or_kill(repo: &TestRepo) -> Option<common::Run> {
+    let mut child = std::process::Command::new(common::BIN)
+        .arg("validate")
+        .current_dir(repo.path())
+        .env("HOME", repo.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    for _ in 0..600 {
+        if child.try_wait().expect("wait").is_some() {
+            let output = child.wait_with_output().expect("output");
+            return Some(common::Run {
+                code: output.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// The working tree is read like git sees it: no symlink is followed, neither a file nor a
+/// directory on the way to one, and special files are never opened. Each row names what
+/// the config points at, what lies there, and what validate must say.
+#[test]
+fn reads_never_follow_a_symlink_out_of_the_repository_nor_open_special_files() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        outside.path().join("cases.jsonl"),
+        "{\"id\":\"OUTSIDE_MARKER\",\"vars\":{}}\n",
+    )
+    .expect("write");
+    std::fs::write(outside.path().join("secret.md"), "{{ OUTSIDE_MARKER\n").expect("write");
+    let rows: &[(&str, &str, &str, &str)] = &[
+        // A directory symlink to /dev: /dev/null read as a case file (and /dev/zero would
+        // never end).
+        (
+            "a directory symlink to /dev",
+            "cases",
+            "\"devlink/null\"",
+            "case file `devlink/null` does not exist",
+        ),
+        (
+            "a directory symlink out of the repository",
+            "cases",
+            "\"linked/cases.jsonl\"",
+            "case file `linked/cases.jsonl` does not exist",
+        ),
+        (
+            "a FIFO as the case file",
+            "cases",
+            "\"evals/fifo.jsonl\"",
+            "case file `evals/fifo.jsonl` does not exist",
+        ),
+        (
+            "prompt globs through a directory symlink",
+            "prompts",
+            "[\"prompts/support/**/*.md\", \"linked/*.md\"]",
+            "prompt glob `linked/*.md` of surface `support-answer` matches no file",
+        ),
+    ];
+    let repo = initialised();
+    std::os::unix::fs::symlink("/dev", repo.path().join("devlink")).expect("symlink");
+    std::os::unix::fs::symlink(outside.path(), repo.path().join("linked")).expect("symlink");
+    let fifo = std::ffi::CString::new(
+        repo.path()
+            .join("evals/fifo.jsonl")
+            .to_str()
+            .expect("utf-8"),
+    )
+    .expect("path");
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates the node.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let original = read(&repo, "promptgate.toml");
+    let mut failures = Vec::new();
+    for (what, key, value, message) in rows {
+        let line = original
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .expect("key");
+        let config = original.replace(line, &format!("{key} = {value}"));
+        repo.write("promptgate.toml", &config);
+        let Some(run) = validate_or_kill(&repo) else {
+            failures.push(format!(
+                "{what}: validate never ended (a read without bound)"
+            ));
+            continue;
+        };
+        // A file that is not there for git is an error; a glob matching nothing a warning.
+        let code = if message.contains("does not exist") {
+            5
+        } else {
+            0
+        };
+        let mut wrong = misbehaviour(&run, code, message);
+        if run.stderr.contains("OUTSIDE_MARKER") {
+            wrong.push("read outside the repository".into());
+        }
+        if !wrong.is_empty() {
+            let output = format!("{}{}", run.stdout, run.stderr);
+            failures.push(format!("{what}: {}\n{output}", wrong.join("; ")));
+        }
+    }
+    assert_all_rows_hold(&failures);
+}

@@ -46,7 +46,14 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
         .transpose()
         .map_err(Error::usage)?;
     let surfaces = select_surfaces(&config, &args.surface)?;
-    let targets = prepare(&config, &surfaces, &snapshot, &text.origin, &root, args)?;
+    if surfaces.is_empty() {
+        return Err(Error::invalid(
+            Diagnostic::error(&text.origin, "the config declares no gated surface, so there is nothing to evaluate")
+                .with_help("add a `[[surface]]` with `cases`, `provider` and `min_pass_rate`, or name one with --surface"),
+        ));
+    }
+    let source = (text.origin.as_str(), String::from_utf8_lossy(&text.bytes));
+    let targets = prepare(&config, &surfaces, &snapshot, source, &root, args)?;
     let options = Options {
         cache: Cache::new(cache_dir(&root, args), !args.no_cache),
         shard,
@@ -129,7 +136,7 @@ fn prepare(
     config: &Config,
     surfaces: &[&Surface],
     snapshot: &dyn crate::git::Snapshot,
-    config_file: &str,
+    (config_file, config_text): (&str, std::borrow::Cow<'_, str>),
     root: &Path,
     args: &super::EvalArgs,
 ) -> Result<Vec<Target>> {
@@ -146,6 +153,15 @@ fn prepare(
             .into_iter()
             .partition(Diagnostic::is_error);
         print_warnings(&warnings);
+        if loaded.suite.is_none() && errors.is_empty() {
+            problems.push(nothing_to_run(
+                surface,
+                loaded.prompt_files,
+                snapshot,
+                config_file,
+                &config_text,
+            ));
+        }
         problems.extend(errors);
         let Some(provider) = surface.provider.as_ref().map(|p| p.get_ref().clone()) else {
             problems.push(Diagnostic::error(
@@ -198,6 +214,42 @@ fn prepare(
         Ok(targets)
     } else {
         Err(Error::Invalid(problems))
+    }
+}
+
+/// Why a surface that loaded without errors has nothing to run: its globs match no prompt
+/// file at the revision, or it has no case file. Never a silent success.
+fn nothing_to_run(
+    surface: &Surface,
+    prompt_files: usize,
+    snapshot: &dyn crate::git::Snapshot,
+    config_file: &str,
+    config_text: &str,
+) -> Diagnostic {
+    let name = surface.name.get_ref();
+    if prompt_files == 0 {
+        let globs: Vec<String> = surface
+            .prompt_patterns()
+            .iter()
+            .map(|g| format!("`{g}`"))
+            .collect();
+        Diagnostic::error(
+            config_file,
+            format!(
+                "surface `{name}`: its prompt glob(s) {} match no prompt file in {}, so it cannot be evaluated",
+                globs.join(", "),
+                snapshot.describe()
+            ),
+        )
+        .at_span(config_text, surface.prompts.span())
+        .with_help("fix `prompts` so it matches the surface's prompt files at this revision (`*` stays within a directory, `**` crosses directories), or pick the revision with --rev")
+    } else {
+        Diagnostic::error(
+            config_file,
+            format!("surface `{name}` has no `cases` file, so there is nothing to evaluate"),
+        )
+        .at_span(config_text, surface.name.span())
+        .with_help("add `cases = \"evals/<surface>.jsonl\"` to the surface")
     }
 }
 

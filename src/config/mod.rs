@@ -3,8 +3,10 @@
 //! the lenient surface map that `diff` needs (names and prompt globs only), read from the
 //! working tree or from any revision.
 
+pub mod bounds;
 mod globs;
 mod model;
+pub mod paths;
 mod surface_map;
 
 pub use globs::PromptGlobs;
@@ -72,6 +74,11 @@ fn toml_help(message: &str) -> Option<String> {
         Some("remove or rename the key; the valid keys are listed above (see the configuration section of the README)".into())
     } else if message.starts_with("unknown variant") {
         Some("use one of the values listed above".into())
+    } else if message.contains("` must be between ") {
+        Some(
+            "the bounds of every numeric key are listed in the configuration section of the README"
+                .into(),
+        )
     } else if message.starts_with("missing field") {
         Some("add the key; promptgate never assumes a value for it".into())
     } else {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::PromptGlobs;
+use super::{bounds, paths, PromptGlobs};
 use crate::diagnostic::Diagnostic;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -53,13 +53,13 @@ impl Config {
 #[serde(deny_unknown_fields)]
 pub struct Drill {
     /// A surface whose last passing drill is older than this is overdue (quarterly).
-    #[serde(default = "ninety")]
+    #[serde(default = "ninety", deserialize_with = "bounds::every_days")]
     pub every_days: u32,
     /// Whether an overdue drill only warns in the verdict comment or blocks the change.
     #[serde(default)]
     pub overdue: Overdue,
     /// A drill that takes longer than this fails.
-    #[serde(default = "thirty")]
+    #[serde(default = "thirty", deserialize_with = "bounds::max_minutes")]
     pub max_minutes: u32,
 }
 
@@ -93,7 +93,9 @@ pub enum Overdue {
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Price {
+    #[serde(deserialize_with = "bounds::price_per_mtok")]
     pub input_per_mtok: f64,
+    #[serde(deserialize_with = "bounds::price_per_mtok")]
     pub output_per_mtok: f64,
 }
 
@@ -101,9 +103,10 @@ pub struct Price {
 #[serde(deny_unknown_fields)]
 pub struct Gate {
     /// Trials per case per side.
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "bounds::repeat")]
     pub repeat: Spanned<u32>,
     /// Trials that must pass for a case to pass; default a strict majority of `repeat`.
+    #[serde(default, deserialize_with = "bounds::quorum")]
     pub quorum: Option<Spanned<u32>>,
     /// Alpha of the paired McNemar test.
     #[serde(default = "default_significance")]
@@ -147,27 +150,99 @@ pub enum ProviderKind {
 #[serde(deny_unknown_fields)]
 pub struct Provider {
     pub kind: ProviderKind,
+    /// `openai`/`anthropic`: the API root, an `http(s)://` URL.
+    #[serde(default, deserialize_with = "http_url")]
     pub base_url: Option<String>,
     pub model: Option<String>,
     /// Name of the environment variable holding the API key (never the key itself).
     pub api_key_env: Option<String>,
+    #[serde(default, deserialize_with = "bounds::concurrency")]
     pub concurrency: Option<u32>,
+    #[serde(default, deserialize_with = "bounds::timeout_secs")]
     pub timeout_secs: Option<u64>,
     /// Extra request parameters (temperature, max_tokens, …).
     #[serde(default)]
     pub parameters: toml::Table,
     /// `exec`: the command and its arguments, run without a shell.
     pub command: Option<Vec<String>>,
-    /// `replay`: the cassette file of recorded responses.
+    /// `replay`: the cassette file of recorded responses, from the repository root.
+    #[serde(default, deserialize_with = "repository_path")]
     pub cassette: Option<String>,
     /// `replay`: the provider `--record` calls to fill the cassette.
     pub record_from: Option<String>,
     /// `exec`: what the command reads on stdin: the prompt text, or the JSON request.
     pub input: Option<ExecInput>,
     /// Retries after a transient failure (429, 5xx, timeout); default 3.
+    #[serde(default, deserialize_with = "bounds::max_retries")]
     pub max_retries: Option<u32>,
     /// Overrides the model's price for this provider.
     pub price: Option<Price>,
+}
+
+impl Provider {
+    /// The limit of one call: `timeout_secs`, else the default, within its bound.
+    pub fn timeout(&self) -> std::time::Duration {
+        let secs = self.timeout_secs.unwrap_or(bounds::DEFAULT_TIMEOUT_SECS);
+        std::time::Duration::from_secs(bounds::TIMEOUT_SECS.clamp(secs))
+    }
+
+    /// Calls in flight at once: `concurrency`, else the default, within its bound.
+    pub fn concurrency(&self) -> usize {
+        let n = self.concurrency.unwrap_or(bounds::DEFAULT_CONCURRENCY);
+        bounds::CONCURRENCY.clamp(u64::from(n)) as usize
+    }
+
+    /// Retries after a transient failure: `max_retries`, else the default, within its bound.
+    pub fn max_retries(&self) -> u32 {
+        let n = self.max_retries.unwrap_or(bounds::DEFAULT_MAX_RETRIES);
+        bounds::MAX_RETRIES.clamp(u64::from(n)) as u32
+    }
+}
+
+/// Reads `base_url`: an `http://` or `https://` URL with a host, and nothing after its path
+/// (the client appends the API's own path to it).
+fn http_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let url = String::deserialize(d)?;
+    http_url_problem(&url).map_or(Ok(Some(url)), |why| {
+        Err(serde::de::Error::custom(format!("`base_url` {why}")))
+    })
+}
+
+/// Why `url` is no API root, or `None` when it is one.
+fn http_url_problem(url: &str) -> Option<String> {
+    let quoted = format!("`{}`", url.escape_debug());
+    let parsed = match reqwest::Url::parse(url) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            return Some(format!(
+                "{quoted} is not a URL ({e}); write e.g. `https://api.openai.com/v1`"
+            ))
+        }
+    };
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Some(format!(
+            "{quoted} is not an http(s) URL; write e.g. `https://api.openai.com/v1`"
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Some(format!("{quoted} has no host"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Some(format!("{quoted} holds credentials; put the key in the environment variable named by `api_key_env`"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Some(format!("{quoted} has a query or fragment; give the API root only, the request path is appended to it"));
+    }
+    None
+}
+
+/// Reads a path the config names, refusing one outside the repository.
+fn repository_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let path = String::deserialize(d)?;
+    match paths::problem("cassette", &path) {
+        Some(message) => Err(serde::de::Error::custom(message)),
+        None => Ok(Some(path)),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
@@ -219,6 +294,7 @@ pub struct Surface {
     #[serde(default)]
     pub metrics: Vec<Spanned<MetricThreshold>>,
     /// Overrides `[gate] repeat` for this surface.
+    #[serde(default, deserialize_with = "bounds::repeat_opt")]
     pub repeat: Option<Spanned<u32>>,
     /// Run by `promptgate drill` after the rollback (e.g. a feature-flag flip in staging),
     /// as argv without a shell, with the target revision in its environment.
@@ -244,8 +320,11 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct MetricThreshold {
     pub name: String,
+    #[serde(default, deserialize_with = "bounds::metric_min")]
     pub min: Option<f64>,
+    #[serde(default, deserialize_with = "bounds::metric_max")]
     pub max: Option<f64>,
+    #[serde(default, deserialize_with = "bounds::metric_max_drop")]
     pub max_drop: Option<f64>,
 }
 
@@ -290,7 +369,7 @@ pub struct TierPolicy {
     /// GitHub logins or `org/team` slugs.
     #[serde(default)]
     pub approvers: Vec<Spanned<String>>,
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "bounds::min_approvals")]
     pub min_approvals: Spanned<u32>,
     /// Required artifacts: `impact`, `rollback`.
     #[serde(default)]
@@ -301,6 +380,7 @@ pub struct TierPolicy {
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// A change touching this many surfaces or more needs exec approval.
+    #[serde(default, deserialize_with = "bounds::cross_cutting_surfaces")]
     pub cross_cutting_surfaces: Option<Spanned<u32>>,
     /// Whether an approving review of an older commit of the pull request still counts
     /// (default: no, the head commit must be approved).
@@ -352,15 +432,6 @@ pub(super) fn check(config: &Config, file: &str, text: &str) -> Vec<Diagnostic> 
             out.tier_policy(tier, policy);
         }
     }
-    if let Some(n) = &config.policy.cross_cutting_surfaces {
-        if *n.get_ref() < 2 {
-            out.error(
-                n.span(),
-                "`cross_cutting_surfaces` must be at least 2".into(),
-            )
-            .help("it is the number of surfaces one change must touch to need exec approval");
-        }
-    }
     out.out
 }
 
@@ -392,9 +463,6 @@ impl Checker<'_> {
 
     fn gate(&mut self, gate: &Gate) {
         let repeat = *gate.repeat.get_ref();
-        if repeat == 0 {
-            self.error(gate.repeat.span(), "`repeat` must be at least 1".into());
-        }
         if let Some(quorum) = &gate.quorum {
             if *quorum.get_ref() == 0 || *quorum.get_ref() > repeat {
                 self.error(
@@ -405,8 +473,14 @@ impl Checker<'_> {
             }
         }
         if let Some(budget) = &gate.max_cost_usd {
-            if budget.get_ref().is_nan() || *budget.get_ref() <= 0.0 {
-                self.error(budget.span(), "`max_cost_usd` must be more than 0".into());
+            if !budget.get_ref().is_finite() || *budget.get_ref() <= 0.0 {
+                self.error(
+                    budget.span(),
+                    format!(
+                        "`max_cost_usd` must be a finite amount more than 0, not {}",
+                        budget.get_ref()
+                    ),
+                );
             }
         }
         let alpha = *gate.significance.get_ref();
@@ -443,12 +517,6 @@ impl Checker<'_> {
             )
             .help(format!("add `{key} = …` to [provider.{name}]"));
         }
-        if p.concurrency == Some(0) {
-            self.error(
-                span,
-                format!("provider `{name}`: `concurrency` must be at least 1"),
-            );
-        }
     }
 
     fn provider_reference(
@@ -482,19 +550,23 @@ impl Checker<'_> {
                 .help("list the files that make the surface, e.g. prompts = [\"prompts/support/**/*.md\"]");
         }
         for glob in s.prompts.get_ref() {
-            if let Err(message) = PromptGlobs::new([glob.get_ref().as_str()]) {
+            if let Some(message) = paths::problem("prompts", glob.get_ref()) {
+                self.error(glob.span(), message).help(paths::HELP);
+            } else if let Err(message) = PromptGlobs::new([glob.get_ref().as_str()]) {
                 self.error(glob.span(), message)
                     .help("globs use `*` within a directory and `**` across directories");
+            }
+        }
+        for (key, path) in [("entry", &s.entry), ("cases", &s.cases)] {
+            if let Some(path) = path {
+                if let Some(message) = paths::problem(key, path.get_ref()) {
+                    self.error(path.span(), message).help(paths::HELP);
+                }
             }
         }
         self.rate(&s.min_pass_rate, "min_pass_rate");
         self.rate(&s.max_drop, "max_drop");
         self.rate(&s.tail_min_pass_rate, "tail_min_pass_rate");
-        if s.repeat.as_ref().is_some_and(|r| *r.get_ref() == 0) {
-            if let Some(r) = &s.repeat {
-                self.error(r.span(), "`repeat` must be at least 1".into());
-            }
-        }
         for metric in &s.metrics {
             let m = metric.get_ref();
             if m.min.is_none() && m.max.is_none() && m.max_drop.is_none() {

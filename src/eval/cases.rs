@@ -1,8 +1,11 @@
 //! Eval cases: one JSON object per line (JSONL) or a YAML list, each with a stable `id`,
 //! `vars` for the templates, `assert`ions, and optional `difficulty`, `tags` and `weight`.
 //! Every problem names the file and line.
-
-use std::collections::HashMap;
+//!
+//! A suite may hold a million cases, so parsing keeps nothing per case beyond the case:
+//! each JSONL line is read straight into its case (no intermediate JSON tree), the case list
+//! is allocated once at its final size, and duplicate ids are found by sorting the cases'
+//! indexes rather than with a second copy of every id.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -37,9 +40,10 @@ struct RawCase {
     tags: Vec<String>,
     weight: Option<f64>,
     description: Option<String>,
+    /// Free-form, for people: accepted and not kept.
     #[serde(default)]
     #[allow(dead_code)]
-    metadata: Option<Value>,
+    metadata: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -58,26 +62,29 @@ pub fn parse(path: &str, bytes: &[u8]) -> Result<Vec<Case>, Vec<Diagnostic>> {
     let lower = path.to_ascii_lowercase();
     let mut cases = Collector::new(path);
     if lower.ends_with(".yaml") || lower.ends_with(".yml") || lower.ends_with(".json") {
-        for (line, value) in yaml_values(path, text)? {
-            cases.add(line, Ok(value));
+        let values = yaml_values(path, text)?;
+        cases.reserve(values.len());
+        for (line, value) in values {
+            cases.add(case_from_value(path, line, value));
         }
     } else {
+        let nonblank = |line: &&str| !line.trim().is_empty();
+        cases.reserve(text.lines().filter(nonblank).count());
         // Line by line, so a large suite never holds its whole JSON tree at once.
         for (index, line) in text.lines().enumerate() {
-            if !line.trim().is_empty() {
-                cases.add(index + 1, jsonl_value(path, index + 1, line));
+            if nonblank(&line) {
+                cases.add(jsonl_case(path, index + 1, line));
             }
         }
     }
     cases.finish()
 }
 
-/// Turns values into cases, checking ids as they come.
+/// Gathers cases and problems, then checks ids once all are read.
 struct Collector<'a> {
     path: &'a str,
     cases: Vec<Case>,
     errors: Vec<Diagnostic>,
-    first_line_of: HashMap<String, usize>,
 }
 
 impl<'a> Collector<'a> {
@@ -86,47 +93,92 @@ impl<'a> Collector<'a> {
             path,
             cases: Vec::new(),
             errors: Vec::new(),
-            first_line_of: HashMap::new(),
         }
     }
 
-    fn add(&mut self, line: usize, value: Result<Value, Diagnostic>) {
-        let case = match value
-            .map_err(|e| vec![e])
-            .and_then(|value| case_from_value(self.path, line, value))
-        {
-            Ok(case) => case,
-            Err(errors) => return self.errors.extend(errors),
-        };
-        if let Some(first) = self.first_line_of.insert(case.id.clone(), line) {
-            self.errors.push(
-                Diagnostic::error(
-                    self.path,
-                    format!("duplicate case id `{}` (first at line {first})", case.id),
-                )
-                .at_line(line)
-                .with_help("flips are tracked by id: give every case its own stable id"),
-            );
-        }
-        self.cases.push(case);
+    fn reserve(&mut self, cases: usize) {
+        self.cases.reserve_exact(cases);
     }
 
-    fn finish(self) -> Result<Vec<Case>, Vec<Diagnostic>> {
+    fn add(&mut self, case: Result<Case, Vec<Diagnostic>>) {
+        match case {
+            Ok(case) => self.cases.push(case),
+            Err(errors) => self.errors.extend(errors),
+        }
+    }
+
+    fn finish(mut self) -> Result<Vec<Case>, Vec<Diagnostic>> {
+        self.errors.extend(duplicate_ids(self.path, &self.cases));
         if self.errors.is_empty() {
             Ok(self.cases)
         } else {
+            // In file order, as they were found.
+            self.errors.sort_by_key(|d| d.line);
             Err(self.errors)
         }
     }
 }
 
-fn jsonl_value(path: &str, line: usize, text: &str) -> Result<Value, Diagnostic> {
-    serde_json::from_str::<Value>(text).map_err(|e| {
-        Diagnostic::error(path, format!("invalid JSON: {e}"))
+/// An error for every case whose id an earlier case already has, naming that case's line.
+fn duplicate_ids(path: &str, cases: &[Case]) -> Vec<Diagnostic> {
+    let mut order: Vec<usize> = (0..cases.len()).collect();
+    // Stable: equal ids stay in file order, so the first of a run is the original.
+    order.sort_by(|&a, &b| cases[a].id.cmp(&cases[b].id));
+    let mut errors = Vec::new();
+    for run in order.chunk_by(|&a, &b| cases[a].id == cases[b].id) {
+        let first = &cases[run[0]];
+        for &later in &run[1..] {
+            errors.push(
+                Diagnostic::error(
+                    path,
+                    format!(
+                        "duplicate case id `{}` (first at line {})",
+                        first.id, first.line
+                    ),
+                )
+                .at_line(cases[later].line)
+                .with_help("flips are tracked by id: give every case its own stable id"),
+            );
+        }
+    }
+    errors
+}
+
+/// One JSONL line as a case, read straight into the case's fields.
+fn jsonl_case(path: &str, line: usize, text: &str) -> Result<Case, Vec<Diagnostic>> {
+    let invalid_json = |e: serde_json::Error| {
+        vec![Diagnostic::error(path, format!("invalid JSON: {e}"))
             .at_line(line)
             .at_column(e.column())
-            .with_help("JSONL holds one JSON object per line")
-    })
+            .with_help("JSONL holds one JSON object per line")]
+    };
+    if !text.trim_start().starts_with('{') {
+        // Not an object: say whether it is JSON at all, then that a case is an object.
+        let value = serde_json::from_str::<Value>(text).map_err(invalid_json)?;
+        return case_from_value(path, line, value);
+    }
+    match serde_json::from_str::<RawCase>(text) {
+        Ok(raw) => case_from_raw(path, line, raw),
+        Err(e) if e.is_data() => Err(vec![invalid_case(path, line, without_position(&e))]),
+        Err(e) => Err(invalid_json(e)),
+    }
+}
+
+/// A serde_json error's message without its " at line L column C" (the line is the file's).
+fn without_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(cut) => text[..cut].to_string(),
+        None => text,
+    }
+}
+
+fn invalid_case(path: &str, line: usize, message: String) -> Diagnostic {
+    Diagnostic::error(path, format!("invalid case: {message}"))
+        .at_line(line)
+        .with_help(
+            "case keys are id, description, vars, assert, difficulty, tags, weight, metadata",
+        )
 }
 
 fn yaml_values(path: &str, text: &str) -> Result<Vec<(usize, Value)>, Vec<Diagnostic>> {
@@ -147,13 +199,12 @@ fn case_from_value(path: &str, line: usize, value: Value) -> Result<Case, Vec<Di
             "a case must be an object with `id`, `vars` and `assert`".into(),
         ));
     }
-    let raw: RawCase = serde_json::from_value(value).map_err(|e| {
-        vec![Diagnostic::error(path, format!("invalid case: {e}"))
-            .at_line(line)
-            .with_help(
-                "case keys are id, description, vars, assert, difficulty, tags, weight, metadata",
-            )]
-    })?;
+    let raw: RawCase =
+        serde_json::from_value(value).map_err(|e| vec![invalid_case(path, line, e.to_string())])?;
+    case_from_raw(path, line, raw)
+}
+
+fn case_from_raw(path: &str, line: usize, raw: RawCase) -> Result<Case, Vec<Diagnostic>> {
     let id = match raw.id {
         Some(CaseId::Text(id)) if !id.trim().is_empty() => id,
         Some(CaseId::Number(n)) => n.to_string(),
@@ -166,37 +217,48 @@ fn case_from_value(path: &str, line: usize, value: Value) -> Result<Case, Vec<Di
         }
     };
     let mut problems = Vec::new();
-    let assertions = raw
-        .assert
-        .iter()
-        .enumerate()
-        .filter_map(|(i, raw)| {
-            Assertion::parse(raw)
-                .map_err(|problem| {
-                    problems.push(
-                        Diagnostic::error(
-                            path,
-                            format!("case `{id}`, assertion {}: {problem}", i + 1),
-                        )
-                        .at_line(line),
-                    )
-                })
-                .ok()
-        })
-        .collect();
+    // Sized exactly: a collected `filter_map` would reserve room for four per case.
+    let mut assertions = Vec::with_capacity(raw.assert.len());
+    for (i, raw) in raw.assert.iter().enumerate() {
+        match Assertion::parse(raw) {
+            Ok(assertion) => assertions.push(assertion),
+            Err(problem) => problems.push(
+                Diagnostic::error(path, format!("case `{id}`, assertion {}: {problem}", i + 1))
+                    .at_line(line),
+            ),
+        }
+    }
     if !problems.is_empty() {
         return Err(problems);
     }
+    let mut vars = raw.vars;
+    vars.values_mut().for_each(shrink);
+    let mut tags = raw.tags;
+    tags.shrink_to_fit();
     Ok(Case {
         id,
-        vars: raw.vars,
+        vars,
         assertions,
         difficulty: raw.difficulty,
-        tags: raw.tags,
+        tags,
         weight: raw.weight,
         description: raw.description,
         line,
     })
+}
+
+/// Gives back the room a parsed JSON array keeps for growth (four slots for one element):
+/// with a million cases, that slack is most of a suite's memory.
+fn shrink(value: &mut Value) {
+    match value {
+        Value::Array(items) => {
+            items.shrink_to_fit();
+            items.iter_mut().for_each(shrink);
+        }
+        Value::Object(fields) => fields.values_mut().for_each(shrink),
+        Value::String(text) => text.shrink_to_fit(),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -247,6 +309,66 @@ mod tests {
             text[2].contains("c.jsonl:4: invalid case: unknown field `bogus`"),
             "{text:?}"
         );
+    }
+
+    #[test]
+    fn every_duplicate_names_the_first_case_with_its_id() {
+        let errors = parse(
+            "c.jsonl",
+            b"{\"id\":\"x\"}\n{\"id\":\"y\"}\n{\"id\":\"x\"}\n{\"id\":\"x\"}\n",
+        )
+        .unwrap_err();
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(
+            text[0].contains("c.jsonl:3: duplicate case id `x` (first at line 1)"),
+            "{text:?}"
+        );
+        assert!(
+            text[1].contains("c.jsonl:4: duplicate case id `x` (first at line 1)"),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn a_case_keeps_no_room_it_does_not_use() {
+        // With a million cases, spare capacity per case is most of a suite's memory.
+        let line = b"{\"id\":\"a\",\"vars\":{\"facts\":[\"one\"],\"q\":\"x\"},\"tags\":[\"t\"],\"assert\":[{\"type\":\"contains\",\"value\":\"x\"}],\"metadata\":{\"big\":[1,2,3]}}\n";
+        let text = [line.as_slice(), b"\n"].concat();
+        for (path, bytes) in [
+            ("c.jsonl", text),
+            (
+                "c.yaml",
+                b"- id: a\n  vars: {facts: [one], q: x}\n  tags: [t]\n  assert: [{type: contains, value: x}]\n".to_vec(),
+            ),
+        ] {
+            let cases = parse(path, &bytes).unwrap();
+            assert_eq!(cases.capacity(), 1, "{path}");
+            let case = &cases[0];
+            assert_eq!(case.assertions.capacity(), 1, "{path}");
+            assert_eq!(case.tags.capacity(), 1, "{path}");
+            let Some(Value::Array(facts)) = case.vars.get("facts") else {
+                panic!("{path}: {:?}", case.vars)
+            };
+            assert_eq!(facts.capacity(), 1, "{path}");
+        }
+    }
+
+    #[test]
+    fn not_an_object_and_unknown_keys_say_so_without_a_json_position() {
+        let errors =
+            parse("c.jsonl", b"[1]\n{\"id\":\"a\",\"vars\":[]}\n{\"id\": }\n").unwrap_err();
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(
+            text[0].contains("c.jsonl:1: a case must be an object"),
+            "{text:?}"
+        );
+        assert!(
+            text[1].contains("c.jsonl:2: invalid case: invalid type: sequence, expected a map"),
+            "{text:?}"
+        );
+        assert!(!text[1].contains("column"), "{text:?}");
+        assert!(text[2].contains("c.jsonl:3:8: invalid JSON"), "{text:?}");
     }
 
     #[test]

@@ -124,9 +124,7 @@ pub struct Endpoint {
 }
 
 /// Defaults when the config leaves them out.
-pub const DEFAULT_CONCURRENCY: usize = 16;
-pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
-pub const DEFAULT_MAX_RETRIES: u32 = 3;
+pub use crate::config::bounds::{DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECS};
 pub const OPENAI_URL: &str = "https://api.openai.com/v1";
 pub const ANTHROPIC_URL: &str = "https://api.anthropic.com";
 
@@ -156,7 +154,7 @@ pub fn connect_with(
         .get(name)
         .map(|p| p.get_ref())
         .ok_or_else(|| format!("provider `{name}` is not declared"))?;
-    let timeout = Duration::from_secs(provider.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS));
+    let timeout = provider.timeout();
     // A replay cassette answers the requests its source made: same model and parameters,
     // unless the replay provider states its own.
     let source = provider
@@ -261,10 +259,8 @@ pub fn connect_with(
         model,
         params,
         client,
-        concurrency: provider
-            .concurrency
-            .map_or(DEFAULT_CONCURRENCY, |c| c as usize),
-        max_retries: provider.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+        concurrency: provider.concurrency(),
+        max_retries: provider.max_retries(),
         billed: matches!(
             provider.kind,
             ProviderKind::Openai | ProviderKind::Anthropic
