@@ -266,6 +266,40 @@ const ATTACKS: &[Attack] = &[
         code: 4,
         says: "which has no known price",
     },
+    Attack {
+        name: "a template that never finishes rendering",
+        provider: "main",
+        head: |lab| {
+            lab.edit("prompts/answer.md", |t| {
+                t + "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}\n"
+            });
+        },
+        code: 1,
+        says: "fuel",
+    },
+    Attack {
+        name: "a surface added with a huge repeat",
+        provider: "main",
+        head: |lab| {
+            lab.repo.write("triage/route.md", "Route: {{ question }}\n");
+            lab.edit("promptgate.toml", |t| {
+                t + "\n[[surface]]\nname = \"triage\"\nprompts = [\"triage/*.md\"]\ncases = \"evals/support.jsonl\"\nprovider = \"main\"\ntier = \"self\"\nmin_pass_rate = 0.1\nrepeat = 4294967295\n"
+            });
+        },
+        code: 4,
+        says: "`repeat` must be between 1 and 100",
+    },
+    Attack {
+        name: "cases read from outside the repository",
+        provider: "main",
+        head: |lab| {
+            lab.edit("promptgate.toml", |t| {
+                t.replace("cases = \"evals/support.jsonl\"", "cases = \"/etc/passwd\"")
+            });
+        },
+        code: 4,
+        says: "/etc/passwd",
+    },
 ];
 
 #[test]
