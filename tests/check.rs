@@ -627,3 +627,26 @@ fn a_provider_added_by_the_head_never_gets_a_secret_or_runs_a_command() {
         "the head's command ran"
     );
 }
+
+#[test]
+fn a_missing_key_is_said_once_and_a_symlinked_prompt_says_why() {
+    let server = server();
+    let repo = repo(&server, &Setup::default(), 3, &[], REWORDED);
+    let run = common::run_in(
+        repo.path(),
+        &["check", "--base", "main", "--format", "json"],
+    );
+    let report: Value = serde_json::from_str(&run.stdout).unwrap_or_default();
+    assert_eq!(run.code, 4, "{report:#}");
+    let said = reasons(&report);
+    assert_eq!(said.matches(KEY_VAR).count(), 1, "{said}");
+
+    // The head turns the prompt into a symlink: blocked, and the reason says what was found.
+    repo.remove("prompts/answer.md");
+    std::os::unix::fs::symlink("../elsewhere.md", repo.path().join("prompts/answer.md"))
+        .unwrap_or_else(|e| panic!("symlink: {e}"));
+    repo.commit("symlink the prompt");
+    let (code, report, _) = check(&repo, &[]);
+    assert_verdict(code, &report, 1, "blocked");
+    assert_contains(&reasons(&report), "symlink under the prompt globs");
+}

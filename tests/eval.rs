@@ -698,3 +698,22 @@ fn out_of_bound_knobs_and_bad_urls_stop_eval_before_any_call() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     assert_eq!(server.requests().len(), 0);
 }
+
+#[test]
+fn an_unknown_price_under_a_budget_names_the_model_the_calls_use() {
+    let server = Server::start(|_| Reply::openai("x"));
+    let repo = repo(
+        &openai(&server, ""),
+        &[case("a", "q", json!([]))],
+        "[gate]\nmax_cost_usd = 1.0\n",
+    );
+    repo.write(
+        "prompts/answer.md",
+        "---\nmodel: o1-pro-unpriced\n---\nAnswer briefly: {{ question }}\n",
+    );
+    repo.commit("front matter picks a model");
+    let run = eval(&repo, &[]);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert_contains(&run.stderr, "the price of model `o1-pro-unpriced`");
+    assert!(server.requests().is_empty());
+}

@@ -184,13 +184,13 @@ fn prepare(
         let (Some(suite), Some(endpoint)) = (loaded.suite, endpoints.get(&provider)) else {
             continue;
         };
-        let price = endpoint.price_override.or_else(|| {
-            prices.lookup(&runner::build_request(endpoint, suite.params(), Vec::new()).model)
-        });
+        // The model the calls name: the prompt's front matter may override the provider's.
+        let model = runner::build_request(endpoint, suite.params(), Vec::new()).model;
+        let price = endpoint.price_override.or_else(|| prices.lookup(&model));
         if config.gate.max_cost_usd.is_some() && endpoint.billed && price.is_none() {
             problems.push(
-                Diagnostic::error(config_file, format!("`max_cost_usd` is set but the price of model `{}` (provider `{provider}`) is unknown", endpoint.model))
-                    .with_help(format!("add [price.\"{}\"] with input_per_mtok and output_per_mtok", endpoint.model)),
+                Diagnostic::error(config_file, format!("`max_cost_usd` is set but the price of model `{model}` (provider `{provider}`) is unknown"))
+                    .with_help(format!("add [price.\"{model}\"] with input_per_mtok and output_per_mtok")),
             );
         }
         let repeat = surface
