@@ -130,6 +130,7 @@ fn join(a: Option<SideResult>, b: Option<SideResult>) -> Option<SideResult> {
         })
         .collect();
     a.cost_usd = a.cost_usd.zip(b.cost_usd).map(|(x, y)| x + y);
+    a.complete = a.complete && b.complete;
     // Percentiles do not merge exactly; the slower shard's stand for the whole.
     a.latency_ms = Latency {
         p50: a.latency_ms.p50.max(b.latency_ms.p50),

@@ -212,6 +212,8 @@ impl RunResult {
     }
 }
 
+/// The error of a trial whose task never reported back.
+const LOST_TRIAL: &str = "the trial never finished: the task running it failed";
 /// Messages of a failed or errored trial never exceed this in summaries.
 const REASON_CHARS: usize = 200;
 /// The longest wait between retries, whatever `Retry-After` says.
@@ -290,8 +292,18 @@ pub async fn run(
     }
     drop(tx);
     while tasks.join_next().await.is_some() {}
+    // A collector that failed leaves every surface incomplete (no case counted), never
+    // an empty result that would read as complete.
     let mut result = collector.await.unwrap_or_else(|_| RunResult {
-        surfaces: Vec::new(),
+        surfaces: targets
+            .iter()
+            .map(|t| {
+                let mut lost = Accumulator::for_target(t, options.shard, false)
+                    .finish(&t.suite.surface, &t.endpoint.name);
+                lost.complete = false;
+                lost
+            })
+            .collect(),
         calls: 0,
         cache_hits: 0,
         spent_usd: None,
@@ -732,6 +744,7 @@ async fn collect(
         .map(|t| Accumulator::for_target(t, shard, options.keep_outputs))
         .collect();
     let mut landed = 0u64;
+    let mut folded: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
     while let Some(Landed {
         target,
         case,
@@ -749,6 +762,26 @@ async fn collect(
             trials.sort_by_key(|t| t.trial);
             let record = fold(&targets[target], case, trials);
             surfaces[target].add(&record);
+            sink(&record);
+            folded.insert((target, case));
+        }
+    }
+    // A trial whose task failed (a panic) never lands: its case is an error, never dropped.
+    for (t, target) in targets.iter().enumerate() {
+        for (case, id) in target.suite.cases.iter().map(|c| &c.id).enumerate() {
+            let expected = shard.is_none_or(|s| s.contains(&target.suite.surface, id));
+            if !expected || folded.contains(&(t, case)) {
+                continue;
+            }
+            let mut trials = pending.remove(&(t, case)).unwrap_or_default();
+            for trial in 0..target.repeat {
+                if !trials.iter().any(|r| r.trial == trial) {
+                    trials.push(error_trial(trial, LOST_TRIAL.into()));
+                }
+            }
+            trials.sort_by_key(|r| r.trial);
+            let record = fold(target, case, trials);
+            surfaces[t].add(&record);
             sink(&record);
         }
     }

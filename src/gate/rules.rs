@@ -20,6 +20,9 @@ const EPSILON: f64 = 1e-9;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SideResult {
     pub cases: Vec<CaseSummary>,
+    /// Whether every expected case came back (none lost, none errored).
+    #[serde(default)]
+    pub complete: bool,
     pub metrics: BTreeMap<String, MetricValue>,
     pub cost_usd: Option<f64>,
     pub latency_ms: Latency,
@@ -28,6 +31,7 @@ pub struct SideResult {
 impl From<SurfaceResult> for SideResult {
     fn from(result: SurfaceResult) -> Self {
         SideResult {
+            complete: result.complete,
             cases: result.case_summaries,
             metrics: result.metrics,
             cost_usd: result.cost_usd,
@@ -380,7 +384,14 @@ pub fn judge_surface(input: SurfaceInput) -> SurfaceReport {
         .flatten()
         .flat_map(|side| side.cases.iter())
         .find(|c| c.status == CaseStatus::Error)
-        .and_then(|c| c.reason.clone());
+        .and_then(|c| c.reason.clone())
+        .or_else(|| {
+            [base, head]
+                .into_iter()
+                .flatten()
+                .any(|side| !side.complete)
+                .then(|| "the run lost cases: not every case came back".to_string())
+        });
     SurfaceReport {
         name: input.name.clone(),
         change: input.change,
@@ -409,7 +420,9 @@ pub fn judge_surface(input: SurfaceInput) -> SurfaceReport {
         against_base_suite,
         only_in_base: flips.only_in_base,
         only_in_head: flips.only_in_head,
-        complete: errors.is_empty(),
+        complete: errors.is_empty()
+            && base.is_none_or(|b| b.complete)
+            && head.is_none_or(|h| h.complete),
         errors,
         first_error,
         base: base_stats,
@@ -761,6 +774,7 @@ mod tests {
 
     fn side(cases: Vec<CaseSummary>) -> SideResult {
         SideResult {
+            complete: true,
             cases,
             metrics: BTreeMap::new(),
             cost_usd: Some(0.0),
@@ -786,6 +800,24 @@ mod tests {
             base_suite: None,
             notes: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_side_that_lost_cases_is_incomplete_whatever_its_cases_say() {
+        let mut lost = side(vec![case("a", Pass, false, None)]);
+        lost.complete = false;
+        let judged = judge_surface(input(
+            Some(side(vec![case("a", Pass, false, None)])),
+            lost,
+            thresholds(),
+        ));
+        assert!(!judged.complete);
+        assert_eq!(
+            judged.first_error.as_deref(),
+            Some("the run lost cases: not every case came back")
+        );
+        let decided = crate::gate::decide(crate::gate::Context::default(), vec![judged]);
+        assert_eq!(decided.verdict, crate::gate::Verdict::Error);
     }
 
     #[test]
