@@ -3,14 +3,15 @@
 //! says for each whether it is written, where, or why it counts as missing. [`find`] is the
 //! one section finder and heading matcher: the gate's check and the rollback drill both use
 //! it, so the drill shows the very section the check accepted. The Markdown reading lives in
-//! [`sections`].
+//! `sections` (structure) and `text` (what a line shows).
 
 mod sections;
+mod text;
 
 use serde::{Deserialize, Serialize};
 
-use sections::{is_invisible, judge_body, strip_html_comments, BodyJudgement};
-pub use sections::{is_substantive, outline, sections, Outline, Section};
+pub use sections::{is_substantive, sections, BodyJudgement, Outline, Section};
+use text::{is_invisible, strip_html_comments};
 
 /// Whether one required artifact was found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,9 +88,9 @@ pub fn check(
     documents: &[Document<'_>],
     headings: &Headings,
 ) -> Vec<ArtifactStatus> {
-    let outlines: Vec<(&str, Outline)> = documents
+    let outlines: Vec<(&str, Outline<'_>)> = documents
         .iter()
-        .map(|document| (document.source, outline(document.markdown)))
+        .map(|document| (document.source, Outline::read(document.markdown)))
         .collect();
     required
         .iter()
@@ -121,32 +122,31 @@ fn found_in(artifact: &str, source: &str) -> ArtifactStatus {
 /// names the first empty, comment-only or placeholder section found, which beats saying
 /// there is no section at all.
 pub fn find<'a>(documents: &[Document<'a>], names: &[String]) -> Finding<'a> {
-    let outlines: Vec<(&'a str, Outline)> = documents
+    let outlines: Vec<(&'a str, Outline<'_>)> = documents
         .iter()
-        .map(|document| (document.source, outline(document.markdown)))
+        .map(|document| (document.source, Outline::read(document.markdown)))
         .collect();
     find_in(&outlines, names)
 }
 
-fn find_in<'a>(outlines: &[(&'a str, Outline)], names: &[String]) -> Finding<'a> {
+fn find_in<'a>(outlines: &[(&'a str, Outline<'_>)], names: &[String]) -> Finding<'a> {
     let wanted: Vec<String> = names.iter().map(|name| normalize_heading(name)).collect();
     let mut first_unwritten: Option<String> = None;
     for (source, outline) in outlines {
         let matching = outline
-            .sections
-            .iter()
-            .filter(|section| heading_matches(&section.heading, &wanted));
-        for section in matching {
-            match judge_body(&section.body) {
+            .headings()
+            .filter(|(_, heading)| heading_matches(heading, &wanted));
+        for (index, heading) in matching {
+            match outline.judge(index) {
                 BodyJudgement::Written => {
                     return Finding::Written {
                         source,
-                        section: section.clone(),
+                        section: outline.section(index),
                     }
                 }
                 unwritten => {
                     first_unwritten
-                        .get_or_insert_with(|| unwritten_reason(section, source, &unwritten));
+                        .get_or_insert_with(|| unwritten_reason(heading, source, &unwritten));
                 }
             }
         }
@@ -163,8 +163,8 @@ fn heading_matches(heading: &str, wanted: &[String]) -> bool {
     wanted.contains(&normalize_heading(heading))
 }
 
-fn unwritten_reason(section: &Section, source: &str, judgement: &BodyJudgement) -> String {
-    let visible_heading = strip_html_comments(&section.heading);
+fn unwritten_reason(heading: &str, source: &str, judgement: &BodyJudgement) -> String {
+    let visible_heading = strip_html_comments(heading);
     let heading = visible_heading.trim();
     let problem = match judgement {
         BodyJudgement::Placeholder(text) => format!("is only a placeholder ({text})"),
@@ -184,10 +184,10 @@ fn unwritten_reason(section: &Section, source: &str, judgement: &BodyJudgement) 
 }
 
 /// When the only "section" is a heading line inside an HTML block (GitHub shows it as text).
-fn html_heading_reason(outlines: &[(&str, Outline)], wanted: &[String]) -> Option<String> {
+fn html_heading_reason(outlines: &[(&str, Outline<'_>)], wanted: &[String]) -> Option<String> {
     outlines.iter().find_map(|(source, outline)| {
         let (line, _) = outline
-            .html_headings
+            .html_headings()
             .iter()
             .find(|(_, text)| heading_matches(text, wanted))?;
         Some(format!(

@@ -1,14 +1,17 @@
-//! The Markdown reading behind the artifact check: the sections of a document as CommonMark
-//! (with GitHub's tables, task lists, strikethrough and footnotes) and GitHub read it — a
-//! heading inside an HTML block such as `<details>` is raw HTML, one in a block quote or a
-//! list item is a heading — cut from the source by `pulldown-cmark`'s offsets so a section
-//! shows the author's own text; and the judgement of whether a section body is real text or
-//! an unfilled template (empty, a comment, a placeholder, invisible characters, a link
-//! reference definition).
+//! The Markdown reading behind the artifact check, one `pulldown-cmark` pass per document:
+//! its sections as CommonMark (with GitHub's tables, task lists, strikethrough and
+//! footnotes) and GitHub read them — a heading inside an HTML block such as `<details>` is
+//! raw HTML, one in a block quote or a list item is a heading — each body cut from the
+//! source by the parser's offsets, so a section shows the author's own text; and, indexed by
+//! offset, what the document shows, so whether a section is written or an unfilled template
+//! (empty, a comment, a placeholder, invisible characters, a link reference definition) is
+//! a lookup in that index, linear in the document however deeply sections nest.
 
 use std::ops::Range;
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+
+use super::text::{is_invisible, judge_line, strip_html_comments, strip_html_tags, LineContent};
 
 /// A heading and what it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,13 +28,93 @@ pub struct Section {
     pub body: String,
 }
 
-/// A document's sections, and the lines inside HTML blocks that look like headings but are
-/// raw HTML (so the check can say why such a "section" does not count).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Outline {
-    pub sections: Vec<Section>,
-    /// `(the line as written, its heading text)`, e.g. `("## Rollback plan", "Rollback plan")`.
-    pub html_headings: Vec<(String, String)>,
+/// What a section body amounts to for a reader of the rendered Markdown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyJudgement {
+    Written,
+    /// Nothing but blank lines or bare structure (empty bullets, checkboxes, subheadings).
+    Empty,
+    /// Nothing visible but spaces and invisible characters (`&nbsp;`, a zero-width space).
+    Invisible,
+    /// Nothing but HTML comments (and bare structure).
+    CommentOnly,
+    /// Nothing but link reference definitions, which are never shown.
+    DefinitionOnly,
+    /// Nothing but placeholders such as TBD; holds the first one as written.
+    Placeholder(String),
+}
+
+/// The sections of a Markdown document, in order, nested ones included.
+pub fn sections(markdown: &str) -> Vec<Section> {
+    Outline::read(markdown).sections()
+}
+
+/// Whether a section body counts as written (not empty, comment-only or placeholder).
+pub fn is_substantive(body: &str) -> bool {
+    judge_body(body) == BodyJudgement::Written
+}
+
+/// Judges a section body given on its own.
+pub fn judge_body(body: &str) -> BodyJudgement {
+    let outline = read(body, false);
+    outline.shown.judge(0..outline.text.len())
+}
+
+/// A document read once: its headings, where each one's body lies, what it shows where, and
+/// the lines of its HTML blocks that look like headings but are raw HTML.
+pub struct Outline<'a> {
+    text: &'a str,
+    headings: Vec<Heading>,
+    shown: Shown,
+    html_headings: Vec<(String, String)>,
+}
+
+struct Heading {
+    text: String,
+    level: u8,
+    body: Range<usize>,
+}
+
+impl<'a> Outline<'a> {
+    /// Reads a document (a byte order mark and YAML front matter at its top are skipped).
+    pub fn read(markdown: &'a str) -> Outline<'a> {
+        read(markdown, true)
+    }
+
+    /// Each heading's index and text as shown, in document order.
+    pub fn headings(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.headings
+            .iter()
+            .enumerate()
+            .map(|(index, heading)| (index, heading.text.as_str()))
+    }
+
+    /// The section under heading `index`.
+    pub fn section(&self, index: usize) -> Section {
+        let heading = &self.headings[index];
+        Section {
+            heading: heading.text.clone(),
+            level: heading.level,
+            body: trim_blank_lines(&self.text[heading.body.clone()]),
+        }
+    }
+
+    pub fn sections(&self) -> Vec<Section> {
+        (0..self.headings.len())
+            .map(|index| self.section(index))
+            .collect()
+    }
+
+    /// Whether the section under heading `index` is written, and if not, what it holds.
+    pub fn judge(&self, index: usize) -> BodyJudgement {
+        self.shown.judge(self.headings[index].body.clone())
+    }
+
+    /// `(the line as written, its heading text)` for each line inside an HTML block that
+    /// would be an ATX heading outside it, e.g. `("## Rollback plan", "Rollback plan")`.
+    pub fn html_headings(&self) -> &[(String, String)] {
+        &self.html_headings
+    }
 }
 
 /// GitHub's Markdown, as far as it decides what is a heading and what is text.
@@ -43,12 +126,37 @@ fn options() -> Options {
         | Options::ENABLE_GFM
 }
 
-/// The sections of a Markdown document, in order, nested ones included.
-pub fn sections(markdown: &str) -> Vec<Section> {
-    outline(markdown).sections
+fn read(markdown: &str, front_matter: bool) -> Outline<'_> {
+    let text = markdown.strip_prefix('\u{feff}').unwrap_or(markdown);
+    let mut options = options();
+    if front_matter {
+        options |= Options::ENABLE_YAML_STYLE_METADATA_BLOCKS;
+    }
+    let parser = Parser::new_ext(text, options);
+    let mut shown = Shown::default();
+    for (_, definition) in parser.reference_definitions().iter() {
+        shown.definitions.push(definition.span.start);
+    }
+    let mut structure = Structure::new(text.len());
+    let mut reader = Reader::new(text, None);
+    for (event, range) in parser.into_offset_iter() {
+        structure.event(&event, &range, text);
+        reader.event(event, range, &mut shown);
+    }
+    reader.finish(&mut shown);
+    shown.sort();
+    let (headings, html_headings) = structure.finish(text.len());
+    Outline {
+        text,
+        headings,
+        shown,
+        html_headings,
+    }
 }
 
-/// A section being read: where its body starts, the container it belongs to.
+// ---- Structure: headings, and where their bodies end ----
+
+/// A section being read: its heading's index, level and container, where its body starts.
 struct Open {
     index: usize,
     level: u8,
@@ -56,94 +164,105 @@ struct Open {
     body_start: usize,
 }
 
-/// The sections of a Markdown document (YAML front matter at its top is skipped) and the
-/// heading-like lines hidden in its HTML blocks.
-pub fn outline(markdown: &str) -> Outline {
-    let text = markdown.strip_prefix('\u{feff}').unwrap_or(markdown);
-    let parser = Parser::new_ext(text, options() | Options::ENABLE_YAML_STYLE_METADATA_BLOCKS);
-    let mut outline = Outline::default();
-    let mut bodies: Vec<Range<usize>> = Vec::new();
-    // Containers that can hold headings, innermost last: (id, where it ends). 0 is the document.
-    let mut containers: Vec<(usize, usize)> = vec![(0, text.len())];
-    let mut next_container = 1;
-    let mut open: Vec<Open> = Vec::new();
-    let mut heading: Option<(u8, String)> = None;
-    for (event, range) in parser.into_offset_iter() {
+struct Structure {
+    headings: Vec<Heading>,
+    html_headings: Vec<(String, String)>,
+    /// Containers that can hold headings, innermost last: (id, where it ends). 0 is the
+    /// document.
+    containers: Vec<(usize, usize)>,
+    next_container: usize,
+    open: Vec<Open>,
+    /// The heading being read: its level and text so far.
+    current: Option<(u8, String)>,
+}
+
+impl Structure {
+    fn new(len: usize) -> Structure {
+        Structure {
+            headings: Vec::new(),
+            html_headings: Vec::new(),
+            containers: vec![(0, len)],
+            next_container: 1,
+            open: Vec::new(),
+            current: None,
+        }
+    }
+
+    fn container(&self) -> usize {
+        self.containers.last().map_or(0, |(id, _)| *id)
+    }
+
+    fn event(&mut self, event: &Event<'_>, range: &Range<usize>, text: &str) {
         match event {
             Event::Start(Tag::BlockQuote(_) | Tag::Item | Tag::FootnoteDefinition(_)) => {
-                containers.push((next_container, range.end));
-                next_container += 1;
+                self.containers.push((self.next_container, range.end));
+                self.next_container += 1;
             }
             Event::End(TagEnd::BlockQuote(_) | TagEnd::Item | TagEnd::FootnoteDefinition) => {
-                if let Some((id, end)) = containers.pop() {
-                    close(&mut open, &mut bodies, end, |o| o.container == id);
+                if let Some((id, end)) = self.containers.pop() {
+                    self.close(end, |open| open.container == id);
                 }
             }
             Event::Start(Tag::Heading { level, .. }) => {
-                let level = level as u8;
-                let container = containers.last().map_or(0, |(id, _)| *id);
+                let level = *level as u8;
+                let container = self.container();
+                // The body before it ends where its line starts (block quote markers and all).
                 let line_start = text[..range.start].rfind('\n').map_or(0, |at| at + 1);
-                close(&mut open, &mut bodies, line_start, |o| {
-                    o.container == container && o.level >= level
+                self.close(line_start, |open| {
+                    open.container == container && open.level >= level
                 });
-                heading = Some((level, String::new()));
+                self.current = Some((level, String::new()));
             }
             Event::End(TagEnd::Heading(_)) => {
-                if let Some((level, words)) = heading.take() {
-                    let container = containers.last().map_or(0, |(id, _)| *id);
-                    open.push(Open {
-                        index: outline.sections.len(),
+                if let Some((level, words)) = self.current.take() {
+                    self.open.push(Open {
+                        index: self.headings.len(),
                         level,
-                        container,
+                        container: self.container(),
                         body_start: range.end,
                     });
-                    outline.sections.push(Section {
-                        heading: words.trim().to_string(),
+                    self.headings.push(Heading {
+                        text: words.trim().to_string(),
                         level,
-                        body: String::new(),
+                        body: range.end..range.end,
                     });
-                    bodies.push(range.end..range.end);
                 }
             }
             Event::Text(words) | Event::Code(words) => {
-                if let Some((_, heading)) = &mut heading {
-                    heading.push_str(&words);
+                if let Some((_, heading)) = &mut self.current {
+                    heading.push_str(words);
                 }
             }
             Event::SoftBreak | Event::HardBreak => {
-                if let Some((_, heading)) = &mut heading {
+                if let Some((_, heading)) = &mut self.current {
                     heading.push(' ');
                 }
             }
             Event::Html(line) => {
-                if let Some(found) = heading_like(&line) {
-                    outline.html_headings.push(found);
+                if let Some(found) = heading_like(line) {
+                    self.html_headings.push(found);
                 }
             }
             _ => {}
         }
     }
-    close(&mut open, &mut bodies, text.len(), |_| true);
-    for (section, body) in outline.sections.iter_mut().zip(bodies) {
-        section.body = trim_blank_lines(&text[body]);
-    }
-    outline
-}
 
-/// Ends the open sections that `ends` picks at `at`.
-fn close(
-    open: &mut Vec<Open>,
-    bodies: &mut [Range<usize>],
-    at: usize,
-    ends: impl Fn(&Open) -> bool,
-) {
-    open.retain(|section| {
-        if !ends(section) {
-            return true;
-        }
-        bodies[section.index] = section.body_start..at.max(section.body_start);
-        false
-    });
+    /// Ends the open sections that `ends` picks at `at`.
+    fn close(&mut self, at: usize, ends: impl Fn(&Open) -> bool) {
+        let headings = &mut self.headings;
+        self.open.retain(|open| {
+            if !ends(open) {
+                return true;
+            }
+            headings[open.index].body = open.body_start..at.max(open.body_start);
+            false
+        });
+    }
+
+    fn finish(mut self, len: usize) -> (Vec<Heading>, Vec<(String, String)>) {
+        self.close(len, |_| true);
+        (self.headings, self.html_headings)
+    }
 }
 
 /// A line of an HTML block that would be an ATX heading outside it.
@@ -174,136 +293,193 @@ fn trim_blank_lines(text: &str) -> String {
     }
 }
 
-// ---- Judging a body: written, or an unfilled template ----
+// ---- What the document shows, by offset ----
 
-/// Whether a section body counts as written (not empty, comment-only or placeholder).
-pub fn is_substantive(body: &str) -> bool {
-    judge_body(body) == BodyJudgement::Written
+/// Source offsets of what the document shows, each list in document order.
+#[derive(Default)]
+struct Shown {
+    /// Lines with words, and images (shown even without words).
+    words: Vec<usize>,
+    placeholders: Vec<(usize, String)>,
+    comments: Vec<usize>,
+    definitions: Vec<usize>,
+    invisible: Vec<usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BodyJudgement {
-    Written,
-    /// Nothing but blank lines or bare structure (empty bullets, checkboxes, subheadings).
-    Empty,
-    /// Nothing visible but spaces and invisible characters (`&nbsp;`, a zero-width space).
-    Invisible,
-    /// Nothing but HTML comments (and bare structure).
-    CommentOnly,
-    /// Nothing but link reference definitions, which are never shown.
-    DefinitionOnly,
-    /// Nothing but placeholders such as TBD; holds the first one as written.
-    Placeholder(String),
-}
+impl Shown {
+    fn sort(&mut self) {
+        self.words.sort_unstable();
+        self.placeholders.sort_by_key(|(at, _)| *at);
+        self.comments.sort_unstable();
+        self.definitions.sort_unstable();
+        self.invisible.sort_unstable();
+    }
 
-/// Judges a section body by what a reader of the rendered Markdown sees in it.
-pub fn judge_body(body: &str) -> BodyJudgement {
-    let mut seen = Seen::default();
-    collect_visible(body, true, &mut seen);
-    let mut first_placeholder = None;
-    for line in &seen.lines {
-        let shown: String = line
-            .chars()
-            .map(|c| if is_invisible(c) { ' ' } else { c })
-            .collect();
-        match judge_line(&shown) {
-            LineContent::Text => return BodyJudgement::Written,
-            LineContent::Placeholder(text) => {
-                first_placeholder.get_or_insert(text);
+    fn judge(&self, range: Range<usize>) -> BodyJudgement {
+        let any = |offsets: &[usize]| {
+            let first = offsets.partition_point(|&at| at < range.start);
+            offsets.get(first).is_some_and(|&at| at < range.end)
+        };
+        if any(&self.words) {
+            return BodyJudgement::Written;
+        }
+        let first = self
+            .placeholders
+            .partition_point(|(at, _)| *at < range.start);
+        if let Some((at, text)) = self.placeholders.get(first) {
+            if *at < range.end {
+                return BodyJudgement::Placeholder(text.clone());
             }
-            LineContent::Nothing => {}
+        }
+        if any(&self.comments) {
+            BodyJudgement::CommentOnly
+        } else if any(&self.definitions) {
+            BodyJudgement::DefinitionOnly
+        } else if any(&self.invisible) {
+            BodyJudgement::Invisible
+        } else {
+            BodyJudgement::Empty
         }
     }
-    if seen.media {
-        return BodyJudgement::Written;
-    }
-    match first_placeholder {
-        Some(text) => BodyJudgement::Placeholder(text),
-        None if seen.comment => BodyJudgement::CommentOnly,
-        None if seen.definition => BodyJudgement::DefinitionOnly,
-        None if seen.invisible => BodyJudgement::Invisible,
-        None => BodyJudgement::Empty,
-    }
 }
 
-/// What a body shows: its lines of text, and what else it held.
-#[derive(Default)]
-struct Seen {
-    lines: Vec<String>,
+/// Turns the parser's events into lines of shown text, judged and recorded in [`Shown`].
+struct Reader<'t> {
+    /// The text being parsed.
+    text: &'t str,
+    /// When set, every offset is reported as this one: the text is raw HTML's, re-read.
+    fixed: Option<usize>,
     current: String,
-    comment: bool,
-    definition: bool,
-    invisible: bool,
-    /// An image: something shown even without words.
-    media: bool,
+    line_at: usize,
+    /// Inside a heading or front matter: structure, not content.
+    hidden: usize,
+    /// An item that has shown nothing yet, for a lone `-`, which reads as a placeholder.
+    bare_item: Option<Range<usize>>,
+    html: String,
+    html_at: usize,
 }
 
-impl Seen {
-    fn push_text(&mut self, text: &str) {
-        self.invisible |= text
+impl<'t> Reader<'t> {
+    fn new(text: &'t str, fixed: Option<usize>) -> Reader<'t> {
+        Reader {
+            text,
+            fixed,
+            current: String::new(),
+            line_at: 0,
+            hidden: 0,
+            bare_item: None,
+            html: String::new(),
+            html_at: 0,
+        }
+    }
+
+    fn at(&self, offset: usize) -> usize {
+        self.fixed.unwrap_or(offset)
+    }
+
+    fn event(&mut self, event: Event<'_>, range: Range<usize>, shown: &mut Shown) {
+        if !matches!(event, Event::Html(_) | Event::InlineHtml(_)) && !self.html.is_empty() {
+            self.flush_html(shown);
+        }
+        if !matches!(event, Event::End(TagEnd::Item)) {
+            self.bare_item = None;
+        }
+        match event {
+            Event::Start(Tag::Heading { .. } | Tag::MetadataBlock(_)) => self.hidden += 1,
+            Event::End(TagEnd::Heading(_) | TagEnd::MetadataBlock(_)) => {
+                self.hidden = self.hidden.saturating_sub(1);
+                self.end_line(shown);
+            }
+            Event::Start(Tag::Image { .. }) if self.hidden == 0 => {
+                shown.words.push(self.at(range.start))
+            }
+            Event::Start(Tag::Item) => {
+                self.end_line(shown);
+                self.bare_item = Some(range);
+            }
+            Event::End(TagEnd::Item) => {
+                if let Some(item) = self.bare_item.take() {
+                    let marker = self.text[item.clone()].trim();
+                    self.push(marker, item.start, shown);
+                }
+                self.end_line(shown);
+            }
+            Event::Text(text) | Event::Code(text) if self.hidden == 0 => {
+                self.push(&text, range.start, shown)
+            }
+            Event::SoftBreak | Event::HardBreak => self.end_line(shown),
+            Event::Html(text) | Event::InlineHtml(text) if self.hidden == 0 => {
+                if self.html.is_empty() {
+                    self.html_at = self.at(range.start);
+                }
+                self.html.push_str(&text);
+            }
+            // Blocks end lines; inline markup (emphasis, links) does not.
+            Event::End(tag) if !is_inline(tag) => self.end_line(shown),
+            _ => {}
+        }
+    }
+
+    fn push(&mut self, text: &str, offset: usize, shown: &mut Shown) {
+        let offset = self.at(offset);
+        if text
             .chars()
-            .any(|c| is_invisible(c) && !c.is_ascii_whitespace());
+            .any(|c| is_invisible(c) && !c.is_ascii_whitespace())
+        {
+            shown.invisible.push(offset);
+        }
         for (i, part) in text.split('\n').enumerate() {
             if i > 0 {
-                self.end_line();
+                self.end_line(shown);
+            }
+            if self.current.is_empty() {
+                self.line_at = offset;
             }
             self.current.push_str(part);
         }
     }
 
-    fn end_line(&mut self) {
-        if !self.current.is_empty() {
-            self.lines.push(std::mem::take(&mut self.current));
+    fn end_line(&mut self, shown: &mut Shown) {
+        if self.current.is_empty() {
+            return;
+        }
+        match judge_line(&std::mem::take(&mut self.current)) {
+            LineContent::Text => shown.words.push(self.line_at),
+            LineContent::Placeholder(text) => shown.placeholders.push((self.line_at, text)),
+            LineContent::Nothing => {}
         }
     }
-}
 
-/// Collects what `markdown` shows into `seen`. Raw HTML is reduced to its text without
-/// comments and tags; at the top level that text is read as Markdown once more, so entities
-/// such as `<p>&nbsp;</p>` are decoded (and never deeper, so this always ends).
-fn collect_visible(markdown: &str, top: bool, seen: &mut Seen) {
-    let parser = Parser::new_ext(markdown, options());
-    seen.definition |= parser.reference_definitions().iter().next().is_some();
-    let mut html = String::new();
-    let mut in_heading = 0usize;
-    // Whether an item has shown nothing yet, for a lone `-`, which reads as a placeholder.
-    let mut bare_item: Option<Range<usize>> = None;
-    for (event, range) in parser.into_offset_iter() {
-        if !matches!(event, Event::Html(_) | Event::InlineHtml(_)) && !html.is_empty() {
-            flush_html(&std::mem::take(&mut html), top, seen);
+    /// Raw HTML shows its text without comments and tags. Entities in it (`<p>&nbsp;</p>`)
+    /// are decoded by reading that text once more as Markdown with every Markdown mark
+    /// escaped, so it stays text and nothing in it is read as HTML again.
+    fn flush_html(&mut self, shown: &mut Shown) {
+        let html = std::mem::take(&mut self.html);
+        let visible = strip_html_comments(&html);
+        if visible.len() < html.len() {
+            shown.comments.push(self.html_at);
         }
-        if !matches!(event, Event::End(TagEnd::Item)) {
-            bare_item = None;
+        let words = strip_html_tags(&visible);
+        if self.fixed.is_some() {
+            // Already a re-read (never reached: escaped text holds no HTML).
+            self.push(&words, self.html_at, shown);
+            self.end_line(shown);
+            return;
         }
-        match event {
-            Event::Start(Tag::Heading { .. }) => in_heading += 1,
-            Event::End(TagEnd::Heading(_)) => {
-                in_heading = in_heading.saturating_sub(1);
-                seen.end_line();
-            }
-            Event::Start(Tag::Image { .. }) if in_heading == 0 => seen.media = true,
-            Event::Start(Tag::Item) => {
-                seen.end_line();
-                bare_item = Some(range);
-            }
-            Event::End(TagEnd::Item) => {
-                if let Some(item) = bare_item.take() {
-                    seen.push_text(markdown[item].trim());
-                }
-                seen.end_line();
-            }
-            Event::Text(text) | Event::Code(text) if in_heading == 0 => seen.push_text(&text),
-            Event::SoftBreak | Event::HardBreak => seen.end_line(),
-            Event::Html(text) | Event::InlineHtml(text) if in_heading == 0 => html.push_str(&text),
-            // Blocks end lines; inline markup (emphasis, links) does not.
-            Event::End(tag) if !is_inline(tag) => seen.end_line(),
-            _ => {}
+        let words = escape_markdown(&words);
+        let mut inner = Reader::new(&words, Some(self.html_at));
+        for (event, range) in Parser::new_ext(&words, Options::empty()).into_offset_iter() {
+            inner.event(event, range, shown);
         }
+        inner.finish(shown);
     }
-    if !html.is_empty() {
-        flush_html(&html, top, seen);
+
+    fn finish(&mut self, shown: &mut Shown) {
+        if !self.html.is_empty() {
+            self.flush_html(shown);
+        }
+        self.end_line(shown);
     }
-    seen.end_line();
 }
 
 fn is_inline(tag: TagEnd) -> bool {
@@ -319,168 +495,21 @@ fn is_inline(tag: TagEnd) -> bool {
     )
 }
 
-fn flush_html(html: &str, top: bool, seen: &mut Seen) {
-    let visible = strip_html_comments(html);
-    seen.comment |= visible.len() < html.len();
-    let text = strip_html_tags(&visible);
-    if top {
-        collect_visible(&text, false, seen);
-    } else {
-        seen.push_text(&text);
-        seen.end_line();
-    }
-}
-
-/// Characters that show nothing: whitespace (`&nbsp;` and the other Unicode spaces), the
-/// zero-width and joiner characters, the byte order mark, soft hyphens, direction marks,
-/// variation selectors and the blank fillers (Braille blank, Hangul fillers).
-pub(crate) fn is_invisible(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            '\u{00AD}'
-                | '\u{034F}'
-                | '\u{061C}'
-                | '\u{115F}'
-                | '\u{1160}'
-                | '\u{17B4}'
-                | '\u{17B5}'
-                | '\u{180B}'..='\u{180F}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'..='\u{206F}'
-                | '\u{2800}'
-                | '\u{3164}'
-                | '\u{FE00}'..='\u{FE0F}'
-                | '\u{FEFF}'
-                | '\u{FFA0}'
-                | '\u{1BCA0}'..='\u{1BCA3}'
-                | '\u{1D173}'..='\u{1D17A}'
-                | '\u{E0000}'..='\u{E0FFF}'
-        )
-}
-
-/// Removes `<!-- … -->` comments, across lines; an unclosed one hides the rest, as it does
-/// when GitHub renders the description.
-pub(crate) fn strip_html_comments(text: &str) -> String {
-    let mut visible = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(open) = rest.find("<!--") {
-        visible.push_str(&rest[..open]);
-        match rest[open + 4..].find("-->") {
-            Some(close) => rest = &rest[open + 4 + close + 3..],
-            None => return visible,
-        }
-    }
-    visible.push_str(rest);
-    visible
-}
-
-enum LineContent {
-    Text,
-    Placeholder(String),
-    /// Blank, or only markup: an empty bullet, a checkbox, a rule, punctuation.
-    Nothing,
-}
-
-const PLACEHOLDERS: [&str; 8] = ["tbd", "todo", "n/a", "na", "-", "none", "…", "..."];
-
-fn is_placeholder(text: &str) -> bool {
-    PLACEHOLDERS.contains(&text.to_lowercase().as_str())
-}
-
-fn judge_line(line: &str) -> LineContent {
-    let core = strip_emphasis(strip_list_markers(line));
-    if core.is_empty() {
-        return LineContent::Nothing;
-    }
-    if is_placeholder(core) {
-        return LineContent::Placeholder(core.to_string());
-    }
-    let bare =
-        core.trim_matches(|c: char| is_punctuation(c) || is_emphasis(c) || c.is_whitespace());
-    if bare.is_empty() {
-        LineContent::Nothing
-    } else if is_placeholder(bare) {
-        LineContent::Placeholder(bare.to_string())
-    } else {
-        LineContent::Text
-    }
-}
-
-/// Drops HTML tags such as `<br>` or `<details>`, which carry no words.
-fn strip_html_tags(text: &str) -> String {
-    let mut kept = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(open) = rest.find('<') {
-        kept.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let starts_tag = after
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '/');
-        match after.find('>') {
-            Some(close) if starts_tag => rest = &after[close + 1..],
-            _ => {
-                kept.push('<');
-                rest = after;
+/// `text` with every ASCII punctuation mark backslash-escaped except those of entities
+/// (`&`, `;`, and `#` past a line's start), and lines unindented: Markdown reads all of it as
+/// plain text, decoding only entities.
+fn escape_markdown(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len() * 2);
+    for line in text.split_inclusive('\n') {
+        for (i, c) in line.trim_start_matches([' ', '\t']).char_indices() {
+            let entity_mark = c == '&' || c == ';' || (c == '#' && i > 0);
+            if c.is_ascii_punctuation() && !entity_mark {
+                escaped.push('\\');
             }
+            escaped.push(c);
         }
     }
-    kept.push_str(rest);
-    kept
-}
-
-/// Strips what reads as leading block quote markers, list bullets (`-`, `*`, `+`, `1.`,
-/// `1)`) and task checkboxes in text that Markdown left as text (`\- TBD`, `[ ] n/a`).
-fn strip_list_markers(line: &str) -> &str {
-    let mut rest = line.trim();
-    loop {
-        let next = strip_one_marker(rest).trim_start();
-        if next.len() == rest.len() {
-            return rest;
-        }
-        rest = next;
-    }
-}
-
-fn strip_one_marker(text: &str) -> &str {
-    if let Some(rest) = text.strip_prefix('>') {
-        return rest;
-    }
-    for checkbox in ["[ ]", "[x]", "[X]"] {
-        if let Some(rest) = text.strip_prefix(checkbox) {
-            return rest;
-        }
-    }
-    if let Some(rest) = text.strip_prefix(['-', '*', '+']) {
-        // A bullet needs a space after it; a lone "-" is a placeholder, not a bullet.
-        if rest.starts_with([' ', '\t']) {
-            return rest;
-        }
-    }
-    let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-    if (1..=9).contains(&digits) {
-        let rest = &text[digits..];
-        if let Some(after) = rest.strip_prefix(['.', ')']) {
-            if after.is_empty() || after.starts_with([' ', '\t']) {
-                return after;
-            }
-        }
-    }
-    text
-}
-
-fn strip_emphasis(text: &str) -> &str {
-    text.trim_matches(|c: char| is_emphasis(c) || c.is_whitespace())
-}
-
-fn is_emphasis(c: char) -> bool {
-    matches!(c, '*' | '_' | '~' | '`')
-}
-
-fn is_punctuation(c: char) -> bool {
-    c.is_ascii_punctuation() || matches!(c, '…' | '–' | '—' | '“' | '”' | '‘' | '’' | '«' | '»')
+    escaped
 }
 
 #[cfg(test)]
