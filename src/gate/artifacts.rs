@@ -337,6 +337,95 @@ mod tests {
     }
 
     #[test]
+    fn a_heading_line_inside_an_html_block_says_why_it_is_not_a_section() {
+        assert_eq!(
+            rollback_in("<details>\n## Rollback plan\nRevert.\n</details>\n").reason.as_deref(),
+            Some("\"## Rollback plan\" in PR description is inside an HTML block (such as <details>), where Markdown is not read, so it is not a heading: leave a blank line between the HTML tag and the heading")
+        );
+        // With the blank line, GitHub reads what follows as Markdown: a section.
+        let markdown = "<details>\n<summary>Rollback</summary>\n\n## Rollback plan\nRevert the prompt commit.\n\n</details>\n";
+        assert!(rollback_in(markdown).found);
+        // A written section elsewhere is simply found; an unwritten one gives its own reason.
+        assert!(rollback_in("<div>\n## Rollback\n</div>\n\n## Rollback plan\nRevert.").found);
+        assert_eq!(
+            rollback_in("<div>\n## Rollback\n</div>\n\n## Rollback plan\nTBD")
+                .reason
+                .as_deref(),
+            Some("section \"Rollback plan\" in PR description is only a placeholder (TBD)")
+        );
+    }
+
+    #[test]
+    fn a_section_in_a_list_item_ends_with_the_item() {
+        assert_eq!(
+            rollback_in("- ## Rollback\n  TBD\n- Revert the prompt commit.\n")
+                .reason
+                .as_deref(),
+            Some("section \"Rollback\" in PR description is only a placeholder (TBD)")
+        );
+        assert_eq!(
+            body_of(
+                "- ## Rollback\n  Revert the prompt commit.\n- Other item\n",
+                "Rollback"
+            ),
+            "  Revert the prompt commit."
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_read_without_failing() {
+        let deep = format!("{} ## Rollback\nTBD\n", ">".repeat(100_000));
+        assert!(!rollback_in(&deep).found);
+        let mut nested = String::new();
+        for depth in 1..=500 {
+            nested.push_str(&"> ".repeat(depth));
+            nested.push_str("# Rollback\n");
+        }
+        let status = rollback_in(&nested);
+        assert!(!status.found);
+        assert_eq!(
+            status.reason.as_deref(),
+            Some("section \"Rollback\" in PR description is empty")
+        );
+    }
+
+    /// The drill prints the section [`find`] returns; the gate accepts what [`check`] says.
+    /// Both are one finder, so they agree — here on documents where a "contains" matcher and
+    /// a "first heading" rule would each have picked another section.
+    #[test]
+    fn find_gives_the_section_check_accepted() {
+        let documents = [
+            pr("## Rollback considerations\nFeature flags were ruled out.\n## Rollback\nTBD\n"),
+            Document {
+                source: ".promptgate/changes/a.md",
+                markdown: "## Rollback plan\n<!-- how? -->\n\n## Notes\n> ## Rollback\n> Revert the prompt commit.\n\n## Rollback\nAlso written.\n",
+            },
+        ];
+        let headings = Headings::default();
+        let status = check(&names(&["rollback"]), &documents, &headings).remove(0);
+        assert_eq!(status.source.as_deref(), Some(".promptgate/changes/a.md"));
+        match find(&documents, &headings.names_for("rollback")) {
+            Finding::Written { source, section } => {
+                assert_eq!(Some(source), status.source.as_deref());
+                assert_eq!(section.heading, "Rollback");
+                assert_eq!(section.level, 2);
+                assert_eq!(section.body, "> Revert the prompt commit.");
+            }
+            missing => panic!("{missing:?}"),
+        }
+        let unwritten = [pr("## Rollback\nTBD")];
+        assert_eq!(
+            find(&unwritten, &headings.names_for("rollback")),
+            Finding::Missing {
+                reason: check(&names(&["rollback"]), &unwritten, &headings)[0]
+                    .reason
+                    .clone()
+                    .unwrap_or_default()
+            }
+        );
+    }
+
+    #[test]
     fn invisible_and_definition_only_sections_are_missing() {
         let bodies = [
             "\u{200B}",
