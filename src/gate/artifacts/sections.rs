@@ -11,7 +11,9 @@ use std::ops::Range;
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
-use super::text::{is_invisible, judge_line, strip_html_comments, strip_html_tags, LineContent};
+use super::text::{
+    is_invisible, judge_line, shows_image, strip_html_comments, strip_html_tags, LineContent,
+};
 
 /// A heading and what it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -459,6 +461,9 @@ impl<'t> Reader<'t> {
         if visible.len() < html.len() {
             shown.comments.push(self.html_at);
         }
+        if shows_image(&visible) {
+            shown.words.push(self.html_at);
+        }
         let words = strip_html_tags(&visible);
         if self.fixed.is_some() {
             // Already a re-read (never reached: escaped text holds no HTML).
@@ -671,6 +676,34 @@ mod tests {
         assert!(is_substantive("```\n# revert\n```"));
         assert!(!is_substantive("```\n```"));
         assert!(!is_substantive("```\nTBD\n```"));
+    }
+
+    #[test]
+    fn images_count_as_written_and_bare_html_does_not() {
+        for body in [
+            "![](steps.png)",
+            "<img width=\"600\" alt=\"\" src=\"https://example.com/steps.png\">",
+            "<p><IMG src=steps.png/></p>",
+            "<details><summary>Plan</summary>Revert</details>",
+        ] {
+            assert_eq!(judge_body(body), BodyJudgement::Written, "{body:?}");
+        }
+        for body in [
+            "<br>",
+            "<imgx>",
+            "<!-- <img src=x> -->",
+            "<!DOCTYPE html>",
+            "<?php ?>",
+            "[](https://example.com)",
+            "<p></p>\n<div>\n</div>",
+        ] {
+            assert!(!is_substantive(body), "{body:?}");
+        }
+        assert_eq!(judge_body("<p>&nbsp;</p>"), BodyJudgement::Invisible);
+        assert_eq!(
+            judge_body("<p>&lt;TBD&gt;</p>"),
+            BodyJudgement::Placeholder("TBD".into())
+        );
     }
 
     // ---- sections ----

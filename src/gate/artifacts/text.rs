@@ -30,6 +30,18 @@ pub fn is_invisible(c: char) -> bool {
         )
 }
 
+/// Whether raw HTML shows an image (`<img …>`, as GitHub inserts for a pasted screenshot).
+pub fn shows_image(html: &str) -> bool {
+    html.to_ascii_lowercase()
+        .match_indices("<img")
+        .any(|(at, _)| {
+            html[at + 4..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_whitespace() || c == '>' || c == '/')
+        })
+}
+
 /// Removes `<!-- … -->` comments, across lines; an unclosed one hides the rest, as it does
 /// when GitHub renders the description.
 pub fn strip_html_comments(text: &str) -> String {
@@ -84,7 +96,8 @@ pub fn judge_line(line: &str) -> LineContent {
     }
 }
 
-/// Drops HTML tags such as `<br>` or `<details>`, which carry no words.
+/// Drops HTML tags such as `<br>` or `<details>`, which carry no words, and declarations
+/// and processing instructions (`<!DOCTYPE …>`, `<?…?>`), which show nothing.
 pub fn strip_html_tags(text: &str) -> String {
     let mut kept = String::with_capacity(text.len());
     let mut rest = text;
@@ -94,7 +107,7 @@ pub fn strip_html_tags(text: &str) -> String {
         let starts_tag = after
             .chars()
             .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '/');
+            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'));
         match after.find('>') {
             Some(close) if starts_tag => rest = &after[close + 1..],
             _ => {
