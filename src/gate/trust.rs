@@ -331,16 +331,8 @@ mod tests {
         let renamed = BASE.replacen("cases = \"e/s.jsonl\"", "cases = \"e/support.jsonl\"", 1);
         for (from, to, overridden) in [
             ("entry = \"p/answer.md\"", "entry = \"p/decoy.md\"", true),
-            (
-                "prompts = [\"p/*.md\"]",
-                "prompts = [\"p/decoy*.md\"]",
-                true,
-            ),
-            (
-                "cases = \"e/support.jsonl\"",
-                "cases = \"e/other.jsonl\"",
-                true,
-            ),
+            ("prompts = [\"p/*.md\"]", "prompts = [\"p/decoy*.md\"]", true),
+            ("cases = \"e/support.jsonl\"", "cases = \"e/other.jsonl\"", true),
             ("min_pass_rate = 0.9", "min_pass_rate = 0.95", false),
         ] {
             let head = config(&renamed.replacen(from, to, 1));
