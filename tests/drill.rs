@@ -115,6 +115,31 @@ fn a_drill_with_a_plan_and_a_healthy_rollback_passes_and_leaves_the_repo_as_it_w
 }
 
 #[test]
+fn the_drill_shows_the_section_the_artifact_check_accepted() {
+    // One section finder for both: the drill used to print the first heading that merely
+    // contained "rollback", whatever the check had accepted.
+    let server = server();
+    let cases = [
+        (
+            "an unfilled duplicate before the written one",
+            "## Rollback plan\nTBD\n\n## Rollback\nRevert the prompt commit.\n",
+        ),
+        (
+            "a heading that only contains the name",
+            "## Rollback considerations\nFeature flags were ruled out.\n\n## Rollback plan\nRevert the prompt commit.\n",
+        ),
+    ];
+    for (what, plan) in cases {
+        let repo = history(&server, plan);
+        let run = drill(&repo, &["--surface", "support", "--out", "drill-out"]);
+        assert_eq!(run.code, 0, "{what}: {}{}", run.stdout, run.stderr);
+        let report = report(&repo);
+        assert_eq!(report["plan_found"], true, "{what}");
+        assert_eq!(report["plan"], "Revert the prompt commit.", "{what}");
+    }
+}
+
+#[test]
 fn a_missing_or_placeholder_plan_fails_the_drill() {
     let server = server();
     let repo = history(

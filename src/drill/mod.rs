@@ -179,7 +179,8 @@ pub fn find_plan(repo: &Repo, change: Oid) -> Result<artifacts::ArtifactStatus, 
         }))
 }
 
-/// The rollback plan's text, from the source the check found it in.
+/// The rollback plan's text, from the source the check found it in: the section
+/// [`find_plan`]'s check accepted, found again by the same finder.
 pub fn plan_text(repo: &Repo, change: Oid, source: &str) -> Option<String> {
     let text = if source.starts_with("the message of commit") {
         repo.raw()
@@ -191,16 +192,14 @@ pub fn plan_text(repo: &Repo, change: Oid, source: &str) -> Option<String> {
     } else {
         repo.tree_snapshot(change).ok()?.read_text(source).ok()??
     };
-    let sections = artifacts::sections(&text);
-    let names = Headings::default().names_for("rollback");
-    sections
-        .into_iter()
-        .find(|s| {
-            names
-                .iter()
-                .any(|n| s.heading.to_lowercase().contains(&n.to_lowercase()))
-        })
-        .map(|s| s.body.trim().to_string())
+    let document = Document {
+        source,
+        markdown: &text,
+    };
+    match artifacts::find(&[document], &Headings::default().names_for("rollback")) {
+        artifacts::Finding::Written { section, .. } => Some(section.body),
+        artifacts::Finding::Missing { .. } => None,
+    }
 }
 
 /// Every file the surface's prompts are made of at `snapshot`: its prompt files and the

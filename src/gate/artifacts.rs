@@ -1,10 +1,17 @@
 //! "No artifact, no review": finds the required artifacts (expected user impact, rollback
 //! plan, or custom ones) as Markdown sections in the PR description or in change records, and
-//! says for each whether it is written, where, or why it counts as missing. Owns the small
-//! Markdown reading this needs: ATX and Setext headings, code fences, HTML comments, and the
-//! judgement of whether a section body is real text or an unfilled template.
+//! says for each whether it is written, where, or why it counts as missing. [`find`] is the
+//! one section finder and heading matcher: the gate's check and the rollback drill both use
+//! it, so the drill shows the very section the check accepted. The Markdown reading lives in
+//! `sections` (structure) and `text` (what a line shows).
+
+mod sections;
+mod text;
 
 use serde::{Deserialize, Serialize};
+
+pub use sections::{is_substantive, sections, BodyJudgement, Outline, Section};
+use text::{is_invisible, strip_html_comments};
 
 /// Whether one required artifact was found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,64 +73,39 @@ pub struct Document<'a> {
     pub markdown: &'a str,
 }
 
-/// A heading and what it holds.
+/// What the documents hold for one artifact.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Section {
-    /// The heading text as written (ATX closing `#`s removed, Setext lines joined).
-    pub heading: String,
-    /// 1–6 for ATX headings, 1 (`===`) or 2 (`---`) for Setext headings.
-    pub level: u8,
-    /// The lines up to the next heading of the same or a higher level, subsections
-    /// included; surrounding blank lines trimmed.
-    pub body: String,
+pub enum Finding<'a> {
+    /// The first written section, in document order, and the document it is in.
+    Written { source: &'a str, section: Section },
+    /// No written section; why, in words a PR author acts on.
+    Missing { reason: String },
 }
 
-/// Checks each required artifact against the documents, in order: the first document with a
-/// written section wins. If none has one, the reason names the first empty, comment-only or
-/// placeholder section found, which beats saying there is no section at all.
+/// Checks each required artifact against the documents with [`find`].
 pub fn check(
     required: &[String],
     documents: &[Document<'_>],
     headings: &Headings,
 ) -> Vec<ArtifactStatus> {
-    let parsed: Vec<(&str, Vec<Section>)> = documents
+    let outlines: Vec<(&str, Outline<'_>)> = documents
         .iter()
-        .map(|document| (document.source, sections(document.markdown)))
+        .map(|document| (document.source, Outline::read(document.markdown)))
         .collect();
     required
         .iter()
-        .map(|artifact| check_artifact(artifact, &parsed, &headings.names_for(artifact)))
+        .map(
+            |artifact| match find_in(&outlines, &headings.names_for(artifact)) {
+                Finding::Written { source, .. } => found_in(artifact, source),
+                Finding::Missing { reason } => ArtifactStatus {
+                    name: artifact.to_string(),
+                    found: false,
+                    source: None,
+                    reason: Some(reason),
+                },
+            },
+        )
         .collect()
-}
-
-fn check_artifact(
-    artifact: &str,
-    documents: &[(&str, Vec<Section>)],
-    names: &[String],
-) -> ArtifactStatus {
-    let wanted: Vec<String> = names.iter().map(|name| normalize_heading(name)).collect();
-    let mut first_unwritten: Option<String> = None;
-    for (source, sections) in documents {
-        let matching = sections
-            .iter()
-            .filter(|section| wanted.contains(&normalize_heading(&section.heading)));
-        for section in matching {
-            match judge_body(&section.body) {
-                BodyJudgement::Written => return found_in(artifact, source),
-                unwritten => {
-                    first_unwritten
-                        .get_or_insert_with(|| unwritten_reason(section, source, &unwritten));
-                }
-            }
-        }
-    }
-    let reason = first_unwritten.unwrap_or_else(|| no_section_reason(names));
-    ArtifactStatus {
-        name: artifact.to_string(),
-        found: false,
-        source: None,
-        reason: Some(reason),
-    }
 }
 
 fn found_in(artifact: &str, source: &str) -> ArtifactStatus {
@@ -135,17 +117,84 @@ fn found_in(artifact: &str, source: &str) -> ArtifactStatus {
     }
 }
 
-fn unwritten_reason(section: &Section, source: &str, judgement: &BodyJudgement) -> String {
-    let visible_heading = strip_html_comments(&section.heading);
+/// Finds the section headed by one of `names` in the documents, in order: the first document
+/// with a written section wins, and in it the first written one. If none has one, the reason
+/// names the first empty, comment-only or placeholder section found, which beats saying
+/// there is no section at all.
+pub fn find<'a>(documents: &[Document<'a>], names: &[String]) -> Finding<'a> {
+    let outlines: Vec<(&'a str, Outline<'_>)> = documents
+        .iter()
+        .map(|document| (document.source, Outline::read(document.markdown)))
+        .collect();
+    find_in(&outlines, names)
+}
+
+fn find_in<'a>(outlines: &[(&'a str, Outline<'_>)], names: &[String]) -> Finding<'a> {
+    let wanted: Vec<String> = names.iter().map(|name| normalize_heading(name)).collect();
+    let mut first_unwritten: Option<String> = None;
+    for (source, outline) in outlines {
+        let matching = outline
+            .headings()
+            .filter(|(_, heading)| heading_matches(heading, &wanted));
+        for (index, heading) in matching {
+            match outline.judge(index) {
+                BodyJudgement::Written => {
+                    return Finding::Written {
+                        source,
+                        section: outline.section(index),
+                    }
+                }
+                unwritten => {
+                    first_unwritten
+                        .get_or_insert_with(|| unwritten_reason(heading, source, &unwritten));
+                }
+            }
+        }
+    }
+    let reason = first_unwritten
+        .or_else(|| html_heading_reason(outlines, &wanted))
+        .unwrap_or_else(|| no_section_reason(names));
+    Finding::Missing { reason }
+}
+
+/// Whether a heading names the artifact: equal to one of the `wanted` names (normalized with
+/// [`normalize_heading`]), never merely containing one.
+fn heading_matches(heading: &str, wanted: &[String]) -> bool {
+    wanted.contains(&normalize_heading(heading))
+}
+
+fn unwritten_reason(heading: &str, source: &str, judgement: &BodyJudgement) -> String {
+    let visible_heading = strip_html_comments(heading);
     let heading = visible_heading.trim();
     let problem = match judgement {
         BodyJudgement::Placeholder(text) => format!("is only a placeholder ({text})"),
         BodyJudgement::CommentOnly => {
             "holds only an HTML comment, which is hidden and does not count".to_string()
         }
+        BodyJudgement::DefinitionOnly => {
+            "holds only a link reference definition, which is not shown and does not count"
+                .to_string()
+        }
+        BodyJudgement::Invisible => "is empty: it holds only spaces or invisible characters \
+             (such as &nbsp; or a zero-width space)"
+            .to_string(),
         BodyJudgement::Empty | BodyJudgement::Written => "is empty".to_string(),
     };
     format!("section \"{heading}\" in {source} {problem}")
+}
+
+/// When the only "section" is a heading line inside an HTML block (GitHub shows it as text).
+fn html_heading_reason(outlines: &[(&str, Outline<'_>)], wanted: &[String]) -> Option<String> {
+    outlines.iter().find_map(|(source, outline)| {
+        let (line, _) = outline
+            .html_headings()
+            .iter()
+            .find(|(_, text)| heading_matches(text, wanted))?;
+        Some(format!(
+            "\"{line}\" in {source} is inside an HTML block (such as <details>), where Markdown is \
+             not read, so it is not a heading: leave a blank line between the HTML tag and the heading"
+        ))
+    })
 }
 
 fn no_section_reason(names: &[String]) -> String {
@@ -156,11 +205,15 @@ fn no_section_reason(names: &[String]) -> String {
     )
 }
 
-/// A heading reduced for comparison: case, surrounding whitespace, emphasis markers and a
-/// trailing colon do not matter, so "**Rollback plan:**" matches "Rollback plan"; neither does
-/// a comment such as "Rollback plan <!-- required -->".
+/// A heading reduced for comparison: case, surrounding whitespace and invisible characters,
+/// emphasis markers and a trailing colon do not matter, so "**Rollback plan:**" matches
+/// "Rollback plan"; neither does a comment such as "Rollback plan <!-- required -->".
 fn normalize_heading(heading: &str) -> String {
-    let words: Vec<String> = strip_html_comments(heading)
+    let shown: String = strip_html_comments(heading)
+        .chars()
+        .map(|c| if is_invisible(c) { ' ' } else { c })
+        .collect();
+    let words: Vec<String> = shown
         .split_whitespace()
         .map(|word| {
             word.replace(['*', '`'], "")
@@ -173,449 +226,6 @@ fn normalize_heading(heading: &str) -> String {
     joined
         .trim_end_matches(|c: char| c == ':' || c.is_whitespace())
         .to_string()
-}
-
-/// The sections of a Markdown document, in order, nested ones included.
-pub fn sections(markdown: &str) -> Vec<Section> {
-    let lines = split_lines(markdown.trim_start_matches('\u{feff}'));
-    let kinds = classify_lines(&lines, true);
-    let mut result = Vec::new();
-    for (start, kind) in kinds.iter().enumerate() {
-        let LineKind::Heading { level, text } = kind else {
-            continue;
-        };
-        let body_start = (start + 1..lines.len())
-            .find(|&i| kinds[i] != LineKind::HeadingPart)
-            .unwrap_or(lines.len());
-        let body_end = (body_start..lines.len())
-            .find(|&i| matches!(&kinds[i], LineKind::Heading { level: next, .. } if next <= level))
-            .unwrap_or(lines.len());
-        result.push(Section {
-            heading: text.clone(),
-            level: *level,
-            body: trim_blank_lines(&lines[body_start..body_end]),
-        });
-    }
-    result
-}
-
-/// Lines without their `\n`, `\r\n` or stray trailing `\r`.
-fn split_lines(text: &str) -> Vec<&str> {
-    text.lines()
-        .map(|line| line.strip_suffix('\r').unwrap_or(line))
-        .collect()
-}
-
-fn trim_blank_lines(lines: &[&str]) -> String {
-    let is_blank = |line: &&str| line.trim().is_empty();
-    let first = lines.iter().position(|line| !is_blank(line));
-    let last = lines.iter().rposition(|line| !is_blank(line));
-    match (first, last) {
-        (Some(first), Some(last)) => lines[first..=last].join("\n"),
-        _ => String::new(),
-    }
-}
-
-/// Whether a section body counts as written (not empty, comment-only or placeholder).
-pub fn is_substantive(body: &str) -> bool {
-    judge_body(body) == BodyJudgement::Written
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum BodyJudgement {
-    Written,
-    /// Nothing but blank lines or bare structure (empty bullets, checkboxes, subheadings).
-    Empty,
-    /// Nothing but HTML comments (and bare structure).
-    CommentOnly,
-    /// Nothing but placeholders such as TBD; holds the first one as written.
-    Placeholder(String),
-}
-
-fn judge_body(body: &str) -> BodyJudgement {
-    let lines = split_lines(body);
-    let kinds = classify_lines(&lines, false);
-    // Headings and fence markers are structure; the text under them is what counts.
-    let content: Vec<&str> = lines
-        .iter()
-        .zip(&kinds)
-        .filter(|(_, kind)| matches!(kind, LineKind::Text | LineKind::Code))
-        .map(|(line, _)| *line)
-        .collect();
-    let joined = content.join("\n");
-    let visible = strip_html_comments(&joined);
-    let mut first_placeholder = None;
-    for line in visible.lines() {
-        match judge_line(line) {
-            LineContent::Text => return BodyJudgement::Written,
-            LineContent::Placeholder(text) => {
-                first_placeholder.get_or_insert(text);
-            }
-            LineContent::Nothing => {}
-        }
-    }
-    match first_placeholder {
-        Some(text) => BodyJudgement::Placeholder(text),
-        None if visible.len() < joined.len() => BodyJudgement::CommentOnly,
-        None => BodyJudgement::Empty,
-    }
-}
-
-/// Removes `<!-- … -->` comments, across lines; an unclosed one hides the rest, as it does
-/// when GitHub renders the description.
-fn strip_html_comments(text: &str) -> String {
-    let mut visible = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(open) = rest.find("<!--") {
-        visible.push_str(&rest[..open]);
-        match rest[open + 4..].find("-->") {
-            Some(close) => rest = &rest[open + 4 + close + 3..],
-            None => return visible,
-        }
-    }
-    visible.push_str(rest);
-    visible
-}
-
-enum LineContent {
-    Text,
-    Placeholder(String),
-    /// Blank, or only markup: an empty bullet, a checkbox, a rule, punctuation.
-    Nothing,
-}
-
-const PLACEHOLDERS: [&str; 8] = ["tbd", "todo", "n/a", "na", "-", "none", "…", "..."];
-
-fn is_placeholder(text: &str) -> bool {
-    PLACEHOLDERS.contains(&text.to_lowercase().as_str())
-}
-
-fn judge_line(line: &str) -> LineContent {
-    let without_tags = strip_html_tags(line);
-    let core = strip_emphasis(strip_list_markers(&without_tags));
-    if core.is_empty() {
-        return LineContent::Nothing;
-    }
-    if is_placeholder(core) {
-        return LineContent::Placeholder(core.to_string());
-    }
-    let bare =
-        core.trim_matches(|c: char| is_punctuation(c) || is_emphasis(c) || c.is_whitespace());
-    if bare.is_empty() {
-        LineContent::Nothing
-    } else if is_placeholder(bare) {
-        LineContent::Placeholder(bare.to_string())
-    } else {
-        LineContent::Text
-    }
-}
-
-/// Drops inline HTML tags such as `<br>` or `<details>`, which carry no words.
-fn strip_html_tags(line: &str) -> String {
-    let mut kept = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(open) = rest.find('<') {
-        kept.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let starts_tag = after
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '/');
-        match after.find('>') {
-            Some(close) if starts_tag => rest = &after[close + 1..],
-            _ => {
-                kept.push('<');
-                rest = after;
-            }
-        }
-    }
-    kept.push_str(rest);
-    kept
-}
-
-/// Strips leading blockquote markers, list bullets (`-`, `*`, `+`, `1.`, `1)`) and task
-/// checkboxes, however deeply nested.
-fn strip_list_markers(line: &str) -> &str {
-    let mut rest = line.trim();
-    loop {
-        let next = strip_one_marker(rest).trim_start();
-        if next.len() == rest.len() {
-            return rest;
-        }
-        rest = next;
-    }
-}
-
-fn strip_one_marker(text: &str) -> &str {
-    if let Some(rest) = text.strip_prefix('>') {
-        return rest;
-    }
-    for checkbox in ["[ ]", "[x]", "[X]"] {
-        if let Some(rest) = text.strip_prefix(checkbox) {
-            return rest;
-        }
-    }
-    if let Some(rest) = text.strip_prefix(['-', '*', '+']) {
-        // A bullet needs a space after it; a lone "-" is a placeholder, not a bullet.
-        if rest.starts_with([' ', '\t']) {
-            return rest;
-        }
-    }
-    let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-    if (1..=9).contains(&digits) {
-        let rest = &text[digits..];
-        if let Some(after) = rest.strip_prefix(['.', ')']) {
-            if after.is_empty() || after.starts_with([' ', '\t']) {
-                return after;
-            }
-        }
-    }
-    text
-}
-
-fn strip_emphasis(text: &str) -> &str {
-    text.trim_matches(|c: char| is_emphasis(c) || c.is_whitespace())
-}
-
-fn is_emphasis(c: char) -> bool {
-    matches!(c, '*' | '_' | '~' | '`')
-}
-
-fn is_punctuation(c: char) -> bool {
-    c.is_ascii_punctuation() || matches!(c, '…' | '–' | '—' | '“' | '”' | '‘' | '’' | '«' | '»')
-}
-
-// ---- Line classification: the block structure that decides what is a heading ----
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum LineKind {
-    Blank,
-    /// Ordinary content, including lines inside HTML comments and other blocks.
-    Text,
-    /// The first line of a heading (ATX, or the text of a Setext heading).
-    Heading {
-        level: u8,
-        text: String,
-    },
-    /// Further lines of a Setext heading, and its underline.
-    HeadingPart,
-    /// An opening or closing code fence.
-    FenceMarker,
-    /// A line inside a code fence: content, never a heading.
-    Code,
-    FrontMatter,
-}
-
-/// The block that the previous line left open, which decides what an underline means.
-#[derive(Clone, Copy)]
-enum OpenBlock {
-    None,
-    /// A paragraph starting at this line: an underline below it makes a Setext heading.
-    Paragraph(usize),
-    /// A list item, blockquote, HTML block or indented code: an underline is not a heading.
-    Other,
-}
-
-struct Fence {
-    marker: char,
-    length: usize,
-}
-
-fn classify_lines(lines: &[&str], allow_front_matter: bool) -> Vec<LineKind> {
-    let mut kinds = vec![LineKind::Text; lines.len()];
-    let mut start = 0;
-    if allow_front_matter {
-        if let Some(end) = front_matter_end(lines) {
-            kinds[..=end].fill(LineKind::FrontMatter);
-            start = end + 1;
-        }
-    }
-    let mut fence: Option<Fence> = None;
-    let mut in_comment = false;
-    let mut open = OpenBlock::None;
-    for i in start..lines.len() {
-        let line = lines[i];
-        if let Some(current) = &fence {
-            kinds[i] = if closes_fence(line, current) {
-                fence = None;
-                LineKind::FenceMarker
-            } else {
-                LineKind::Code
-            };
-            continue;
-        }
-        if in_comment {
-            in_comment = comment_open_after(line, true);
-            kinds[i] = LineKind::Text;
-            open = OpenBlock::Other;
-            continue;
-        }
-        if line.trim().is_empty() {
-            kinds[i] = LineKind::Blank;
-            open = OpenBlock::None;
-        } else if let Some(opened) = opens_fence(line) {
-            kinds[i] = LineKind::FenceMarker;
-            fence = Some(opened);
-            open = OpenBlock::None;
-        } else if let Some((level, text)) = atx_heading(line) {
-            kinds[i] = LineKind::Heading { level, text };
-            open = OpenBlock::None;
-        } else if let (Some(level), OpenBlock::Paragraph(first)) = (setext_underline(line), open) {
-            let text: Vec<&str> = lines[first..i].iter().map(|line| line.trim()).collect();
-            kinds[first] = LineKind::Heading {
-                level,
-                text: text.join(" "),
-            };
-            kinds[first + 1..=i].fill(LineKind::HeadingPart);
-            open = OpenBlock::None;
-        } else {
-            kinds[i] = LineKind::Text;
-            open = next_open_block(line, i, open);
-        }
-        if kinds[i] != LineKind::FenceMarker {
-            in_comment = comment_open_after(line, false);
-        }
-    }
-    kinds
-}
-
-fn next_open_block(line: &str, index: usize, open: OpenBlock) -> OpenBlock {
-    if is_thematic_break(line) {
-        return OpenBlock::None;
-    }
-    match open {
-        OpenBlock::None if starts_other_block(line) => OpenBlock::Other,
-        OpenBlock::None => OpenBlock::Paragraph(index),
-        OpenBlock::Paragraph(_) if interrupts_paragraph(line) => OpenBlock::Other,
-        // Any other line continues the open block (a lazy continuation).
-        continuing => continuing,
-    }
-}
-
-/// Lines that open something other than a paragraph, under which `---` or `===` is not a
-/// Setext underline.
-fn starts_other_block(line: &str) -> bool {
-    let text = line.trim_start();
-    indentation(line) >= 4
-        || interrupts_paragraph(line)
-        || text.starts_with('<')
-        || text.starts_with('|')
-}
-
-/// A list item, blockquote or HTML comment ends a paragraph even without a blank line.
-fn interrupts_paragraph(line: &str) -> bool {
-    let text = line.trim_start();
-    indentation(line) <= 3
-        && (text.starts_with("<!--") || strip_one_marker(text).len() != text.len())
-}
-
-/// Columns of leading whitespace, a tab counting to the next multiple of 4.
-fn indentation(line: &str) -> usize {
-    let mut columns = 0;
-    for c in line.chars() {
-        match c {
-            ' ' => columns += 1,
-            '\t' => columns += 4 - columns % 4,
-            _ => break,
-        }
-    }
-    columns
-}
-
-/// `# Title`, up to `###### Title`, indented at most 3 columns; an optional closing run of
-/// `#` is not part of the text.
-fn atx_heading(line: &str) -> Option<(u8, String)> {
-    if indentation(line) > 3 {
-        return None;
-    }
-    let text = line.trim_start();
-    let hashes = text.len() - text.trim_start_matches('#').len();
-    if !(1..=6).contains(&hashes) {
-        return None;
-    }
-    let rest = &text[hashes..];
-    if !(rest.is_empty() || rest.starts_with([' ', '\t'])) {
-        return None;
-    }
-    let rest = rest.trim();
-    let without_closing = rest.trim_end_matches('#');
-    let title = if without_closing.is_empty() {
-        ""
-    } else if without_closing.ends_with([' ', '\t']) {
-        without_closing.trim_end()
-    } else {
-        rest
-    };
-    Some((hashes as u8, title.to_string()))
-}
-
-/// `===` (level 1) or `---` (level 2), indented at most 3 columns, nothing else on the line.
-fn setext_underline(line: &str) -> Option<u8> {
-    if indentation(line) > 3 {
-        return None;
-    }
-    let text = line.trim();
-    if !text.is_empty() && text.chars().all(|c| c == '=') {
-        Some(1)
-    } else if !text.is_empty() && text.chars().all(|c| c == '-') {
-        Some(2)
-    } else {
-        None
-    }
-}
-
-/// `***`, `---` or `___` (three or more, spaces allowed between them).
-fn is_thematic_break(line: &str) -> bool {
-    if indentation(line) > 3 {
-        return false;
-    }
-    let marks: Vec<char> = line.chars().filter(|c| !c.is_whitespace()).collect();
-    marks.len() >= 3 && matches!(marks[0], '*' | '-' | '_') && marks.iter().all(|&c| c == marks[0])
-}
-
-fn opens_fence(line: &str) -> Option<Fence> {
-    if indentation(line) > 3 {
-        return None;
-    }
-    let text = line.trim_start();
-    let marker = text.chars().next().filter(|c| matches!(c, '`' | '~'))?;
-    let length = text.len() - text.trim_start_matches(marker).len();
-    let info = &text[length..];
-    // A backtick fence's info string cannot hold backticks (that is inline code).
-    let valid = length >= 3 && !(marker == '`' && info.contains('`'));
-    valid.then_some(Fence { marker, length })
-}
-
-fn closes_fence(line: &str, fence: &Fence) -> bool {
-    if indentation(line) > 3 {
-        return false;
-    }
-    let text = line.trim();
-    let length = text.len() - text.trim_start_matches(fence.marker).len();
-    length >= fence.length && length == text.len()
-}
-
-/// Whether an HTML comment is still open at the end of `line`.
-fn comment_open_after(line: &str, mut in_comment: bool) -> bool {
-    let mut rest = line;
-    loop {
-        let token = if in_comment { "-->" } else { "<!--" };
-        match rest.find(token) {
-            Some(at) => {
-                rest = &rest[at + token.len()..];
-                in_comment = !in_comment;
-            }
-            None => return in_comment,
-        }
-    }
-}
-
-/// The last line of YAML front matter opening the document (`---` … `---` or `...`).
-fn front_matter_end(lines: &[&str]) -> Option<usize> {
-    if lines.first().map(|line| line.trim_end()) != Some("---") {
-        return None;
-    }
-    (1..lines.len()).find(|&i| matches!(lines[i].trim_end(), "---" | "..."))
 }
 
 #[cfg(test)]
@@ -656,276 +266,255 @@ mod tests {
             .unwrap_or_else(|| panic!("no section {heading:?} in {markdown:?}"))
     }
 
-    // ---- placeholders and empty bodies ----
+    // ---- CommonMark block structure, invisible bodies, one finder (issues 12, 13) ----
 
+    fn rollback_in(markdown: &str) -> ArtifactStatus {
+        check(&names(&["rollback"]), &[pr(markdown)], &Headings::default()).remove(0)
+    }
+
+    /// Where a heading is one by CommonMark (and on GitHub), and where it is not. Every
+    /// case here was judged the other way by the hand-written block parser.
     #[test]
-    fn every_placeholder_form_is_missing() {
-        let bodies = [
-            "TBD",
-            "tbd",
-            "TODO",
-            "todo",
-            "N/A",
-            "n/a",
-            "NA",
-            "na",
-            "-",
-            "none",
-            "None",
-            "NONE",
-            "…",
-            "...",
-            "TBD.",
-            "(TBD)",
-            "**TBD**",
-            "_TODO_",
-            "`N/A`",
-            "- TBD",
-            "* TODO",
-            "+ N/A",
-            "1. TBD",
-            "2) none",
-            "- [ ] TBD",
-            "- [x] TODO",
-            "[ ] n/a",
-            "> TBD",
-            "- -",
-            "TBD!",
-            "\"none\"",
-            "~~TBD~~",
-            "  TBD  ",
+    fn headings_are_found_where_commonmark_puts_them() {
+        let cases: &[(&str, &str, bool)] = &[
+            (
+                "inside <details> without a blank line: raw HTML, not a heading",
+                "<details>\n## Rollback plan\nRevert the prompt commit.\n</details>\n",
+                false,
+            ),
+            (
+                "inside a <div> HTML block",
+                "<div>\n# Rollback\nRevert the prompt commit.\n</div>\n",
+                false,
+            ),
+            (
+                "in a block quote",
+                "> ## Rollback plan\n> Revert the prompt commit.\n",
+                true,
+            ),
+            (
+                "in a nested block quote",
+                "> > ## Rollback\n> > Revert the prompt commit.\n",
+                true,
+            ),
+            (
+                "in a block quote, lazy continuation",
+                "> ## Rollback plan\n> Revert the prompt\ncommit and redeploy.\n",
+                true,
+            ),
+            (
+                "in a list item",
+                "- ## Rollback plan\n  Revert the prompt commit.\n",
+                true,
+            ),
         ];
-        for body in bodies {
-            assert!(!is_substantive(body), "{body:?} should be a placeholder");
-            assert!(
-                matches!(judge_body(body), BodyJudgement::Placeholder(_)),
-                "{body:?} judged {:?}",
-                judge_body(body)
-            );
-        }
+        let wrong: Vec<String> = cases
+            .iter()
+            .filter(|(_, markdown, found)| rollback_in(markdown).found != *found)
+            .map(|(what, markdown, found)| format!("{what}: {markdown:?} should be found={found}"))
+            .collect();
+        assert!(wrong.is_empty(), "{wrong:#?}");
     }
 
     #[test]
-    fn placeholders_repeated_per_line_are_missing() {
-        assert!(!is_substantive("TBD\nTODO\n- n/a\n\n..."));
-        assert!(!is_substantive("- [ ] TBD\n- [ ] TBD"));
+    fn a_placeholder_in_a_quoted_section_is_named() {
         assert_eq!(
-            judge_body("- [ ]\n- TBD\n- none"),
-            BodyJudgement::Placeholder("TBD".to_string())
+            rollback_in("> ## Rollback plan\n> TBD\n").reason.as_deref(),
+            Some("section \"Rollback plan\" in PR description is only a placeholder (TBD)")
         );
     }
 
     #[test]
-    fn placeholder_reported_as_written_by_the_author() {
-        assert_eq!(
-            judge_body("**N/A**"),
-            BodyJudgement::Placeholder("N/A".to_string())
-        );
-        assert_eq!(
-            judge_body("tbd."),
-            BodyJudgement::Placeholder("tbd".to_string())
-        );
-        assert_eq!(judge_body("…"), BodyJudgement::Placeholder("…".to_string()));
-    }
-
-    #[test]
-    fn placeholder_words_inside_real_text_count_as_written() {
-        assert!(is_substantive(
-            "None of the users notice: the answer only gets shorter."
-        ));
-        assert!(is_substantive(
-            "TBD after the A/B test, but at worst 2% more refusals."
-        ));
-        assert!(is_substantive("- Revert PR #123"));
-        assert!(is_substantive("NA customers only"));
-        assert!(is_substantive("x"));
-    }
-
-    #[test]
-    fn empty_and_structure_only_bodies_are_missing() {
-        for body in [
-            "", "   ", "\n\n", "- [ ]", "-\n*\n+", "---", "***", "<br>", "1.", ":",
-        ] {
-            assert!(!is_substantive(body), "{body:?}");
-        }
-        assert_eq!(judge_body(""), BodyJudgement::Empty);
-        assert_eq!(judge_body("- [ ]\n- [ ]"), BodyJudgement::Empty);
-    }
-
-    #[test]
-    fn comment_only_bodies_are_missing() {
-        let bodies = [
-            "<!-- describe the impact -->",
-            "<!--\nDescribe who notices the change\nand how.\n-->",
-            "<!-- one --> <!-- two -->\n\n<!-- three -->",
-            "- [ ] <!-- fill in -->",
-            "<!-- never closed\nstill hidden",
-        ];
-        for body in bodies {
-            assert!(!is_substantive(body), "{body:?}");
-            assert_eq!(judge_body(body), BodyJudgement::CommentOnly, "{body:?}");
-        }
-    }
-
-    #[test]
-    fn text_outside_a_comment_counts() {
-        assert!(is_substantive(
-            "<!-- describe -->\nShorter answers for billing questions."
-        ));
-        assert!(is_substantive("Shorter answers <!-- hint --> for billing."));
-        assert!(is_substantive("<!--\nhint\n-->\nRevert the prompt file."));
-    }
-
-    #[test]
-    fn comment_with_placeholder_reports_the_placeholder() {
-        assert_eq!(
-            judge_body("<!-- describe -->\nTBD"),
-            BodyJudgement::Placeholder("TBD".to_string())
-        );
-    }
-
-    #[test]
-    fn subheadings_alone_do_not_make_a_body_written() {
-        assert!(!is_substantive("### Steps\n\n### Owner\nTBD"));
-        assert!(is_substantive("### Steps\n1. Revert the commit"));
-    }
-
-    #[test]
-    fn code_blocks_count_as_written_unless_empty_or_placeholder() {
-        assert!(is_substantive("```sh\ngit revert abc123\n```"));
-        assert!(is_substantive("```\n# revert\n```"));
-        assert!(!is_substantive("```\n```"));
-        assert!(!is_substantive("```\nTBD\n```"));
-    }
-
-    // ---- sections ----
-
-    #[test]
-    fn atx_headings_at_every_level() {
-        let markdown = "# One\n## Two\n### Three\n#### Four\n##### Five\n###### Six\n####### Seven";
-        assert_eq!(
-            headings_of(markdown),
-            vec![
-                ("One".to_string(), 1),
-                ("Two".to_string(), 2),
-                ("Three".to_string(), 3),
-                ("Four".to_string(), 4),
-                ("Five".to_string(), 5),
-                ("Six".to_string(), 6),
-            ]
-        );
-    }
-
-    #[test]
-    fn atx_heading_details() {
-        assert_eq!(
-            headings_of("## Rollback ##"),
-            vec![("Rollback".to_string(), 2)]
-        );
-        assert_eq!(
-            headings_of("   ## Rollback"),
-            vec![("Rollback".to_string(), 2)]
-        );
-        assert_eq!(headings_of("## C#"), vec![("C#".to_string(), 2)]);
-        assert_eq!(headings_of("##"), vec![(String::new(), 2)]);
-        // Not headings: no space after the hashes, or indented as code.
-        assert!(headings_of("#hashtag\n##Rollback").is_empty());
-        assert!(headings_of("    ## Rollback").is_empty());
-        assert!(headings_of("\t## Rollback").is_empty());
-    }
-
-    #[test]
-    fn body_runs_to_the_next_heading_of_the_same_level() {
-        let markdown = "## Impact\nUsers see shorter answers.\n\n## Rollback\nRevert.";
-        assert_eq!(body_of(markdown, "Impact"), "Users see shorter answers.");
-        assert_eq!(body_of(markdown, "Rollback"), "Revert.");
-    }
-
-    #[test]
-    fn body_ends_at_a_higher_level_heading() {
-        let markdown = "### Impact\nShorter.\n# Appendix\nMore.";
-        assert_eq!(body_of(markdown, "Impact"), "Shorter.");
-    }
-
-    #[test]
-    fn nested_subheadings_stay_in_the_body() {
-        let markdown =
-            "## Rollback plan\n### Steps\n1. Revert\n#### Owner\nAlice\n## Testing\nDone.";
+    fn a_quoted_section_ends_with_its_quote() {
+        // The text after the quote is not part of the quoted section.
+        assert!(!rollback_in("> ## Rollback plan\n\nRevert the prompt commit.\n").found);
+        let markdown = "> ## Rollback plan\n> Revert the prompt commit.\n> ## Impact\n> Shorter.\n";
         assert_eq!(
             body_of(markdown, "Rollback plan"),
-            "### Steps\n1. Revert\n#### Owner\nAlice"
+            "> Revert the prompt commit."
         );
-        assert_eq!(body_of(markdown, "Steps"), "1. Revert\n#### Owner\nAlice");
-        assert_eq!(body_of(markdown, "Owner"), "Alice");
+        assert_eq!(body_of(markdown, "Impact"), "> Shorter.");
     }
 
     #[test]
-    fn setext_headings() {
-        let markdown = "Impact\n======\nUsers see X.\n\nRollback plan\n---\nRevert.\n";
+    fn a_heading_line_inside_an_html_block_says_why_it_is_not_a_section() {
         assert_eq!(
-            headings_of(markdown),
-            vec![("Impact".to_string(), 1), ("Rollback plan".to_string(), 2)]
+            rollback_in("<details>\n## Rollback plan\nRevert.\n</details>\n").reason.as_deref(),
+            Some("\"## Rollback plan\" in PR description is inside an HTML block (such as <details>), where Markdown is not read, so it is not a heading: leave a blank line between the HTML tag and the heading")
         );
-        // The level-2 heading is inside the level-1 section.
+        // With the blank line, GitHub reads what follows as Markdown: a section.
+        let markdown = "<details>\n<summary>Rollback</summary>\n\n## Rollback plan\nRevert the prompt commit.\n\n</details>\n";
+        assert!(rollback_in(markdown).found);
+        // A written section elsewhere is simply found; an unwritten one gives its own reason.
+        assert!(rollback_in("<div>\n## Rollback\n</div>\n\n## Rollback plan\nRevert.").found);
         assert_eq!(
-            body_of(markdown, "Impact"),
-            "Users see X.\n\nRollback plan\n---\nRevert."
+            rollback_in("<div>\n## Rollback\n</div>\n\n## Rollback plan\nTBD")
+                .reason
+                .as_deref(),
+            Some("section \"Rollback plan\" in PR description is only a placeholder (TBD)")
         );
-        assert_eq!(body_of(markdown, "Rollback plan"), "Revert.");
     }
 
     #[test]
-    fn setext_heading_joins_its_paragraph_lines() {
+    fn a_section_in_a_list_item_ends_with_the_item() {
         assert_eq!(
-            headings_of("Expected user\nimpact\n---\nShorter."),
-            vec![("Expected user impact".to_string(), 2)]
+            rollback_in("- ## Rollback\n  TBD\n- Revert the prompt commit.\n")
+                .reason
+                .as_deref(),
+            Some("section \"Rollback\" in PR description is only a placeholder (TBD)")
         );
-    }
-
-    #[test]
-    fn rules_are_not_setext_underlines() {
-        // After a blank line, a list item, a comment or at the top, `---` is a rule.
-        assert!(headings_of("Text\n\n---\nMore").is_empty());
-        assert!(headings_of("- item\n---").is_empty());
-        assert!(headings_of("- item\ncontinued\n---").is_empty());
-        assert!(headings_of("<!-- hint -->\n---").is_empty());
-        assert!(headings_of("> quoted\n---").is_empty());
-        assert!(headings_of("| a | b |\n---").is_empty());
-        assert!(headings_of("Text\n- - -").is_empty());
-        assert!(headings_of("Text\n- item\n---").is_empty());
-        assert!(headings_of("Text\n> quote\n---").is_empty());
-        assert!(headings_of("## Rollback\n---\nRevert") == vec![("Rollback".to_string(), 2)]);
-    }
-
-    #[test]
-    fn front_matter_is_not_a_setext_heading() {
-        let markdown = "---\ntitle: Rollback\nowner: alice\n---\n## Rollback\nRevert.";
-        assert_eq!(headings_of(markdown), vec![("Rollback".to_string(), 2)]);
-        // A body that starts with a rule is not front matter.
-        assert!(is_substantive("---\nRevert the prompt.\n\n---\nDone."));
-    }
-
-    #[test]
-    fn headings_inside_code_fences_are_ignored() {
-        let markdown = "## Rollback\n```sh\n# Rollback\ngit revert HEAD\n```\n~~~~\n## Impact\n~~~\n~~~~\nafter";
-        assert_eq!(headings_of(markdown), vec![("Rollback".to_string(), 2)]);
         assert_eq!(
-            body_of(markdown, "Rollback"),
-            "```sh\n# Rollback\ngit revert HEAD\n```\n~~~~\n## Impact\n~~~\n~~~~\nafter"
+            body_of(
+                "- ## Rollback\n  Revert the prompt commit.\n- Other item\n",
+                "Rollback"
+            ),
+            "  Revert the prompt commit."
         );
     }
 
     #[test]
-    fn unclosed_fence_runs_to_the_end() {
-        assert!(headings_of("```\n# Impact\n## Rollback").is_empty());
-    }
-
-    #[test]
-    fn inline_code_is_not_a_fence() {
+    fn deep_nesting_is_read_without_failing() {
+        let deep = format!("{} ## Rollback\nTBD\n", ">".repeat(100_000));
+        assert!(!rollback_in(&deep).found);
+        let mut nested = String::new();
+        for depth in 1..=500 {
+            nested.push_str(&"> ".repeat(depth));
+            nested.push_str("# Rollback\n");
+        }
+        let status = rollback_in(&nested);
+        assert!(!status.found);
         assert_eq!(
-            headings_of("``` `x` ```\n## Impact\nShorter."),
-            vec![("Impact".to_string(), 2)]
+            status.reason.as_deref(),
+            Some("section \"Rollback\" in PR description is empty")
         );
+    }
+
+    /// The drill prints the section [`find`] returns; the gate accepts what [`check`] says.
+    /// Both are one finder, so they agree — here on documents where a "contains" matcher and
+    /// a "first heading" rule would each have picked another section.
+    #[test]
+    fn find_gives_the_section_check_accepted() {
+        let documents = [
+            pr("## Rollback considerations\nFeature flags were ruled out.\n## Rollback\nTBD\n"),
+            Document {
+                source: ".promptgate/changes/a.md",
+                markdown: "## Rollback plan\n<!-- how? -->\n\n## Notes\n> ## Rollback\n> Revert the prompt commit.\n\n## Rollback\nAlso written.\n",
+            },
+        ];
+        let headings = Headings::default();
+        let status = check(&names(&["rollback"]), &documents, &headings).remove(0);
+        assert_eq!(status.source.as_deref(), Some(".promptgate/changes/a.md"));
+        match find(&documents, &headings.names_for("rollback")) {
+            Finding::Written { source, section } => {
+                assert_eq!(Some(source), status.source.as_deref());
+                assert_eq!(section.heading, "Rollback");
+                assert_eq!(section.level, 2);
+                assert_eq!(section.body, "> Revert the prompt commit.");
+            }
+            missing => panic!("{missing:?}"),
+        }
+        let unwritten = [pr("## Rollback\nTBD")];
+        assert_eq!(
+            find(&unwritten, &headings.names_for("rollback")),
+            Finding::Missing {
+                reason: check(&names(&["rollback"]), &unwritten, &headings)[0]
+                    .reason
+                    .clone()
+                    .unwrap_or_default()
+            }
+        );
+    }
+
+    #[test]
+    fn invisible_and_definition_only_sections_are_missing() {
+        let bodies = [
+            "\u{200B}",
+            "\u{200B}\u{200C}\u{200D}\u{2060}",
+            "\u{FEFF}",
+            "\u{00A0}",
+            "\u{3000}",
+            "\u{2800}",
+            "&nbsp;",
+            "&nbsp;&nbsp;\n\n&nbsp;",
+            "&#160;",
+            "&#xA0;",
+            "&#8203;",
+            "&#x200b;",
+            "&ZeroWidthSpace;",
+            "&ensp;&emsp;&thinsp;&hairsp;",
+            "&zwnj;&zwj;&NoBreak;&shy;",
+            "- &nbsp;",
+            "> &nbsp;",
+            "**&nbsp;**",
+            "<p>&nbsp;</p>",
+            "[1]: https://example.com/runbook",
+            "[runbook]: https://example.com/runbook \"Runbook\"",
+            "[a]: /a\n[b]: /b",
+        ];
+        let wrong: Vec<String> = bodies
+            .iter()
+            .filter_map(|body| {
+                let markdown = format!("## Rollback plan\n{body}\n\n## Impact\nShorter.\n");
+                let status = rollback_in(&markdown);
+                let reason = status.reason.clone().unwrap_or_default();
+                let named = reason.starts_with("section \"Rollback plan\" in PR description ");
+                (status.found || !named).then(|| format!("{body:?}: {status:?}"))
+            })
+            .collect();
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+
+    #[test]
+    fn invisible_characters_around_a_placeholder_leave_a_placeholder() {
+        let wrong: Vec<String> = [
+            "\u{200B}TBD",
+            "TBD&nbsp;",
+            "&nbsp;- N/A",
+            "&zwj;none\u{200B}",
+        ]
+        .iter()
+        .filter_map(|body| {
+            let status = rollback_in(&format!("## Rollback\n{body}\n"));
+            let placeholder = status
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("placeholder"));
+            (status.found || !placeholder).then(|| format!("{body:?}: {status:?}"))
+        })
+        .collect();
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+
+    #[test]
+    fn reasons_for_invisible_and_definition_only_sections() {
+        assert_eq!(
+            rollback_in("## Rollback\n&nbsp;\u{200B}\n").reason.as_deref(),
+            Some("section \"Rollback\" in PR description is empty: it holds only spaces or invisible characters (such as &nbsp; or a zero-width space)")
+        );
+        assert_eq!(
+            rollback_in("## Rollback\n[runbook]: https://example.com/runbook\n").reason.as_deref(),
+            Some("section \"Rollback\" in PR description holds only a link reference definition, which is not shown and does not count")
+        );
+    }
+
+    #[test]
+    fn visible_text_next_to_invisible_characters_counts() {
+        for body in [
+            "Revert.&nbsp;",
+            "\u{200B}Revert the prompt commit.",
+            "See the [runbook].\n\n[runbook]: https://example.com/runbook",
+            "![rollback steps](steps.png)",
+            "<p>Revert the prompt commit.</p>",
+        ] {
+            let markdown = format!("## Rollback\n{body}\n");
+            assert!(rollback_in(&markdown).found, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn invisible_characters_in_a_heading_do_not_change_its_name() {
+        assert!(rollback_in("## Rollback\u{200B} plan\nRevert.").found);
+        assert!(rollback_in("## Rollback&nbsp;plan\nRevert.").found);
     }
 
     #[test]
@@ -937,19 +526,17 @@ mod tests {
             statuses[1].reason.as_deref(),
             Some("section \"Rollback plan\" in PR description is only a placeholder (TBD)")
         );
+        // An HTML comment opens an HTML block only at the start of a line; an unclosed `<!--`
+        // inside a heading is literal text and hides nothing (CommonMark; GitHub shows the
+        // next line as a heading). The hand-written parser hid it.
         assert_eq!(
             headings_of("## Impact <!-- not\n## Rollback\n-->\n## Rollback plan"),
             vec![
                 ("Impact <!-- not".to_string(), 2),
+                ("Rollback".to_string(), 2),
                 ("Rollback plan".to_string(), 2)
             ]
         );
-    }
-
-    #[test]
-    fn headings_inside_html_comments_are_ignored() {
-        let markdown = "<!--\n## Rollback plan\nTBD\n-->\n## Impact\nShorter.";
-        assert_eq!(headings_of(markdown), vec![("Impact".to_string(), 2)]);
     }
 
     #[test]
@@ -963,14 +550,6 @@ mod tests {
         assert_eq!(body_of(markdown, "Rollback"), "Revert.");
         let statuses = check_pr("## Impact\r\nTBD\r\n## Rollback\r\n<!-- x -->\r\n");
         assert!(statuses.iter().all(|status| !status.found));
-    }
-
-    #[test]
-    fn byte_order_mark_is_ignored() {
-        assert_eq!(
-            headings_of("\u{feff}# Impact"),
-            vec![("Impact".to_string(), 1)]
-        );
     }
 
     // ---- heading names ----
