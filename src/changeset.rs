@@ -239,28 +239,52 @@ impl<'s, 'a> Mapper<'s, 'a> {
             .flat_map(|map| paths.iter().flat_map(move |p| map.surfaces_with_cases(p)))
             .map(String::from)
             .collect();
-        if !by_cases.is_empty() {
-            return Ok((Via::Cases, by_cases));
-        }
         let globbed: BTreeSet<String> = std::iter::once(sides.new_map)
             .chain(sides.old_map)
             .flat_map(|map| paths.iter().flat_map(move |p| map.surfaces_matching(p)))
             .map(String::from)
             .collect();
-        if !globbed.is_empty() {
-            return Ok((Via::Prompt, globbed));
-        }
+        // Every route counts: a partial that one surface's globs match is still a change to
+        // each surface that includes it.
         if self.included.is_none() {
             self.included = Some(include_map(sides, &mut self.warnings)?);
         }
         let includes = self.included.as_ref();
-        let through = paths
+        let through: BTreeSet<String> = paths
             .iter()
             .filter_map(|p| includes.and_then(|map| map.get(*p)))
             .flatten()
             .cloned()
             .collect();
-        Ok((Via::Include, through))
+        let via = if !by_cases.is_empty() {
+            Via::Cases
+        } else if !globbed.is_empty() {
+            Via::Prompt
+        } else {
+            Via::Include
+        };
+        Ok((
+            via,
+            by_cases.into_iter().chain(globbed).chain(through).collect(),
+        ))
+    }
+
+    /// Whether a changed path matters to any surface, by the cheap routes first (the
+    /// include graph is loaded only when neither the config, a case file nor a glob says so).
+    fn relevant(&mut self, path: &str) -> Result<bool, GitError> {
+        let sides = self.sides;
+        let cheap = path == sides.config_path
+            || std::iter::once(sides.new_map)
+                .chain(sides.old_map)
+                .any(|map| {
+                    map.surfaces_with_cases(path).next().is_some()
+                        || map.surfaces_matching(path).next().is_some()
+                });
+        if cheap {
+            return Ok(true);
+        }
+        let (_, surfaces) = self.surfaces(&[path])?;
+        Ok(!surfaces.is_empty())
     }
 }
 
@@ -294,8 +318,7 @@ pub fn build(
 pub fn any_relevant(sides: &Sides<'_>, paths: &[String]) -> Result<bool, GitError> {
     let mut mapper = Mapper::new(sides);
     for path in paths {
-        let (via, surfaces) = mapper.surfaces(&[path.as_str()])?;
-        if via == Via::Config || !surfaces.is_empty() {
+        if mapper.relevant(path)? {
             return Ok(true);
         }
     }

@@ -125,7 +125,6 @@ fn assert_not_pass(report: &Value, code: i32) {
 /// script from the checked-out head: the head rewrites the script, which then passes
 /// everything (and could read /proc/$PPID/environ and post the key anywhere).
 #[test]
-#[ignore = "red-team finding, open: run with --ignored"]
 fn a_base_command_runs_the_heads_version_of_its_script() {
     let (report, code, _) = gate(
         |repo, _| {
@@ -151,7 +150,6 @@ fn a_base_command_runs_the_heads_version_of_its_script() {
 /// `check` ignores `[gate] grader`: rubrics are graded by the surface's own provider, with
 /// the model the head configures, so the head picks its own judge.
 #[test]
-#[ignore = "red-team finding, open: run with --ignored"]
 fn check_grades_rubrics_with_the_gate_grader() {
     let (report, code, server) = gate(
         |repo, server| {
@@ -236,7 +234,6 @@ fn a_symlinked_cache_directory_is_not_trusted() {
 /// set maps it to that surface only (`Via::Prompt` returns before includes are looked
 /// at), so `support` is never measured.
 #[test]
-#[ignore = "red-team finding, open: run with --ignored"]
 fn a_partial_matched_by_another_surface_still_affects_its_includer() {
     let (report, code, _) = gate(
         |repo, server| {

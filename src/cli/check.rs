@@ -254,6 +254,10 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
         .workdir()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| repo.raw().path().to_path_buf());
+    let commands_dir = (!args.trust_head)
+        .then(tempfile::tempdir)
+        .transpose()
+        .map_err(|e| Error::io("create", "a directory for the base's commands", e))?;
     let mut trust = Trust::new(
         policy,
         old_config.as_ref().map(|c| &c.config),
@@ -282,6 +286,9 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
         new: &new,
         cassettes: if args.trust_head { &new } else { &base_tip },
         cache: response_cache(args, &root, [&base_tip, &new], &mut context)?,
+        commands: commands_dir.as_ref().map(|d| d.path()),
+        commands_commit: Some(base),
+        repo,
         config_path: &config_path,
         root: &root,
         args,
@@ -518,6 +525,12 @@ struct EvalPlan<'a, 'c> {
     /// write it), or the head's under `--trust-head`.
     cassettes: &'a dyn Snapshot,
     cache: Cache,
+    /// Where commands run: a copy of the base branch's files, so a command the base
+    /// defines runs the base's code (`None` under `--trust-head`: the working tree).
+    commands: Option<&'a Path>,
+    /// The commit whose files `commands` gets, written only when a command will run.
+    commands_commit: Option<git2::Oid>,
+    repo: &'a Repo,
     config_path: &'a str,
     root: &'a Path,
     args: &'a CheckArgs,
@@ -549,6 +562,8 @@ struct Prepared {
 struct Loader<'p, 'a, 'c> {
     plan: &'p mut EvalPlan<'a, 'c>,
     endpoints: BTreeMap<(Side, String), Arc<Endpoint>>,
+    /// The base's providers as written, grading `llm-rubric` for both sides alike.
+    judges: BTreeMap<String, Option<Arc<Endpoint>>>,
     targets: Vec<Target>,
     problems: Vec<Problem>,
 }
@@ -562,6 +577,7 @@ fn evaluate(mut plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>, Sides)> {
     let mut loader = Loader {
         plan: &mut plan,
         endpoints: BTreeMap::new(),
+        judges: BTreeMap::new(),
         targets: Vec::new(),
         problems: Vec::new(),
     };
@@ -588,13 +604,13 @@ fn evaluate(mut plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>, Sides)> {
     let results = if targets.is_empty() || !measurable {
         Vec::new()
     } else {
-        run_targets(
-            targets,
-            plan.policy,
-            plan.cache.clone(),
-            plan.args,
-            share_answers,
-        )?
+        if let (Some(dir), Some(commit)) = (plan.commands, plan.commands_commit) {
+            // Written only when a command will run.
+            if targets.iter().any(runs_commands) || plan.policy.gate.grader.is_some() {
+                plan.repo.export(commit, dir)?;
+            }
+        }
+        run_targets(targets, &plan, share_answers)?
     };
     let mut sides: Sides = Vec::new();
     let mut inputs = Vec::new();
@@ -794,7 +810,7 @@ impl Loader<'_, '_, '_> {
                 .map_err(|message| {
                     Problem::Error(format!("surface `{}`: {message}", surface.name))
                 })?;
-                let endpoint = Arc::new(endpoint);
+                let endpoint = Arc::new(in_dir(endpoint, plan.commands));
                 self.endpoints
                     .insert((side, provider.clone()), endpoint.clone());
                 endpoint
@@ -832,14 +848,31 @@ impl Loader<'_, '_, '_> {
             .quorum
             .as_ref()
             .map_or(runner::default_quorum(repeat), |q| *q.get_ref());
+        let provider_name = provider.clone();
         let settings = SideSettings {
             provider,
             model: request.model,
             parameters: request.params,
         };
+        let judge = self
+            .judges
+            .entry(provider_name.clone())
+            .or_insert_with(|| {
+                providers::connect_with(
+                    plan.policy,
+                    &provider_name,
+                    plan.root,
+                    false,
+                    Some(plan.cassettes),
+                )
+                .ok()
+                .map(|judge| Arc::new(in_dir(judge, plan.commands)))
+            })
+            .clone();
         let target = Target {
             suite,
             endpoint,
+            judge,
             repeat,
             quorum: quorum.min(repeat),
             price,
@@ -851,6 +884,27 @@ impl Loader<'_, '_, '_> {
 /// Says which cases one side's prompt could not render, if any.
 fn left_out_note(ids: &[String], why: &str) -> Option<String> {
     (!ids.is_empty()).then(|| format!("{} case(s) {why}: {}", ids.len(), ids.join(", ")))
+}
+
+/// Whether a target runs local commands: an `exec` provider or `exec` assertions.
+fn runs_commands(target: &Target) -> bool {
+    target.endpoint.kind == "exec"
+        || target.judge.as_ref().is_some_and(|j| j.kind == "exec")
+        || target.suite.cases.iter().any(|c| {
+            c.assertions
+                .iter()
+                .any(|a| a.kind == crate::eval::assertions::Kind::Exec)
+        })
+}
+
+/// An endpoint whose command (an `exec` provider) runs in `dir`, when given.
+fn in_dir(mut endpoint: Endpoint, dir: Option<&Path>) -> Endpoint {
+    if let (Some(dir), providers::Client::Exec(_)) = (dir, &endpoint.client) {
+        if let providers::Client::Exec(exec) = endpoint.client {
+            endpoint.client = providers::Client::Exec(exec.in_dir(dir.to_path_buf()));
+        }
+    }
+    endpoint
 }
 
 fn find_surface<'c>(config: &'c Config, name: &str) -> Option<&'c Surface> {
@@ -913,13 +967,28 @@ fn load_suite(
 
 fn run_targets(
     targets: Vec<Target>,
-    policy: &Config,
-    cache: Cache,
-    args: &CheckArgs,
+    plan: &EvalPlan<'_, '_>,
     share_answers: bool,
 ) -> Result<Vec<SideResult>> {
+    let (policy, args) = (plan.policy, plan.args);
+    // `[gate] grader` judges every `llm-rubric`, both sides, as the base configures it.
+    let grader = match &policy.gate.grader {
+        Some(name) => Some(Arc::new(in_dir(
+            providers::connect_with(
+                policy,
+                name.get_ref(),
+                plan.root,
+                false,
+                Some(plan.cassettes),
+            )
+            .map_err(|message| Error::invalid(Diagnostic::error(plan.config_path, message)))?,
+            plan.commands,
+        ))),
+        None => None,
+    };
     let options = Options {
-        cache,
+        cache: plan.cache.clone(),
+        command_dir: plan.commands.map(Path::to_path_buf),
         shard: args
             .shard
             .as_deref()
@@ -927,7 +996,7 @@ fn run_targets(
             .transpose()
             .map_err(Error::usage)?,
         max_cost_usd: policy.gate.max_cost_usd.as_ref().map(|b| *b.get_ref()),
-        grader: None,
+        grader,
         prices: PriceTable::new(policy.price.clone()),
         on_progress: None,
         keep_outputs: true,

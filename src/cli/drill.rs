@@ -329,6 +329,7 @@ impl<'a> Drill<'a> {
             on_progress: None,
             keep_outputs: false,
             share_answers: false,
+            command_dir: None,
         };
         let runtime = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -340,6 +341,7 @@ impl<'a> Drill<'a> {
         let target = Target {
             suite,
             endpoint,
+            judge: None,
             repeat,
             quorum: quorum.min(repeat),
             price,

@@ -63,6 +63,7 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
         on_progress: None,
         keep_outputs: false,
         share_answers: false,
+        command_dir: None,
     };
     let total_trials: u64 = targets
         .iter()
@@ -205,6 +206,7 @@ fn prepare(
         targets.push(Target {
             suite,
             endpoint: endpoint.clone(),
+            judge: None,
             repeat,
             quorum: quorum.min(repeat),
             price,

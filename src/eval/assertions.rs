@@ -1022,11 +1022,16 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// on stdin. Exit 0 passes (score 1), non-zero fails (score 0, the reason quotes stderr);
 /// a JSON object `{pass, score?, reason?}` on stdout decides instead. A grader that cannot
 /// start, is killed by a signal or runs past `timeout` (it is then killed) measured nothing.
-pub async fn run_exec_grader(argv: &[String], output: &str, timeout: Duration) -> Outcome {
+pub async fn run_exec_grader(
+    argv: &[String],
+    output: &str,
+    timeout: Duration,
+    dir: Option<&std::path::Path>,
+) -> Outcome {
     let Some((program, args)) = argv.split_first() else {
         return cannot_grade("the exec grader has no command");
     };
-    match command::run(program, args, output.as_bytes(), timeout).await {
+    match command::run(program, args, output.as_bytes(), timeout, dir).await {
         Ok(run) => judge_run(program, &run),
         Err(failure) => cannot_grade(format!("grader {failure}")),
     }

@@ -33,14 +33,20 @@ pub enum Failure {
     },
 }
 
-/// Runs `program args…` with `input` on stdin, under `timeout`.
+/// Runs `program args…` with `input` on stdin, under `timeout`, in `dir` (else the
+/// current directory).
 pub async fn run(
     program: &str,
     args: &[String],
     input: &[u8],
     timeout: Duration,
+    dir: Option<&std::path::Path>,
 ) -> Result<Finished, Failure> {
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let mut child = command
         .args(args)
         // Only what a command needs: never a provider key or a GitHub token.
         .env_clear()

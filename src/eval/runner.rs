@@ -25,6 +25,9 @@ use crate::secrets::redact_each as redact;
 pub struct Target {
     pub suite: Suite,
     pub endpoint: Arc<Endpoint>,
+    /// Who grades this target's `llm-rubric` assertions when no run-wide grader is set:
+    /// the gate has both sides judged alike, by the base's provider.
+    pub judge: Option<Arc<Endpoint>>,
     pub repeat: u32,
     /// Passing trials a case needs.
     pub quorum: u32,
@@ -73,8 +76,11 @@ pub struct Options {
     pub cache: Cache,
     pub shard: Option<Shard>,
     pub max_cost_usd: Option<f64>,
-    /// The endpoint grading `llm-rubric` assertions (else each surface's own).
+    /// The endpoint grading `llm-rubric` assertions (else each target's judge, else its
+    /// own endpoint).
     pub grader: Option<Arc<Endpoint>>,
+    /// Where commands (`exec` graders) run: the gate runs them in the base's files.
+    pub command_dir: Option<std::path::PathBuf>,
     pub prices: PriceTable,
     /// Called with the number of finished trials, for a progress bar.
     pub on_progress: Option<Box<dyn Fn(u64) + Send + Sync>>,
@@ -703,10 +709,21 @@ async fn grade(
     for assertion in assertions {
         let outcome = match assertion.evaluate(output, facts) {
             Evaluation::Done(outcome) => outcome,
-            Evaluation::NeedsExec { argv } => assertion
-                .finish(assertions::run_exec_grader(&argv, output, EXEC_GRADER_TIMEOUT).await),
+            Evaluation::NeedsExec { argv } => assertion.finish(
+                assertions::run_exec_grader(
+                    &argv,
+                    output,
+                    EXEC_GRADER_TIMEOUT,
+                    options.command_dir.as_deref(),
+                )
+                .await,
+            ),
             Evaluation::NeedsRubric { messages } => {
-                let grader = options.grader.as_ref().unwrap_or(&target.endpoint);
+                let grader = options
+                    .grader
+                    .as_ref()
+                    .or(target.judge.as_ref())
+                    .unwrap_or(&target.endpoint);
                 let request = build_request(grader, &serde_json::Map::new(), messages);
                 let key = cache::key(grader.kind, &grader.base_url, &request, 0);
                 let entry = match options.cache.get(&key) {

@@ -279,6 +279,30 @@ impl Repo {
             })
     }
 
+    /// Writes the files of `commit` into `dir` (not the working tree; the index is left
+    /// alone): where the gate runs the base's commands, so they run the base's code.
+    pub fn export(&self, commit: Oid, dir: &Path) -> Result<(), GitError> {
+        let tree = self
+            .repo
+            .find_commit(commit)
+            .and_then(|c| c.tree())
+            .map_err(|e| GitError::git(format!("cannot read the tree of {}", short(commit)), e))?;
+        let mut checkout = git2::build::CheckoutBuilder::new();
+        checkout.target_dir(dir).force().update_index(false);
+        self.repo
+            .checkout_tree(tree.as_object(), Some(&mut checkout))
+            .map_err(|e| {
+                GitError::git(
+                    format!(
+                        "cannot write the files of {} to {}",
+                        short(commit),
+                        dir.display()
+                    ),
+                    e,
+                )
+            })
+    }
+
     /// The committed tree of a commit, as a snapshot to read files from.
     pub fn tree_snapshot(&self, commit: Oid) -> Result<TreeSnapshot<'_>, GitError> {
         let tree = self

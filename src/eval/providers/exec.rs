@@ -15,6 +15,8 @@ pub struct Exec {
     argv: Vec<String>,
     input: ExecInput,
     timeout: Duration,
+    /// Where the command runs (else the current directory).
+    dir: Option<std::path::PathBuf>,
 }
 
 impl Exec {
@@ -23,7 +25,14 @@ impl Exec {
             argv,
             input,
             timeout,
+            dir: None,
         }
+    }
+
+    /// The same command, run in `dir`.
+    pub fn in_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.dir = Some(dir);
+        self
     }
 
     pub async fn complete(&self, request: &Request) -> Result<Completion, ProviderError> {
@@ -43,15 +52,21 @@ impl Exec {
             ExecInput::Json => json,
         };
         let args: Vec<String> = args.collect();
-        let output = crate::eval::command::run(program, &args, stdin.as_bytes(), self.timeout)
-            .await
-            .map_err(|failure| match failure {
-                // A slow local model may answer next time; a missing program will not.
-                crate::eval::command::Failure::TimedOut { .. } => {
-                    ProviderError::transient(format!("exec: {failure}"))
-                }
-                _ => ProviderError::permanent(format!("exec: {failure}")),
-            })?;
+        let output = crate::eval::command::run(
+            program,
+            &args,
+            stdin.as_bytes(),
+            self.timeout,
+            self.dir.as_deref(),
+        )
+        .await
+        .map_err(|failure| match failure {
+            // A slow local model may answer next time; a missing program will not.
+            crate::eval::command::Failure::TimedOut { .. } => {
+                ProviderError::transient(format!("exec: {failure}"))
+            }
+            _ => ProviderError::permanent(format!("exec: {failure}")),
+        })?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             return Err(ProviderError::permanent(format!(
