@@ -208,7 +208,6 @@ fn switching_the_surface_to_a_base_stub_provider_is_not_self() {
 /// Cache entries committed under another path, with `.promptgate` a committed symlink to
 /// it: nothing under `.promptgate/cache` is tracked, so the fabricated answers are read.
 #[test]
-#[ignore = "red-team finding, open: run with --ignored"]
 fn a_symlinked_cache_directory_is_not_trusted() {
     let (report, code, _) = gate(
         |_, _| {},

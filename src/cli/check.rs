@@ -350,6 +350,28 @@ fn response_cache(
         .cache_dir
         .clone()
         .unwrap_or_else(|| root.join(crate::eval::cache::DEFAULT_DIR));
+    // A cache reached through a symlink is wherever the link points: a pull request can
+    // commit such a link next to answers of its own, so nothing there is read.
+    let through_link = dir
+        .strip_prefix(root)
+        .ok()
+        .map(|relative| {
+            relative.ancestors().any(|part| {
+                !part.as_os_str().is_empty()
+                    && std::fs::symlink_metadata(root.join(part))
+                        .is_ok_and(|m| m.file_type().is_symlink())
+            })
+        })
+        .unwrap_or(false);
+    if through_link {
+        context.notes.push(format!(
+            "the response cache {} is reached through a symbolic link, which a pull request can commit: no cached answer was read or written there",
+            dir.display()
+        ));
+        // Nor is anything written through the link: fresh answers go to a private place.
+        let private = std::env::temp_dir().join(format!("promptgate-cache-{}", std::process::id()));
+        return Ok(Cache::new(private, false));
+    }
     let cache = Cache::new(&dir, !args.no_cache);
     let Some(relative) = dir
         .strip_prefix(root)
