@@ -101,6 +101,16 @@ fn check(repo: &TestRepo, args: &[&str]) -> (i32, Value) {
     (run.code, json)
 }
 
+/// Every loosening the suite edit carries, over all cases.
+fn surface_loosenings(report: &Value) -> Vec<Value> {
+    report["surfaces"][0]["suite_changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("loosenings").cloned())
+        .collect()
+}
+
 fn notes(report: &Value) -> String {
     report["notes"].to_string()
 }
@@ -239,10 +249,14 @@ fn rewriting_expectations_with_the_prompt_shows_the_regressions_against_the_base
         (3, Some("needs-signoff")),
         "{report:#}"
     );
-    assert_eq!(
-        report["tier"], "council",
-        "an edit of the same strength is no loosening"
+    // No edit loosens a case, but the base's suite, which the new expectations replace,
+    // fails the head: the people who own the bar decide (exec).
+    assert_eq!(report["tier"], "exec", "{report:#}");
+    assert_contains(
+        &notes(&report),
+        "against the suite as it stood on base, rule `min_pass_rate` failed",
     );
+    assert!(surface_loosenings(&report).is_empty(), "{report:#}");
     let surface = &report["surfaces"][0];
     assert_eq!(surface["regressions"], json!([]));
     let against = &surface["against_base_suite"];

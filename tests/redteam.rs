@@ -258,7 +258,6 @@ fn a_partial_matched_by_another_surface_still_affects_its_includer() {
 /// easy ones. Every case of the base's suite regresses (head 0% vs base 100% against the
 /// suite as it stood on base), yet min_pass_rate, max_drop and McNemar hold: tier self.
 #[test]
-#[ignore = "red-team finding, open: run with --ignored"]
 fn added_cases_cannot_cancel_the_base_suites_regressions() {
     let (report, code, _) = gate(
         |_, _| {},
@@ -286,7 +285,6 @@ fn added_cases_cannot_cancel_the_base_suites_regressions() {
 /// An expectation swapped for a longer but looser one (`contains "30 days"` →
 /// `contains "Refunds within"`) is not called a weakening (only a shorter needle is).
 #[test]
-#[ignore = "red-team finding, open: run with --ignored"]
 fn a_longer_but_looser_expectation_is_not_self() {
     let (report, code, _) = gate(
         |_, _| {},
@@ -303,7 +301,6 @@ fn a_longer_but_looser_expectation_is_not_self() {
 /// The tail is the head's hardest cases by the head's `difficulty`: two added cases of
 /// difficulty 100 that pass replace the hard case that regressed.
 #[test]
-#[ignore = "red-team finding, open: run with --ignored"]
 fn the_tail_is_not_the_heads_to_choose() {
     let (report, code, _) = gate(
         |repo, server| {

@@ -300,6 +300,10 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
             .iter()
             .flat_map(|i| gate::tier::case_loosenings(&i.name, &i.suite_changes)),
     );
+    let surfaces: Vec<gate::SurfaceReport> =
+        inputs.iter().cloned().map(gate::judge_surface).collect();
+    // A suite edit that hides what the base's suite would catch is for the bar's owners.
+    decision.raise(surfaces.iter().flat_map(hidden_by_suite_edit));
     // A head that changes what the base decides is a governance change, used or not.
     decision.raise(trust.overridden);
     context.tier = Some(decision.tier);
@@ -323,7 +327,6 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
     if let (Some(shard), Some(dir)) = (&args.shard, &args.out) {
         write_shard(dir, shard, &context, &inputs)?;
     }
-    let surfaces = inputs.into_iter().map(gate::judge_surface).collect();
     let secret_vars = [&base_config, &head_config, &old_config]
         .into_iter()
         .flatten()
@@ -336,6 +339,23 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
         sides,
         secret_vars,
     })
+}
+
+/// The rules a judged surface fails on the suite as it stood on the base, each a reason
+/// to raise the tier.
+fn hidden_by_suite_edit(surface: &gate::SurfaceReport) -> Vec<String> {
+    surface
+        .against_base_suite
+        .iter()
+        .flat_map(|against| &against.failed_rules)
+        .map(|rule| {
+            format!(
+                "surface `{}`: against the suite as it stood on base, {}",
+                surface.name,
+                rule.describe()
+            )
+        })
+        .collect()
 }
 
 /// The response cache, never reading an entry that git tracks on either side: a pull

@@ -146,6 +146,11 @@ pub struct AgainstBaseSuite {
     /// Case ids that pass on the base and fail on the head under the base's cases.
     pub regressions: Vec<String>,
     pub fixes: Vec<String>,
+    /// The surface's rules that fail when judged on the base's suite (its cases, their
+    /// difficulties and metric labels): what the suite edit hides. Each raises the change
+    /// to `exec`, so the people who own the bar decide whether the new expectations stand.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_rules: Vec<RuleResult>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -342,14 +347,27 @@ pub fn judge_surface(input: SurfaceInput) -> SurfaceReport {
         notes.push(suite_note(&input.suite_changes));
     }
     let against_base_suite = input.base_suite.as_ref().map(|sides| {
-        let flips = pair(Some(&sides.base), Some(&sides.head));
+        let judged = judge_surface(SurfaceInput {
+            name: input.name.clone(),
+            change: SurfaceChange::Modified,
+            changed_files: Vec::new(),
+            gated: input.gated,
+            thresholds: input.thresholds.clone(),
+            base: Some(sides.base.clone()),
+            head: Some(sides.head.clone()),
+            settings: SidePair::default(),
+            suite_changes: Vec::new(),
+            base_suite: None,
+            notes: Vec::new(),
+        });
         let ids = |flips: &[Flip]| flips.iter().map(|f| f.id.clone()).collect::<Vec<_>>();
         AgainstBaseSuite {
             cases: sides.head.cases.len(),
             base: side_stats(&sides.base),
             head: side_stats(&sides.head),
-            regressions: ids(&flips.regressions),
-            fixes: ids(&flips.fixes),
+            regressions: ids(&judged.regressions),
+            fixes: ids(&judged.fixes),
+            failed_rules: judged.rules.into_iter().filter(|r| !r.ok).collect(),
         }
     });
     if let Some(against) = &against_base_suite {
