@@ -2254,7 +2254,7 @@ mod tests {
     const GRADER_TIMEOUT: Duration = Duration::from_secs(10);
 
     async fn exec(argv: &[&str], output: &str) -> Outcome {
-        run_exec_grader(&strings(argv), output, GRADER_TIMEOUT).await
+        run_exec_grader(&strings(argv), output, GRADER_TIMEOUT, None).await
     }
 
     #[tokio::test]
