@@ -2314,7 +2314,7 @@ mod tests {
     async fn exec_timeout_kills_the_grader() {
         let started = std::time::Instant::now();
         let argv = strings(&["sleep", "5"]);
-        let outcome = run_exec_grader(&argv, "x", Duration::from_millis(200)).await;
+        let outcome = run_exec_grader(&argv, "x", Duration::from_millis(200), None).await;
         assert!(started.elapsed() < Duration::from_secs(3));
         assert!(!outcome.pass);
         assert_eq!(
@@ -2350,7 +2350,7 @@ mod tests {
     #[tokio::test]
     async fn exec_empty_argv_measured_nothing() {
         assert!(is_ungraded(
-            &run_exec_grader(&[], "x", GRADER_TIMEOUT).await
+            &run_exec_grader(&[], "x", GRADER_TIMEOUT, None).await
         ));
     }
 
