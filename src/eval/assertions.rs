@@ -2360,7 +2360,7 @@ mod tests {
         let Evaluation::NeedsExec { argv } = assertion.evaluate("all clear", &facts()) else {
             panic!("exec needs the grader");
         };
-        let raw = run_exec_grader(&argv, "all clear", GRADER_TIMEOUT).await;
+        let raw = run_exec_grader(&argv, "all clear", GRADER_TIMEOUT, None).await;
         let finished = assertion.finish(raw);
         assert!(finished.pass);
         assert_eq!(finished.reason, "not: grader \"sh\" exited with status 1");
