@@ -859,6 +859,17 @@ impl Loader<'_, '_, '_> {
             }
         };
         let request = runner::build_request(&endpoint, suite.params(), Vec::new());
+        if side == Side::Head {
+            let unsent = plan.trust.unsent_parameters(&request.params);
+            if !unsent.is_empty() {
+                return Err(Problem::Blocker(format!(
+                    "surface `{}`: the head sets request parameter(s) `{}`, which are not sampling parameters (they could reroute or multiply the calls); set only {} in front matter or `parameters`",
+                    surface.name,
+                    unsent.join("`, `"),
+                    gate::trust::SAMPLING_PARAMETERS.join(", ")
+                )));
+            }
+        }
         let prices = PriceTable::new(plan.policy.price.clone());
         // A provider's own price is for the model the base configures on it; a side that
         // runs another model is priced at that model's price.

@@ -42,6 +42,37 @@ impl Side {
 /// Provider keys a side may set for itself: what is measured.
 const MEASURED_KEYS: [&str; 2] = ["model", "parameters"];
 
+/// Request parameters a head may set (front matter or `parameters`): how the model
+/// samples. Anything else could reroute or multiply the calls on a gateway (`api_base`,
+/// `api_key`, `n`, `store`…), so the head's other keys are not sent.
+pub const SAMPLING_PARAMETERS: &[&str] = &[
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "max_output_tokens",
+    "stop",
+    "stop_sequences",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "repetition_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "response_format",
+    "reasoning_effort",
+    "reasoning",
+    "thinking",
+    "verbosity",
+    "system",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+];
+
 /// What one run may use, side by side.
 pub struct Trust {
     head_trust: HeadTrust,
@@ -184,6 +215,25 @@ impl Trust {
             return head.clone();
         }
         mapped
+    }
+
+    /// The head's request parameters that are not sampling parameters (or `n` other than
+    /// 1), which the gate does not send; empty when the head is trusted.
+    pub fn unsent_parameters(
+        &self,
+        parameters: &serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<String> {
+        if self.head_trust == HeadTrust::Trusted {
+            return Vec::new();
+        }
+        parameters
+            .iter()
+            .filter(|(key, value)| match key.as_str() {
+                "n" => value.as_u64() != Some(1),
+                key => !SAMPLING_PARAMETERS.contains(&key),
+            })
+            .map(|(key, _)| key.clone())
+            .collect()
     }
 
     /// The `exec` assertions of `head` cases whose command the base's suite does not run:
