@@ -180,7 +180,6 @@ fn check_grades_rubrics_with_the_gate_grader() {
 /// provider that always answers "30 days": tier self, pass. Where answers come from is
 /// the base's to decide; a switch of provider (at least of kind) must not be `self`.
 #[test]
-#[ignore = "red-team finding, open: run with --ignored"]
 fn switching_the_surface_to_a_base_stub_provider_is_not_self() {
     let (report, code, _) = gate(
         |repo, server| {

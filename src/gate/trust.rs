@@ -202,6 +202,19 @@ impl Trust {
             ("entry", path(&mapped.entry) != path(&head.entry)),
             ("cases", path(&mapped.cases) != path(&head.cases)),
         ];
+        // Another provider the base defines is measured like a model change, unless it
+        // answers another way (another kind: a command or a cassette instead of a model).
+        let provider = |s: &Surface| s.provider.as_ref().map(|p| p.get_ref().clone());
+        if let (Some(from), Some(to)) = (provider(base), provider(head)) {
+            let kind = |name: &str| self.base.provider.get(name).map(|p| p.get_ref().kind);
+            if from != to && kind(&from) != kind(&to) {
+                self.overridden.push(format!(
+                    "surface `{name}`: the change moves it from provider `{from}` to `{to}`, which answers another way ({} → {}); where answers come from is the base's to decide",
+                    kind(&from).map(|k| format!("{k:?}").to_lowercase()).unwrap_or_default(),
+                    kind(&to).map(|k| format!("{k:?}").to_lowercase()).unwrap_or_default(),
+                ));
+            }
+        }
         let mut changed = false;
         for (key, differs) in differs {
             if differs {
