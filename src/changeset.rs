@@ -106,8 +106,20 @@ pub struct Sides<'a> {
     pub new_map: &'a SurfaceMap,
     /// The config as of the old side, when it has one.
     pub old_map: Option<&'a SurfaceMap>,
+    /// The base branch's config, whose surfaces the gate judges (it may have surfaces the
+    /// old and new sides never had: added on the base after the branch started).
+    pub policy_map: Option<&'a SurfaceMap>,
     /// Repo-relative path of the config file.
     pub config_path: &'a str,
+}
+
+impl Sides<'_> {
+    /// Every config the paths are mapped with.
+    fn maps(&self) -> impl Iterator<Item = &SurfaceMap> {
+        std::iter::once(self.new_map)
+            .chain(self.old_map)
+            .chain(self.policy_map)
+    }
 }
 
 /// The config a change set maps files with: its text and where it lives.
@@ -127,6 +139,18 @@ pub fn assemble(
     old: &dyn Snapshot,
     new: &dyn Snapshot,
     config: ConfigSource<'_>,
+    raw: impl FnOnce(&Sides<'_>) -> Result<Vec<FileChange>, GitError>,
+) -> Result<ChangeSet, crate::error::Error> {
+    assemble_with(repo, old, new, config, None, raw)
+}
+
+/// [`assemble`], also mapping paths with the base branch's surfaces (`policy`).
+pub fn assemble_with(
+    repo: &Repo,
+    old: &dyn Snapshot,
+    new: &dyn Snapshot,
+    config: ConfigSource<'_>,
+    policy: Option<&SurfaceMap>,
     raw: impl FnOnce(&Sides<'_>) -> Result<Vec<FileChange>, GitError>,
 ) -> Result<ChangeSet, crate::error::Error> {
     let new_map =
@@ -155,6 +179,7 @@ pub fn assemble(
         new,
         new_map: &new_map,
         old_map: old_map.as_ref(),
+        policy_map: policy,
         config_path: config.repo_path,
     };
     let (changes, more_warnings) = build(&sides, raw(&sides)?)?;
@@ -234,13 +259,13 @@ impl<'s, 'a> Mapper<'s, 'a> {
             };
             return Ok((Via::Config, surfaces.into_iter().collect()));
         }
-        let by_cases: BTreeSet<String> = std::iter::once(sides.new_map)
-            .chain(sides.old_map)
+        let by_cases: BTreeSet<String> = sides
+            .maps()
             .flat_map(|map| paths.iter().flat_map(move |p| map.surfaces_with_cases(p)))
             .map(String::from)
             .collect();
-        let globbed: BTreeSet<String> = std::iter::once(sides.new_map)
-            .chain(sides.old_map)
+        let globbed: BTreeSet<String> = sides
+            .maps()
             .flat_map(|map| paths.iter().flat_map(move |p| map.surfaces_matching(p)))
             .map(String::from)
             .collect();
@@ -274,12 +299,10 @@ impl<'s, 'a> Mapper<'s, 'a> {
     fn relevant(&mut self, path: &str) -> Result<bool, GitError> {
         let sides = self.sides;
         let cheap = path == sides.config_path
-            || std::iter::once(sides.new_map)
-                .chain(sides.old_map)
-                .any(|map| {
-                    map.surfaces_with_cases(path).next().is_some()
-                        || map.surfaces_matching(path).next().is_some()
-                });
+            || sides.maps().any(|map| {
+                map.surfaces_with_cases(path).next().is_some()
+                    || map.surfaces_matching(path).next().is_some()
+            });
         if cheap {
             return Ok(true);
         }
@@ -334,6 +357,7 @@ fn include_map(
     let mut map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let plans: Vec<(&dyn Snapshot, &SurfaceMap)> = std::iter::once((sides.new, sides.new_map))
         .chain(sides.old_map.map(|m| (sides.old, m)))
+        .chain(sides.policy_map.map(|m| (sides.new, m)))
         .collect();
     for (side, (snapshot, surfaces)) in plans.into_iter().enumerate() {
         for surface in &surfaces.surfaces {

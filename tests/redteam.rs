@@ -380,7 +380,6 @@ fn a_premium_variant_is_not_priced_as_its_family() {
 /// base branch's: a prompt that `main` put under a gated council surface after the branch
 /// was cut is edited without any eval, at tier self.
 #[test]
-#[ignore = "red-team finding, open: run with --ignored"]
 fn the_base_branchs_surfaces_map_the_change() {
     let server = honest(Lie::default());
     let repo = TestRepo::new();

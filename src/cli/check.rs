@@ -207,9 +207,15 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
         repo_path: &config_path,
         bytes: &mapping.bytes,
     };
-    let mut changes = changeset::assemble(repo, &old, &new, source, |_| {
-        repo.diff_commits(merge_base, head)
-    })?;
+    // The base branch's surfaces map the change too: it may gate files the branch's own
+    // config never mentions (a surface added on the base after the branch started).
+    let policy_map = base_config
+        .as_ref()
+        .and_then(|c| config::SurfaceMap::parse(&c.origin, &c.bytes).ok());
+    let mut changes =
+        changeset::assemble_with(repo, &old, &new, source, policy_map.as_ref(), |_| {
+            repo.diff_commits(merge_base, head)
+        })?;
     print_warnings(&changes.warnings);
     changes.base_label = base_name;
     changes.head_label = head_arg.clone();
@@ -236,20 +242,26 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
         .or(head_config.as_ref())
         .map(|c| &c.config);
     let policy = policy_config.ok_or_else(|| Error::usage("no config"))?;
+    let old_config = read_config(&old, &config_path, "merge base").ok().flatten();
     let plans = plan_surfaces(
         &changes,
         base_config.as_ref().map(|c| &c.config),
+        old_config.as_ref().map(|c| &c.config),
         head_config.as_ref().map(|c| &c.config),
     );
     let tiers: Vec<Tier> = plans.iter().map(|p| p.definition().tier).collect();
+    // What the change loosens is what it changes: the head against its merge base (the base
+    // branch's later changes are not the change's), else against the base branch.
     let mut decision = gate::tier::decide(
         &tiers,
         plans.len(),
-        base_config.as_ref().map(|c| &c.config),
+        old_config
+            .as_ref()
+            .or(base_config.as_ref())
+            .map(|c| &c.config),
         head_config.as_ref().map(|c| &c.config),
     );
     drill_notes(policy, &base_tip, &plans, &mut context)?;
-    let old_config = read_config(&old, &config_path, "merge base").ok().flatten();
     let root = repo
         .workdir()
         .map(Path::to_path_buf)
@@ -505,6 +517,9 @@ struct Plan<'c> {
     policy: &'c Surface,
     head: Option<&'c Surface>,
     changed_files: Vec<String>,
+    /// Added on the base branch after this branch started: measured with the base's
+    /// definition on the head's files.
+    behind: bool,
 }
 
 impl Plan<'_> {
@@ -516,6 +531,7 @@ impl Plan<'_> {
 fn plan_surfaces<'c>(
     changes: &ChangeSet,
     base: Option<&'c Config>,
+    merge_base: Option<&'c Config>,
     head: Option<&'c Config>,
 ) -> Vec<Plan<'c>> {
     let find = |config: Option<&'c Config>, name: &str| {
@@ -531,7 +547,12 @@ fn plan_surfaces<'c>(
         .iter()
         .filter_map(|name| {
             let (in_base, in_head) = (find(base, name), find(head, name));
+            // A surface the base branch added after the branch started is measured on the
+            // head as the base defines it (no base side to compare).
+            let behind = in_base.is_some() && in_head.is_none() && find(merge_base, name).is_none();
+            let in_head = if behind { in_base } else { in_head };
             let change = match (in_base, in_head) {
+                (Some(_), Some(_)) if behind => SurfaceChange::Added,
                 (Some(_), Some(_)) => SurfaceChange::Modified,
                 (None, Some(_)) => SurfaceChange::Added,
                 (Some(_), None) => SurfaceChange::Removed,
@@ -549,6 +570,7 @@ fn plan_surfaces<'c>(
                 policy: in_base.or(in_head)?,
                 head: in_head,
                 changed_files,
+                behind,
             })
         })
         .collect()
@@ -690,6 +712,9 @@ impl Loader<'_, '_, '_> {
     /// Loads one surface's sides and queues its targets.
     fn prepare(&mut self, surface: &Plan<'_>) -> Prepared {
         let mut prepared = Prepared::default();
+        if surface.behind {
+            prepared.notes.push("the base branch added this surface after this branch started: measured on the head as the base defines it, with nothing to compare (rebase onto the base for a comparison)".into());
+        }
         if !surface.policy.gate || surface.change == SurfaceChange::Removed {
             return prepared;
         }
