@@ -1,9 +1,8 @@
-//! Red-team findings (branch h-redteam): each test is one NEW way a pull request turns an
-//! honest base's `blocked` into `pass`, runs its own code, reaches a server of its choosing
-//! or crashes the gate. The base is honest: a surface whose cases expect "30 days"; the head
-//! changes the prompt to "14 days" (normally blocked 1.0 → 0.0). Every test here FAILS on
-//! the main of 2026-12-01 and states the behaviour the SPEC asks for; they are `#[ignore]`d
-//! so the suite stays green: `cargo test --test redteam -- --ignored` shows them failing.
+//! Second-round attacks from an adversarial review: each test is one way a pull request
+//! tried to turn an honest base's `blocked` into `pass`, run its own code, reach a server of
+//! its choosing or crash the gate. The base is honest: a surface whose cases expect "30
+//! days"; the head changes the prompt to "14 days" (normally blocked 1.0 → 0.0). Each test
+//! failed before its fix and states the behaviour the SPEC asks for.
 
 mod common;
 #[path = "common/http.rs"]
