@@ -512,6 +512,40 @@ fn content(repo: &Repo, side: &FileSide) -> Result<Content, GitError> {
     })
 }
 
+/// Where change records live: Markdown files holding a change's artifacts.
+pub const CHANGE_RECORDS: &str = ".promptgate/changes/";
+
+/// Whether a file change adds or edits a change record.
+pub fn is_change_record(change: &crate::git::FileChange) -> bool {
+    change.path.starts_with(CHANGE_RECORDS)
+        && change.path.ends_with(".md")
+        && matches!(
+            change.status,
+            crate::git::Status::Added | crate::git::Status::Modified | crate::git::Status::Renamed
+        )
+}
+
+/// The change records added or edited between two commits, as (path, text) read from
+/// `snapshot` (the newer side).
+pub fn change_records(
+    repo: &Repo,
+    old: git2::Oid,
+    new: git2::Oid,
+    snapshot: &dyn crate::git::Snapshot,
+) -> Result<Vec<(String, String)>, GitError> {
+    let mut records = Vec::new();
+    for change in repo
+        .diff_commits(old, new)?
+        .iter()
+        .filter(|c| is_change_record(c))
+    {
+        if let Some(text) = snapshot.read_text(&change.path)? {
+            records.push((change.path.clone(), text));
+        }
+    }
+    Ok(records)
+}
+
 /// All surfaces named by the changes, sorted and unique.
 pub fn affected_surfaces(changes: &[PromptChange]) -> Vec<String> {
     let set: BTreeSet<&String> = changes.iter().flat_map(|c| &c.surfaces).collect();

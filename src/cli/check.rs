@@ -1117,7 +1117,7 @@ fn check_artifacts(
     if let Some(body) = pr_body {
         texts.push(("PR description".into(), body));
     }
-    texts.extend(gate::change_records(repo, merge_base, head_oid, head)?);
+    texts.extend(changeset::change_records(repo, merge_base, head_oid, head)?);
     let documents: Vec<Document<'_>> = texts
         .iter()
         .map(|(source, markdown)| Document { source, markdown })
@@ -1230,7 +1230,7 @@ pub const SHARD_FILE: &str = "shard.json";
 fn write_shard(dir: &Path, shard: &str, context: &Context, inputs: &[SurfaceInput]) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
     let file = ShardFile {
-        schema_version: crate::report::json::SCHEMA_VERSION,
+        schema_version: crate::gate::SCHEMA_VERSION,
         shard: shard.to_string(),
         context: context.clone(),
         inputs: inputs.to_vec(),

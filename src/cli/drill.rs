@@ -241,7 +241,7 @@ impl<'a> Drill<'a> {
             && seconds <= limit
             && self.reasons.is_empty();
         Ok(DrillReport {
-            schema_version: crate::report::json::SCHEMA_VERSION,
+            schema_version: crate::gate::SCHEMA_VERSION,
             surface: name,
             date: crate::util::time::today(),
             from: self.from.to_string(),

@@ -189,7 +189,7 @@ fn missing_records(
     let mut record_paths: Vec<String> = repo
         .diff_staged(head)?
         .into_iter()
-        .filter(crate::gate::is_change_record)
+        .filter(crate::changeset::is_change_record)
         .map(|c| c.path)
         .collect();
     let default = repo
@@ -200,7 +200,7 @@ fn missing_records(
             record_paths.extend(
                 repo.diff_commits(merge_base, head)?
                     .into_iter()
-                    .filter(crate::gate::is_change_record)
+                    .filter(crate::changeset::is_change_record)
                     .map(|c| c.path),
             );
         }

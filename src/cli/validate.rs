@@ -77,7 +77,7 @@ struct ValidationJson<'a> {
 
 fn print_json(validation: &Validation) {
     let doc = ValidationJson {
-        schema_version: crate::report::json::SCHEMA_VERSION,
+        schema_version: crate::gate::SCHEMA_VERSION,
         ok: validation.errors() == 0,
         validation,
     };

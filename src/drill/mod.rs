@@ -152,7 +152,7 @@ pub fn find_plan(repo: &Repo, change: Oid) -> Result<artifacts::ArtifactStatus, 
     let mut texts: Vec<(String, String)> = Vec::new();
     if let Ok(parent) = commit.parent(0) {
         let snapshot = repo.tree_snapshot(change)?;
-        texts.extend(crate::gate::change_records(
+        texts.extend(crate::changeset::change_records(
             repo,
             parent.id(),
             change,
@@ -301,17 +301,33 @@ fn clean_up_on_interrupt(repo_dir: &Path, temp_dir: &Path) {
                 return;
             };
             runtime.block_on(async {
-                use tokio::signal::unix::{signal, SignalKind};
-                let mut terminate = signal(SignalKind::terminate()).ok();
-                let mut interrupt = signal(SignalKind::interrupt()).ok();
-                let _ = ready_tx.send(());
-                tokio::select! {
-                    _ = async { if let Some(s) = interrupt.as_mut() { s.recv().await; } else { std::future::pending::<()>().await } } => {}
-                    _ = async { if let Some(s) = terminate.as_mut() { s.recv().await; } else { std::future::pending::<()>().await } } => {}
+                #[cfg(unix)]
+                {
+                    use tokio::signal::unix::{signal, SignalKind};
+                    let mut terminate = signal(SignalKind::terminate()).ok();
+                    let mut interrupt = signal(SignalKind::interrupt()).ok();
+                    let _ = ready_tx.send(());
+                    tokio::select! {
+                        _ = async { if let Some(s) = interrupt.as_mut() { s.recv().await; } else { std::future::pending::<()>().await } } => {}
+                        _ = async { if let Some(s) = terminate.as_mut() { s.recv().await; } else { std::future::pending::<()>().await } } => {}
+                    }
+                }
+                // Elsewhere Ctrl-C is the one interruption there is.
+                #[cfg(not(unix))]
+                {
+                    let _ = ready_tx.send(());
+                    if tokio::signal::ctrl_c().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
                 }
             });
             if let Some(pid) = COMMAND.lock().ok().and_then(|c| *c) {
+                #[cfg(unix)]
                 let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+                #[cfg(windows)]
+                let _ = std::process::Command::new("taskkill")
+                    .args(["/PID", &pid.to_string(), "/T", "/F"])
+                    .status();
             }
             if let Ok(active) = ACTIVE.lock() {
                 if let Some((repo_dir, temp_dir)) = active.as_ref() {

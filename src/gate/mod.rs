@@ -18,6 +18,10 @@ pub use rules::{
     judge_surface, SideResult, SurfaceChange, SurfaceInput, SurfaceReport, Thresholds,
 };
 
+/// The version of the documents promptgate writes (`report.json`, `eval.json`, shards):
+/// raised when a field changes meaning.
+pub const SCHEMA_VERSION: u32 = 1;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
@@ -45,40 +49,6 @@ impl Verdict {
             Verdict::Error => "error",
         }
     }
-}
-
-/// Where change records live: Markdown files holding a change's artifacts.
-pub const CHANGE_RECORDS: &str = ".promptgate/changes/";
-
-/// Whether a file change adds or edits a change record.
-pub fn is_change_record(change: &crate::git::FileChange) -> bool {
-    change.path.starts_with(CHANGE_RECORDS)
-        && change.path.ends_with(".md")
-        && matches!(
-            change.status,
-            crate::git::Status::Added | crate::git::Status::Modified | crate::git::Status::Renamed
-        )
-}
-
-/// The change records added or edited between two commits, as (path, text) read from
-/// `snapshot` (the newer side).
-pub fn change_records(
-    repo: &crate::git::Repo,
-    old: git2::Oid,
-    new: git2::Oid,
-    snapshot: &dyn crate::git::Snapshot,
-) -> Result<Vec<(String, String)>, crate::git::GitError> {
-    let mut records = Vec::new();
-    for change in repo
-        .diff_commits(old, new)?
-        .iter()
-        .filter(|c| is_change_record(c))
-    {
-        if let Some(text) = snapshot.read_text(&change.path)? {
-            records.push((change.path.clone(), text));
-        }
-    }
-    Ok(records)
 }
 
 /// Who must approve, and who has.
@@ -230,7 +200,7 @@ pub fn decide(context: Context, surfaces: Vec<SurfaceReport>) -> Report {
             .map(move |n| format!("surface `{}`: {n}", s.name))
     }));
     Report {
-        schema_version: crate::report::json::SCHEMA_VERSION,
+        schema_version: SCHEMA_VERSION,
         verdict,
         exit_code: verdict.exit_code(),
         base: context.base,

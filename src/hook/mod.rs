@@ -146,6 +146,14 @@ fn is_ours(path: &Path) -> bool {
     std::fs::read_to_string(path).is_ok_and(|text| text.contains(MARKER))
 }
 
+/// Git runs a hook only when it is executable (on Windows, Git for Windows runs it by its
+/// `#!` line: nothing to set).
+#[cfg(not(unix))]
+fn make_executable(_path: &Path) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
 fn make_executable(path: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mut permissions = std::fs::metadata(path)

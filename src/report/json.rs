@@ -6,7 +6,7 @@ use crate::changeset::{ChangeSet, FileKind, PromptChange, Via};
 use crate::git::Status;
 
 /// Version of the JSON documents promptgate writes; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub use crate::gate::SCHEMA_VERSION;
 
 #[derive(Serialize)]
 struct ChangeSetJson<'a> {
