@@ -189,10 +189,96 @@ pub struct MetricStats {
     pub head: Option<f64>,
 }
 
+/// Which bound of a named metric a rule checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricBound {
+    Min,
+    Max,
+    MaxDrop,
+}
+
+impl MetricBound {
+    fn as_str(self) -> &'static str {
+        match self {
+            MetricBound::Min => "min",
+            MetricBound::Max => "max",
+            MetricBound::MaxDrop => "max_drop",
+        }
+    }
+}
+
+/// A rule's identity: which threshold it checks. Written as in `report.json`:
+/// `min_pass_rate`, `max_drop`, `mcnemar`, `tail_min_pass_rate`, `metric:NAME:min|max|max_drop`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleId {
+    MinPassRate,
+    MaxDrop,
+    Mcnemar,
+    TailMinPassRate,
+    Metric { name: String, bound: MetricBound },
+}
+
+impl std::fmt::Display for RuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuleId::MinPassRate => f.write_str("min_pass_rate"),
+            RuleId::MaxDrop => f.write_str("max_drop"),
+            RuleId::Mcnemar => f.write_str("mcnemar"),
+            RuleId::TailMinPassRate => f.write_str("tail_min_pass_rate"),
+            RuleId::Metric { name, bound } => write!(f, "metric:{name}:{}", bound.as_str()),
+        }
+    }
+}
+
+impl std::str::FromStr for RuleId {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match text {
+            "min_pass_rate" => RuleId::MinPassRate,
+            "max_drop" => RuleId::MaxDrop,
+            "mcnemar" => RuleId::Mcnemar,
+            "tail_min_pass_rate" => RuleId::TailMinPassRate,
+            other => {
+                let metric = other
+                    .strip_prefix("metric:")
+                    .and_then(|m| m.rsplit_once(':'));
+                let Some((name, bound)) = metric else {
+                    return Err(format!("`{other}` is not a rule"));
+                };
+                let bound = match bound {
+                    "min" => MetricBound::Min,
+                    "max" => MetricBound::Max,
+                    "max_drop" => MetricBound::MaxDrop,
+                    _ => return Err(format!("`{other}` is not a rule")),
+                };
+                RuleId::Metric {
+                    name: name.to_string(),
+                    bound,
+                }
+            }
+        })
+    }
+}
+
+impl Serialize for RuleId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RuleId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// One rule's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleResult {
-    pub rule: String,
+    pub rule: RuleId,
     pub value: Option<f64>,
     pub threshold: Option<f64>,
     pub ok: bool,
@@ -635,7 +721,7 @@ fn rules(
     let head_rate = head.as_ref().map(|h| h.pass_rate);
     if let Some(min) = t.min_pass_rate {
         rules.push(at_least(
-            "min_pass_rate",
+            RuleId::MinPassRate,
             head_rate,
             min,
             "the head has no results",
@@ -648,14 +734,14 @@ fn rules(
             .map(|(b, h)| b.pass_rate - h.pass_rate);
         rules.push(match drop {
             Some(drop) => RuleResult {
-                rule: "max_drop".into(),
+                rule: RuleId::MaxDrop,
                 value: Some(drop),
                 threshold: Some(max),
                 ok: drop <= max + EPSILON,
                 note: None,
             },
             None => RuleResult {
-                rule: "max_drop".into(),
+                rule: RuleId::MaxDrop,
                 value: None,
                 threshold: Some(max),
                 ok: input.change == SurfaceChange::Added,
@@ -666,7 +752,7 @@ fn rules(
     let (b, c) = (flips.regressions.len(), flips.fixes.len());
     rules.push(match mcnemar_p {
         Some(p) => RuleResult {
-            rule: "mcnemar".into(),
+            rule: RuleId::Mcnemar,
             value: Some(p),
             threshold: Some(t.significance),
             ok: !(b > c && p < t.significance),
@@ -675,7 +761,7 @@ fn rules(
             )),
         },
         None => RuleResult {
-            rule: "mcnemar".into(),
+            rule: RuleId::Mcnemar,
             value: None,
             threshold: Some(t.significance),
             ok: input.change == SurfaceChange::Added,
@@ -684,9 +770,9 @@ fn rules(
     });
     if let Some(min) = t.tail_min_pass_rate {
         rules.push(match tail {
-            Some(tail) => at_least("tail_min_pass_rate", Some(tail.head_pass_rate), min, ""),
+            Some(tail) => at_least(RuleId::TailMinPassRate, Some(tail.head_pass_rate), min, ""),
             None => RuleResult {
-                rule: "tail_min_pass_rate".into(),
+                rule: RuleId::TailMinPassRate,
                 value: None,
                 threshold: Some(min),
                 ok: false,
@@ -695,6 +781,10 @@ fn rules(
         });
     }
     for rule in &t.metrics {
+        let metric = |bound| RuleId::Metric {
+            name: rule.name.clone(),
+            bound,
+        };
         let stats = metrics.iter().find(|m| m.name == rule.name);
         let head_mean = stats.and_then(|s| s.head);
         let unmeasured = format!(
@@ -703,7 +793,7 @@ fn rules(
         );
         if let Some(min) = rule.min {
             rules.push(at_least(
-                &format!("metric:{}:min", rule.name),
+                metric(MetricBound::Min),
                 head_mean,
                 min,
                 &unmeasured,
@@ -712,14 +802,14 @@ fn rules(
         if let Some(max) = rule.max {
             rules.push(match head_mean {
                 Some(v) => RuleResult {
-                    rule: format!("metric:{}:max", rule.name),
+                    rule: metric(MetricBound::Max),
                     value: Some(v),
                     threshold: Some(max),
                     ok: v <= max + EPSILON,
                     note: None,
                 },
                 None => RuleResult {
-                    rule: format!("metric:{}:max", rule.name),
+                    rule: metric(MetricBound::Max),
                     value: None,
                     threshold: Some(max),
                     ok: false,
@@ -731,14 +821,14 @@ fn rules(
             let drop = stats.and_then(|s| s.base.zip(s.head)).map(|(b, h)| b - h);
             rules.push(match drop {
                 Some(drop) => RuleResult {
-                    rule: format!("metric:{}:max_drop", rule.name),
+                    rule: metric(MetricBound::MaxDrop),
                     value: Some(drop),
                     threshold: Some(max_drop),
                     ok: drop <= max_drop + EPSILON,
                     note: None,
                 },
                 None => RuleResult {
-                    rule: format!("metric:{}:max_drop", rule.name),
+                    rule: metric(MetricBound::MaxDrop),
                     value: None,
                     threshold: Some(max_drop),
                     ok: input.change == SurfaceChange::Added && head_mean.is_some(),
@@ -754,17 +844,17 @@ fn rules(
     rules
 }
 
-fn at_least(rule: &str, value: Option<f64>, min: f64, unmeasured: &str) -> RuleResult {
+fn at_least(rule: RuleId, value: Option<f64>, min: f64, unmeasured: &str) -> RuleResult {
     match value {
         Some(v) => RuleResult {
-            rule: rule.into(),
+            rule,
             value: Some(v),
             threshold: Some(min),
             ok: v + EPSILON >= min,
             note: None,
         },
         None => RuleResult {
-            rule: rule.into(),
+            rule,
             value: None,
             threshold: Some(min),
             ok: false,
@@ -821,6 +911,27 @@ mod tests {
     }
 
     #[test]
+    fn rule_ids_read_as_they_are_written() {
+        for text in [
+            "min_pass_rate",
+            "max_drop",
+            "mcnemar",
+            "tail_min_pass_rate",
+            "metric:a:b:max_drop",
+            "metric:acc:min",
+        ] {
+            let id: RuleId = text.parse().unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(id.to_string(), text);
+            assert_eq!(
+                serde_json::to_value(&id).ok(),
+                Some(serde_json::json!(text))
+            );
+        }
+        assert!("metric:acc:mean".parse::<RuleId>().is_err());
+        assert!("min_rate".parse::<RuleId>().is_err());
+    }
+
+    #[test]
     fn a_side_that_lost_cases_is_incomplete_whatever_its_cases_say() {
         let mut lost = side(vec![case("a", Pass, false, None)]);
         lost.complete = false;
@@ -847,7 +958,7 @@ mod tests {
         );
         surface.change = SurfaceChange::Modified;
         let judged = judge_surface(surface);
-        let drop = judged.rules.iter().find(|r| r.rule == "max_drop");
+        let drop = judged.rules.iter().find(|r| r.rule == RuleId::MaxDrop);
         assert!(
             drop.is_some_and(|r| !r.ok
                 && r.note
@@ -940,12 +1051,16 @@ mod tests {
             ..thresholds()
         };
         let report = judge_surface(input(Some(base), head, loose));
-        let mcnemar = report.rules.iter().find(|r| r.rule == "mcnemar").unwrap();
+        let mcnemar = report
+            .rules
+            .iter()
+            .find(|r| r.rule == RuleId::Mcnemar)
+            .unwrap();
         assert!(!mcnemar.ok && mcnemar.value.unwrap() < 0.01, "{mcnemar:?}");
         assert!(report
             .rules
             .iter()
-            .filter(|r| r.rule != "mcnemar")
+            .filter(|r| r.rule != RuleId::Mcnemar)
             .all(|r| r.ok));
     }
 
@@ -971,7 +1086,7 @@ mod tests {
             report
                 .rules
                 .iter()
-                .find(|r| r.rule == name)
+                .find(|r| r.rule.to_string() == name)
                 .cloned()
                 .unwrap()
         };
@@ -1023,7 +1138,7 @@ mod tests {
         let tail_rule = report
             .rules
             .iter()
-            .find(|r| r.rule == "tail_min_pass_rate")
+            .find(|r| r.rule == RuleId::TailMinPassRate)
             .unwrap();
         assert_eq!((tail_rule.value, tail_rule.ok), (Some(0.0), false));
         assert_eq!(report.tail.as_ref().map(|t| t.cases), Some(2));
@@ -1072,7 +1187,7 @@ mod tests {
         assert!(report
             .rules
             .iter()
-            .find(|r| r.rule == "max_drop")
+            .find(|r| r.rule == RuleId::MaxDrop)
             .unwrap()
             .note
             .as_deref()

@@ -254,7 +254,7 @@ fn surfaces_table(out: &mut String, report: &crate::gate::Report) {
             let _ = writeln!(
                 out,
                 "| {} | {value}{note} | {threshold} | {} |",
-                cell(&code(&r.rule)),
+                cell(&code(&r.rule.to_string())),
                 if r.ok { "✅" } else { "❌" }
             );
         }
