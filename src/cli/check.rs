@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::pull::{self, Pull};
+use super::Format;
 use super::{open_repo, print_warnings, use_color, CheckArgs, Cli};
 use crate::changeset::{self, ChangeSet, ConfigSource};
 use crate::config::{self, Config, Surface, Tier};
@@ -28,7 +29,7 @@ use crate::gate::{
 };
 use crate::git::{FileEntry, Repo, Snapshot, TreeSnapshot};
 use crate::github;
-use crate::report::{self, Format};
+use crate::report;
 
 /// A finished check: the report, and what the other outputs draw on.
 pub struct Checked {

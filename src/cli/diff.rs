@@ -1,12 +1,13 @@
 //! `promptgate diff`: resolves the two sides, reads the config of each, builds the change
 //! set and prints it in the chosen format.
 
+use super::Format;
 use super::{open_repo, print_warnings, read_config, use_color, Cli, DiffArgs};
 use crate::changeset::{self, ChangeSet, Sides};
 use crate::error::Result;
 use crate::exit;
 use crate::git::{GitError, Repo, Snapshot};
-use crate::report::{self, terminal::Style, Format};
+use crate::report::{self, terminal::Style};
 
 pub(super) fn run(cli: &Cli, args: &DiffArgs) -> Result<i32> {
     let repo = open_repo()?;

@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::Format;
 use super::{open_repo, print_warnings, read_config, use_color, Cli, EvalArgs};
 use crate::config::{self, Config, Surface};
 use crate::diagnostic::Diagnostic;
@@ -16,7 +17,7 @@ use crate::eval::providers::{self, Endpoint};
 use crate::eval::runner::{self, Options, Shard, Target};
 use crate::eval::suite;
 use crate::exit;
-use crate::report::{self, Format};
+use crate::report;
 
 pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
     if args.format == Format::Markdown {

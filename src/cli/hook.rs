@@ -8,6 +8,7 @@
 use std::io::{BufRead, IsTerminal};
 
 use super::check::{self, Checked};
+use super::Format;
 use super::{open_repo, CheckArgs, Cli, HookArgs, HookCommand};
 use crate::changeset::{self, ChangeSet, ConfigSource};
 use crate::config::{self, Config, Tier};
@@ -19,7 +20,7 @@ use crate::gate::artifacts::{self, Document, Headings};
 use crate::gate::{tier, Verdict};
 use crate::git::{FileEntry, Repo, Snapshot};
 use crate::hook;
-use crate::report::{terminal, Format};
+use crate::report::terminal;
 
 pub(super) fn run(cli: &Cli, args: &HookArgs) -> Result<i32> {
     match &args.command {

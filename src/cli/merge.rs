@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::check::{emit, Checked, ShardFile, SHARD_FILE};
+use super::Format;
 use super::{Cli, MergeArgs};
 use crate::error::{Error, Result};
 use crate::eval::runner::{Accumulator, CaseRecord, Latency, MetricValue, RunResult, Shard};
 use crate::gate::rules::BaseSuiteSides;
 use crate::gate::{self, SideResult, SurfaceInput};
-use crate::report::{self, Format};
+use crate::report;
 
 /// The file `eval --out DIR` writes.
 const EVAL_FILE: &str = "eval.json";

@@ -20,7 +20,6 @@ use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::git::{Repo, Snapshot};
-use crate::report::Format;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,6 +46,14 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// An output format, as `--format` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

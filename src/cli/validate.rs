@@ -2,12 +2,12 @@
 
 use serde::Serialize;
 
+use super::Format;
 use super::{open_repo, print_warnings, read_config, Cli, ValidateArgs};
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::git::{Snapshot, WorkTreeSnapshot};
-use crate::report::Format;
 use crate::validate::{validate, Validation};
 
 pub(super) fn run(cli: &Cli, args: &ValidateArgs) -> Result<i32> {

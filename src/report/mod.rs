@@ -12,14 +12,6 @@ use crate::changeset::{Content, PromptChange, Via};
 use crate::eval::case_diff::CaseChange;
 use crate::git::Status;
 
-/// An output format, as `--format` takes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-    Markdown,
-}
-
 /// How a change's status reads in reports.
 pub fn status_word(change: &PromptChange) -> String {
     match (change.status, change.similarity) {
