@@ -20,8 +20,10 @@ pub enum Error {
     #[error(transparent)]
     Git(#[from] GitError),
 
+    /// A GitHub API or Actions failure (`github::GithubError`, converted where it is raised:
+    /// this module depends on no feature module).
     #[error(transparent)]
-    GitHub(#[from] crate::github::GithubError),
+    GitHub(Box<dyn std::error::Error + Send + Sync>),
 
     /// A commit the pull request names is not in the local clone.
     #[error("{what} is not in this clone\n  help: run `{fetch}`{shallow}")]

@@ -71,7 +71,7 @@ pub(super) fn locate(args: &CheckArgs, repo: Option<&Repo>) -> Result<Pull> {
     let mut from_event = None;
     match context::read_event(&env) {
         Err(problem) => {
-            pull.problem = Some(Error::GitHub(github::GithubError {
+            pull.problem = Some(Error::from(github::GithubError {
                 action: "read the workflow's event",
                 status: None,
                 problem,
@@ -96,7 +96,7 @@ pub(super) fn locate(args: &CheckArgs, repo: Option<&Repo>) -> Result<Pull> {
     let mut session = Session::new(env, repository, from_event)?;
     if let (Some(number), None) = (pull.number, &session.pull) {
         if let Err(error) = session.fetch_pull(number) {
-            pull.problem = Some(Error::GitHub(error));
+            pull.problem = Some(Error::from(error));
         }
     }
     pull.session = Some(session);

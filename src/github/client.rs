@@ -42,6 +42,12 @@ pub struct GithubError {
     pub fix: String,
 }
 
+impl From<GithubError> for crate::error::Error {
+    fn from(error: GithubError) -> Self {
+        crate::error::Error::GitHub(Box::new(error))
+    }
+}
+
 /// One answer from GitHub.
 struct Answer {
     status: u16,
