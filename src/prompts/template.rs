@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::{Map, Value};
 
+use super::depth::{too_deep, TooDeep, MAX_TAG_DEPTH};
 use super::includes::{first_use, scan, Closure};
 use super::Prompt;
 use crate::diagnostic::Diagnostic;
@@ -78,6 +79,11 @@ impl Templates {
             .chain(included)
             .collect();
         for (name, file, source, first_line) in all {
+            if let Some(deep) = too_deep(&source) {
+                problems.push(too_deep_diagnostic(&file, first_line, deep));
+                templates.origins.insert(name, (file, first_line));
+                continue;
+            }
             templates.origins.insert(name.clone(), (file, first_line));
             if let Err(error) = templates.env.add_template_owned(name, source) {
                 problems.push(templates.diagnostic(&error, None));
@@ -214,6 +220,21 @@ impl Templates {
     }
 }
 
+/// A tag nested deeper than the engine can compile safely, at its file line: the
+/// template is not compiled (a syntax error, as the engine would have reported it if it
+/// could).
+fn too_deep_diagnostic(file: &str, first_line: usize, deep: TooDeep) -> Diagnostic {
+    Diagnostic::error(
+        file,
+        format!(
+            "syntax error: this tag nests more than {MAX_TAG_DEPTH} levels deep (operators, filters, attribute accesses, subscripts, calls and brackets chained in one expression; {} counted)",
+            deep.depth
+        ),
+    )
+    .at_line(first_line.saturating_add(deep.line.saturating_sub(1)))
+    .with_help("split the expression with `{% set %}` steps, or compute the value in the case's `vars`")
+}
+
 /// Whether a render error is the engine running out of fuel (in the template itself or in
 /// one it includes).
 pub fn is_out_of_fuel(error: &minijinja::Error) -> bool {
@@ -335,6 +356,43 @@ mod tests {
         assert_eq!(vars["q"].line, Some(4));
         assert_eq!(vars["tone"].template, "p/b.md");
         assert_eq!(vars["tone"].line, Some(4));
+    }
+
+    /// Chains 100,000 long overflowed the engine's recursive compiler (exit 134): the tag is
+    /// reported at its file line, in a message or in an included file, and never compiled.
+    #[test]
+    fn too_deep_tags_are_diagnostics_at_their_line() {
+        let chain = "|upper".repeat(100_000);
+        let (t, problems) = compile(&[
+            (
+                "p/a.md",
+                &format!("---\nmodel: x\n---\nok\n{{{{ q{chain} }}}}\n{{% include './b.md' %}}\n"),
+            ),
+            ("p/b.md", &format!("\n\n{{{{ {}q }}}}", "not ".repeat(100_000))),
+        ]);
+        let found: Vec<_> = problems.iter().map(|p| p.location()).collect();
+        assert_eq!(found, vec!["p/a.md:5", "p/b.md:3"], "{problems:?}");
+        assert!(problems[0].message.contains("500 levels"), "{}", problems[0]);
+        assert!(!t.contains("p/a.md") && !t.contains("p/b.md"));
+        assert!(t.variables("p/a.md").is_empty());
+        assert!(t.render("p/a.md", &Map::new()).is_err());
+    }
+
+    /// The deepest tag allowed, inside the deepest statement nesting the engine allows,
+    /// compiles, is walked and renders on a test thread's 2 MB stack.
+    #[test]
+    fn the_deepest_allowed_tag_is_safe() {
+        let open = "{% if true %}".repeat(140);
+        let close = "{% endif %}".repeat(140);
+        let expression = format!("q{}", " ~ q".repeat(MAX_TAG_DEPTH - 1));
+        let source = format!("{open}{{{{ {expression} }}}}{{% set y = {expression} %}}{close}");
+        assert_eq!(too_deep(&source), None);
+        let (t, problems) = compile(&[("p/a.md", &source)]);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(t.variables("p/a.md").len(), 1);
+        let vars = serde_json::json!({"q": "x"});
+        let text = t.render("p/a.md", vars.as_object().unwrap()).unwrap();
+        assert_eq!(text.len(), MAX_TAG_DEPTH);
     }
 
     /// Random sources over the characters that matter to the lexers (delimiters, quotes,
