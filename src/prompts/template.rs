@@ -10,7 +10,7 @@ use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::{Map, Value};
 
 use super::depth::{too_deep, TooDeep, MAX_TAG_DEPTH};
-use super::includes::{first_use, scan, Closure};
+use super::includes::{first_uses, scan, Closure};
 use super::Prompt;
 use crate::diagnostic::Diagnostic;
 
@@ -109,11 +109,13 @@ impl Templates {
             };
             let source = template.source();
             let (file, first_line) = self.origin(&current);
+            let uses = first_uses(source);
             for variable in template.undeclared_variables(false) {
                 if globals.contains(variable.as_str()) || out.contains_key(&variable) {
                     continue;
                 }
-                let line = first_use(source, &variable)
+                let line = uses
+                    .get(variable.as_str())
                     .map(|line| first_line.saturating_add(line.saturating_sub(1)));
                 out.insert(
                     variable,
@@ -470,7 +472,7 @@ mod tests {
         for _ in 0..3000 {
             let (a, b) = (random(40), random(20));
             for word in ["x", "a", "b", "tone"] {
-                let _ = first_use(&a, word);
+                let _ = super::super::includes::first_use(&a, word);
             }
             let _ = scan("d/t.md", &a);
             for path in ["b.md", "t.yaml"] {
