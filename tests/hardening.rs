@@ -42,16 +42,34 @@ const DEPTH: usize = 100_000;
 #[test]
 fn deep_expressions_are_diagnostics_in_validate() {
     for (chain, what) in [
-        (format!("{{{{ question{} }}}}", "|upper".repeat(DEPTH)), "filters"),
-        (format!("{{{{ question{} }}}}", " ~ question".repeat(DEPTH)), "concatenations"),
-        (format!("{{{{ question{} }}}}", ".a".repeat(DEPTH)), "attributes"),
-        (format!("{{{{ {}question }}}}", "not ".repeat(DEPTH)), "negations"),
+        (
+            format!("{{{{ question{} }}}}", "|upper".repeat(DEPTH)),
+            "filters",
+        ),
+        (
+            format!("{{{{ question{} }}}}", " ~ question".repeat(DEPTH)),
+            "concatenations",
+        ),
+        (
+            format!("{{{{ question{} }}}}", ".a".repeat(DEPTH)),
+            "attributes",
+        ),
+        (
+            format!("{{{{ {}question }}}}", "not ".repeat(DEPTH)),
+            "negations",
+        ),
     ] {
         let repo = two_surfaces();
-        repo.write("prompts/alpha.md", format!("Say ok: {{{{ question }}}}\n{chain}\n"));
+        repo.write(
+            "prompts/alpha.md",
+            format!("Say ok: {{{{ question }}}}\n{chain}\n"),
+        );
         let run = repo.run(&["validate"]);
         assert_eq!(run.code, 5, "{what}: {}", run.stderr);
-        assert_contains(&run.stderr, "prompts/alpha.md:2: syntax error: this tag nests more than 500 levels deep");
+        assert_contains(
+            &run.stderr,
+            "prompts/alpha.md:2: syntax error: this tag nests more than 500 levels deep",
+        );
     }
     // Through an include, reported at the partial's own line.
     let repo = two_surfaces();
@@ -65,7 +83,10 @@ fn deep_expressions_are_diagnostics_in_validate() {
     );
     let run = repo.run(&["validate"]);
     assert_eq!(run.code, 5, "{}", run.stderr);
-    assert_contains(&run.stderr, "partials/deep.md:3: syntax error: this tag nests");
+    assert_contains(
+        &run.stderr,
+        "partials/deep.md:3: syntax error: this tag nests",
+    );
 }
 
 /// In `check`, a head prompt nested too deep blocks the change at its line.
@@ -96,8 +117,10 @@ fn diff_escapes_control_characters_from_the_repository() {
         "{}\n",
         json!({"id": forged, "vars": {"question": "q"}, "assert": [{"type": "contains", "value": "ok"}]})
     ));
-    repo.write("evals/alpha.jsonl", cases)
-        .write("prompts/beta.md", "Say ok:\r::notice::forged {{ question }}\n");
+    repo.write("evals/alpha.jsonl", cases).write(
+        "prompts/beta.md",
+        "Say ok:\r::notice::forged {{ question }}\n",
+    );
     repo.commit("forged id");
     for format in ["text", "markdown"] {
         let run = repo.run(&["diff", "--base", "main", "--format", format]);
@@ -206,7 +229,10 @@ fn merge_refuses_shards_that_disagree_and_keeps_every_error() {
         .unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout, run.stderr));
     assert_eq!(merged["verdict"], "error", "{merged:#}");
     assert_eq!(run.code, 4);
-    assert_contains(&merged["reasons"].to_string(), "the provider failed in shard 2");
+    assert_contains(
+        &merged["reasons"].to_string(),
+        "the provider failed in shard 2",
+    );
     assert_contains(&merged.to_string(), "broken in shard 2");
     // Untampered, the shards merge.
     let run = tamper(&|_| {});

@@ -99,9 +99,7 @@ pub fn is_snapshot_of(model: &str, family: &str) -> bool {
                 .zip(&parts)
                 .all(|(len, part)| part.len() == *len && digits(part))
     };
-    suffix == "latest"
-        || date(suffix)
-        || (digits(suffix) && matches!(suffix.len(), 3 | 4 | 8))
+    suffix == "latest" || date(suffix) || (digits(suffix) && matches!(suffix.len(), 3 | 4 | 8))
 }
 
 /// The cost in USD of a call's tokens at `price`.

@@ -18,7 +18,7 @@
 pub const MAX_TAG_DEPTH: usize = 500;
 
 /// A tag nested deeper than [`MAX_TAG_DEPTH`]: where it starts, and how deep it got before
-/// the count stopped.
+/// the count stopped (just over the bound: the count stops there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooDeep {
     /// 1-based line of the tag's opening delimiter.
@@ -271,8 +271,13 @@ mod tests {
         let source = "{% for x in items if x.ok and not x.hidden %}- {{ x.q | trim | upper }}: {{ (x.a ~ '!') | default('none') }}\n{% endfor %}{% set examples = [{'q': 'a.b', 'a': 1}, {'q': 'c', 'a': 2}] + extra[:3] %}";
         assert_eq!(depth(source), None);
         // A long literal list is wide, not deep.
-        let list: Vec<String> = (0..5000).map(|i| format!("{{'q': x.a{i}|upper}}")).collect();
-        assert_eq!(depth(&format!("{{% set e = [{}] %}}", list.join(", "))), None);
+        let list: Vec<String> = (0..5000)
+            .map(|i| format!("{{'q': x.a{i}|upper}}"))
+            .collect();
+        assert_eq!(
+            depth(&format!("{{% set e = [{}] %}}", list.join(", "))),
+            None
+        );
     }
 
     /// Delimiters inside strings or brackets do not end a tag, comments and raw blocks
@@ -291,15 +296,30 @@ mod tests {
             assert!(too_deep(&source).is_some(), "{}", &source[..30]);
         }
         // Inside a raw block, or a comment, text is not parsed.
-        assert_eq!(depth(&format!("{{% raw %}}{{{{ q{chain} }}}}{{% endraw %}}")), None);
+        assert_eq!(
+            depth(&format!("{{% raw %}}{{{{ q{chain} }}}}{{% endraw %}}")),
+            None
+        );
         assert_eq!(depth(&format!("{{# {{{{ q{chain} }}}} #}}")), None);
     }
 
     #[test]
     fn odd_sources_never_panic() {
         for source in [
-            "{", "{{", "{%", "{#", "{{ 'x", "{{ (", "{% raw %}", "{% raw %}{%", "{{ é日 }}",
-            "{{-", "{%-}", "{{ \"\\", "}}", "{{ ) ) }}{{ x }}",
+            "{",
+            "{{",
+            "{%",
+            "{#",
+            "{{ 'x",
+            "{{ (",
+            "{% raw %}",
+            "{% raw %}{%",
+            "{{ é日 }}",
+            "{{-",
+            "{%-}",
+            "{{ \"\\",
+            "}}",
+            "{{ ) ) }}{{ x }}",
         ] {
             let _ = too_deep(source);
         }

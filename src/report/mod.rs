@@ -49,7 +49,8 @@ pub fn via_label(via: Via) -> &'static str {
 /// cannot start a line of its own (a `::warning` workflow command in a CI log) or send
 /// terminal escape sequences.
 pub fn escape_controls(text: &str) -> Cow<'_, str> {
-    let unsafe_char = |c: char| (c.is_control() && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}');
+    let unsafe_char =
+        |c: char| (c.is_control() && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}');
     if !text.contains(unsafe_char) {
         return Cow::Borrowed(text);
     }

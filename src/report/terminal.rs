@@ -286,8 +286,9 @@ pub fn verdict(report: &crate::gate::Report, style: Style) -> String {
         Verdict::Error => ("ERROR", RED),
     };
     let short = |sha: &Option<String>| {
-        sha.as_deref()
-            .map_or("?".to_string(), |s| esc(&s.chars().take(7).collect::<String>()))
+        sha.as_deref().map_or("?".to_string(), |s| {
+            esc(&s.chars().take(7).collect::<String>())
+        })
     };
     let _ = writeln!(
         out,
