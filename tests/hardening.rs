@@ -37,8 +37,9 @@ fn two_surfaces() -> TestRepo {
 
 const DEPTH: usize = 100_000;
 
-/// 100,000-long chains of filters, `~` and attribute accesses, and a deep chain in an
-/// included partial, overflowed the engine's recursive compiler (exit 134, no output).
+/// 100,000-long chains of filters, `~`, attribute accesses and `not`s, 10,000 `elif`s, and
+/// a deep chain in an included partial, overflowed the engine's recursive parser or
+/// compiler (exit 134, no output).
 #[test]
 fn deep_expressions_are_diagnostics_in_validate() {
     for (chain, what) in [
@@ -71,6 +72,21 @@ fn deep_expressions_are_diagnostics_in_validate() {
             "prompts/alpha.md:2: syntax error: this tag nests more than 500 levels deep",
         );
     }
+    // 10,000 `elif`s nest as deep as 10,000 `if`s in the engine's parser.
+    let repo = two_surfaces();
+    repo.write(
+        "prompts/alpha.md",
+        format!(
+            "Say ok: {{{{ question }}}}\n{{% if question %}}a{}{{% endif %}}\n",
+            "{% elif question %}b".repeat(10_000)
+        ),
+    );
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert_contains(
+        &run.stderr,
+        "prompts/alpha.md:2: syntax error: `if` statements nest more than 300 levels deep",
+    );
     // Through an include, reported at the partial's own line.
     let repo = two_surfaces();
     repo.write(

@@ -17,17 +17,34 @@
 /// stack per level in a debug build, so 500 levels take about 100 KB of a thread's 2 MB.
 pub const MAX_TAG_DEPTH: usize = 500;
 
-/// A tag nested deeper than [`MAX_TAG_DEPTH`]: where it starts, and how deep it got before
-/// the count stopped (just over the bound: the count stops there).
+/// The deepest `if` statements may nest, where every `elif` counts as one more level: the
+/// engine parses `{% elif %}` as an `if` inside the previous branch's `else`, recursively
+/// and without its own bound (10,000 `elif`s overflow the stack; other blocks it caps at
+/// about 150). Real prompts use a few; the engine needs about 2 KB of stack per level in a
+/// debug build, so 300 levels take about 600 KB of a thread's 2 MB.
+pub const MAX_IF_DEPTH: usize = 300;
+
+/// What nests too deep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nesting {
+    /// One tag's expression, beyond [`MAX_TAG_DEPTH`].
+    Tag,
+    /// `if`s and their `elif`s, beyond [`MAX_IF_DEPTH`].
+    IfChain,
+}
+
+/// A tag nested too deep: where it starts, and how deep it got before the count stopped
+/// (just over the bound: the count stops there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooDeep {
     /// 1-based line of the tag's opening delimiter.
     pub line: usize,
     pub depth: usize,
+    pub what: Nesting,
 }
 
-/// The first tag of `source` that nests deeper than [`MAX_TAG_DEPTH`], if any. Linear in
-/// the length of the source.
+/// The first tag of `source` that nests deeper than [`MAX_TAG_DEPTH`], or the first `if`
+/// or `elif` beyond [`MAX_IF_DEPTH`], if any. Linear in the length of the source.
 pub fn too_deep(source: &str) -> Option<TooDeep> {
     Lexer {
         bytes: source.as_bytes(),
@@ -57,6 +74,8 @@ impl Lexer<'_> {
     fn run(mut self) -> Option<TooDeep> {
         let mut line = 1;
         let mut counted = 0;
+        // The `elif`s of every open `if`.
+        let mut ifs: Vec<usize> = Vec::new();
         loop {
             // Template data, up to the next `{{`, `{%` or `{#`.
             let start = self.at + memchr(&self.bytes[self.at..], b'{')?;
@@ -83,9 +102,36 @@ impl Lexer<'_> {
             self.at = skip;
             line += self.source[counted..start].matches('\n').count();
             counted = start;
+            if marker == Marker::Block {
+                let keyword = keyword(&self.bytes[skip..]);
+                match keyword {
+                    b"if" => ifs.push(0),
+                    b"elif" => {
+                        if let Some(elifs) = ifs.last_mut() {
+                            *elifs += 1;
+                        }
+                    }
+                    b"endif" => {
+                        ifs.pop();
+                    }
+                    _ => {}
+                }
+                let depth = ifs.len() + ifs.iter().sum::<usize>();
+                if matches!(keyword, b"if" | b"elif") && depth > MAX_IF_DEPTH {
+                    return Some(TooDeep {
+                        line,
+                        depth,
+                        what: Nesting::IfChain,
+                    });
+                }
+            }
             let depth = self.tag(marker);
             if depth > MAX_TAG_DEPTH {
-                return Some(TooDeep { line, depth });
+                return Some(TooDeep {
+                    line,
+                    depth,
+                    what: Nesting::Tag,
+                });
             }
         }
     }
@@ -209,6 +255,20 @@ fn string_end(bytes: &[u8], at: usize, delimiter: u8) -> usize {
     bytes.len()
 }
 
+/// The first word of a block tag's body (`if`, `elif`, `endif`, …), as the engine's
+/// lexer reads the first token: after whitespace, the identifier characters.
+fn keyword(body: &[u8]) -> &[u8] {
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(body.len());
+    let len = body[start..]
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+        .count();
+    &body[start..start + len]
+}
+
 /// The length of a whitespace-control marker (`-` or `+`) after an opening delimiter.
 fn ws_len(byte: Option<&u8>) -> usize {
     usize::from(matches!(byte, Some(b'-' | b'+')))
@@ -301,6 +361,32 @@ mod tests {
             None
         );
         assert_eq!(depth(&format!("{{# {{{{ q{chain} }}}} #}}")), None);
+    }
+
+    #[test]
+    fn long_elif_chains_are_too_deep_at_their_line() {
+        let chain = |n: usize| {
+            format!(
+                "{{% if a %}}x\n{}{{% endif %}}",
+                "{%- elif a -%}y\n".repeat(n)
+            )
+        };
+        assert_eq!(too_deep(&chain(MAX_IF_DEPTH - 1)), None);
+        let found = too_deep(&chain(10_000)).expect("too deep");
+        assert_eq!(found.what, Nesting::IfChain);
+        assert_eq!(found.line, MAX_IF_DEPTH + 1);
+        // Closed chains do not add up; nested ones do.
+        let closed = chain(MAX_IF_DEPTH / 2);
+        assert_eq!(too_deep(&closed.repeat(10)), None);
+        let nested = format!(
+            "{{% if a %}}{}{{% if b %}}{}{{% endif %}}{{% endif %}}",
+            "{% elif a %}".repeat(MAX_IF_DEPTH / 2),
+            "{% elif b %}".repeat(MAX_IF_DEPTH / 2)
+        );
+        assert!(too_deep(&nested).is_some());
+        // Inline `if` expressions and `if`s inside raw blocks are no statements.
+        let inline = "{{ a if b else c }}{% raw %}{% if a %}{% endraw %}".repeat(1000);
+        assert_eq!(too_deep(&inline), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::{Map, Value};
 
-use super::depth::{too_deep, TooDeep, MAX_TAG_DEPTH};
+use super::depth::{too_deep, Nesting, TooDeep, MAX_IF_DEPTH, MAX_TAG_DEPTH};
 use super::includes::{first_uses, scan, Closure};
 use super::Prompt;
 use crate::diagnostic::Diagnostic;
@@ -226,14 +226,19 @@ impl Templates {
 /// template is not compiled (a syntax error, as the engine would have reported it if it
 /// could).
 fn too_deep_diagnostic(file: &str, first_line: usize, deep: TooDeep) -> Diagnostic {
-    Diagnostic::error(
-        file,
-        format!(
-            "syntax error: this tag nests more than {MAX_TAG_DEPTH} levels deep (operators, filters, attribute accesses, subscripts, calls and brackets chained in one expression)"
+    let (message, help) = match deep.what {
+        Nesting::Tag => (
+            format!("syntax error: this tag nests more than {MAX_TAG_DEPTH} levels deep (operators, filters, attribute accesses, subscripts, calls and brackets chained in one expression)"),
+            "split the expression with `{% set %}` steps, or compute the value in the case's `vars`",
         ),
-    )
-    .at_line(first_line.saturating_add(deep.line.saturating_sub(1)))
-    .with_help("split the expression with `{% set %}` steps, or compute the value in the case's `vars`")
+        Nesting::IfChain => (
+            format!("syntax error: `if` statements nest more than {MAX_IF_DEPTH} levels deep here (every `elif` counts as an `if` inside the branch before it)"),
+            "use fewer `elif`s: look the value up in a mapping (`{{ answers[kind] }}`), or split the chain into separate `if` blocks",
+        ),
+    };
+    Diagnostic::error(file, message)
+        .at_line(first_line.saturating_add(deep.line.saturating_sub(1)))
+        .with_help(help)
 }
 
 /// Whether a render error is the engine running out of fuel (in the template itself or in
@@ -386,14 +391,15 @@ mod tests {
         assert!(t.render("p/a.md", &Map::new()).is_err());
     }
 
-    /// The deepest tag allowed, inside the deepest statement nesting the engine allows,
-    /// compiles, is walked and renders on a test thread's 2 MB stack.
+    /// The deepest tag allowed, inside the deepest `if`/`elif` nesting allowed, compiles, is
+    /// walked and renders on a test thread's 2 MB stack.
     #[test]
     fn the_deepest_allowed_tag_is_safe() {
         let open = "{% if true %}".repeat(140);
         let close = "{% endif %}".repeat(140);
+        let elifs = "{% elif false %}".repeat(MAX_IF_DEPTH - 141);
         let expression = format!("q{}", " ~ q".repeat(MAX_TAG_DEPTH - 1));
-        let source = format!("{open}{{{{ {expression} }}}}{{% set y = {expression} %}}{close}");
+        let source = format!("{open}{{% if false %}}{elifs}{{% else %}}{{{{ {expression} }}}}{{% set y = {expression} %}}{{% endif %}}{close}");
         assert_eq!(too_deep(&source), None);
         let (t, problems) = compile(&[("p/a.md", &source)]);
         assert!(problems.is_empty(), "{problems:?}");
