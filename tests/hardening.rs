@@ -234,6 +234,9 @@ fn merge_refuses_shards_that_disagree_and_keeps_every_error() {
         j["inputs"].as_array_mut().unwrap().pop();
     });
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    let run = tamper(&|j| j["inputs"][0]["gated"] = json!(false));
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert_contains(&run.stderr, "disagree on surface `alpha` (`gated` differs)");
     let run = tamper(&|j| j["context"]["tier"] = json!("exec"));
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     assert_contains(&run.stderr, "`tier` differs");

@@ -60,6 +60,23 @@ fn merge_checks(cli: &Cli, args: &MergeArgs) -> Result<i32> {
             let Some(merged) = inputs.iter_mut().find(|i| i.name == part.name) else {
                 continue;
             };
+            if let Some(key) = differing(
+                &fields(&*merged)?,
+                &fields(&part)?,
+                &["base", "head", "base_suite", "notes"],
+            ) {
+                return Err(Error::usage(format!(
+                    "shards {} and {} disagree on surface `{}` (`{key}` differs): every shard must come from the same check of the same revisions; re-run all of them",
+                    first.shard,
+                    shard.shard,
+                    escape_controls(&part.name)
+                )));
+            }
+            for note in part.notes {
+                if !merged.notes.contains(&note) {
+                    merged.notes.push(note);
+                }
+            }
             merged.base = join(merged.base.take(), part.base);
             merged.head = join(merged.head.take(), part.head);
             merged.base_suite = match (merged.base_suite.take(), part.base_suite) {
@@ -122,16 +139,7 @@ const JOINED_CONTEXT: &[&str] = &["errors", "blockers", "notes"];
 /// Checks that a later shard's context agrees with the merged one, and joins its
 /// errors, blockers and notes.
 fn join_context(merged: &mut Context, part: Context, first: &str, shard: &str) -> Result<()> {
-    let fields = |c: &Context| match serde_json::to_value(c) {
-        Ok(serde_json::Value::Object(map)) => Ok(map),
-        _ => Err(Error::usage("a shard's context could not be compared")),
-    };
-    let (a, b) = (fields(merged)?, fields(&part)?);
-    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    for key in keys {
-        if JOINED_CONTEXT.contains(&key.as_str()) || a.get(key) == b.get(key) {
-            continue;
-        }
+    if let Some(key) = differing(&fields(&*merged)?, &fields(&part)?, JOINED_CONTEXT) {
         let what = match key.as_str() {
             "base" | "head" | "merge_base" => "come from different base or head revisions",
             _ => "disagree",
@@ -152,6 +160,26 @@ fn join_context(merged: &mut Context, part: Context, first: &str, shard: &str) -
         }
     }
     Ok(())
+}
+
+/// A shard's record as its JSON fields, to compare field by field.
+fn fields(value: &impl serde::Serialize) -> Result<serde_json::Map<String, serde_json::Value>> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        _ => Err(Error::usage("a shard's record could not be compared")),
+    }
+}
+
+/// The first field, other than `except`, where two records differ.
+fn differing(
+    a: &serde_json::Map<String, serde_json::Value>,
+    b: &serde_json::Map<String, serde_json::Value>,
+    except: &[&str],
+) -> Option<String> {
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .find(|key| !except.contains(&key.as_str()) && a.get(*key) != b.get(*key))
+        .cloned()
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
