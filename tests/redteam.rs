@@ -340,7 +340,6 @@ fn the_tail_is_not_the_heads_to_choose() {
 /// A 600 KB prompt with a chain of 100,000 filters overflows the stack (exit 134, no
 /// report) in validate, check and the hooks.
 #[test]
-#[ignore = "red-team finding, open: run with --ignored"]
 fn a_long_filter_chain_does_not_crash() {
     let server = honest(Lie::default());
     let repo = TestRepo::new();
@@ -361,7 +360,6 @@ fn a_long_filter_chain_does_not_crash() {
 /// Prices match by the longest model-name prefix, so `o3-pro` is priced as `o3` (10×
 /// too cheap) and passes under `[gate] max_cost_usd`, where `o1-pro` is refused.
 #[test]
-#[ignore = "red-team finding, open: run with --ignored"]
 fn a_premium_variant_is_not_priced_as_its_family() {
     let (report, code, _) = gate(
         |_, _| {},

@@ -1,9 +1,11 @@
 //! `promptgate merge`: the shards of a `check --shard K/N` (or `eval --shard K/N`) matrix,
 //! combined. Every shard must come from the same revisions and together cover 1..N once;
-//! their cases are joined per surface (and side) and judged or summed exactly as a single
-//! run would be.
+//! check shards must judge the same surfaces and agree on their context (tier, approvals,
+//! artifacts…), whose errors, blockers and notes are joined; their cases are joined per
+//! surface, paired by name (and side), and judged or summed exactly as a single run would
+//! be.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::check::{emit, Checked, ShardFile, SHARD_FILE};
@@ -12,8 +14,8 @@ use super::{Cli, MergeArgs};
 use crate::error::{Error, Result};
 use crate::eval::runner::{Accumulator, CaseRecord, Latency, MetricValue, RunResult, Shard};
 use crate::gate::rules::BaseSuiteSides;
-use crate::gate::{self, SideResult, SurfaceInput};
-use crate::report;
+use crate::gate::{self, Context, SideResult, SurfaceInput};
+use crate::report::{self, escape_controls};
 
 /// The file `eval --out DIR` writes.
 const EVAL_FILE: &str = "eval.json";
@@ -37,20 +39,45 @@ fn merge_checks(cli: &Cli, args: &MergeArgs) -> Result<i32> {
         .map(|dir| read_json(&dir.join(SHARD_FILE), "shard file"))
         .collect::<Result<_>>()?;
     covers_all(&shards.iter().map(|s| s.shard.as_str()).collect::<Vec<_>>())?;
-    let revisions = |s: &ShardFile| (s.context.base.clone(), s.context.head.clone());
-    if shards.iter().any(|s| revisions(s) != revisions(&shards[0])) {
-        return Err(Error::usage(
-            "the shards come from different base or head revisions",
-        ));
-    }
     let mut shards = shards.into_iter();
     let first = shards
         .next()
         .ok_or_else(|| Error::usage("no shard directories given"))?;
-    let context = first.context.clone();
+    let mut context = first.context;
     let mut inputs = first.inputs;
+    let names = surface_names(&first.shard, &inputs)?;
     for shard in shards {
-        for (merged, part) in inputs.iter_mut().zip(shard.inputs) {
+        join_context(&mut context, shard.context, &first.shard, &shard.shard)?;
+        if surface_names(&shard.shard, &shard.inputs)? != names {
+            return Err(Error::usage(format!(
+                "shards {} and {} disagree on the surfaces they judge ({} vs {}): every shard must come from the same check; re-run all of them",
+                first.shard,
+                shard.shard,
+                list(&names),
+                list(&surface_names(&shard.shard, &shard.inputs)?)
+            )));
+        }
+        for part in shard.inputs {
+            let Some(merged) = inputs.iter_mut().find(|i| i.name == part.name) else {
+                continue;
+            };
+            if let Some(key) = differing(
+                &fields(&*merged)?,
+                &fields(&part)?,
+                &["base", "head", "base_suite", "notes"],
+            ) {
+                return Err(Error::usage(format!(
+                    "shards {} and {} disagree on surface `{}` (`{key}` differs): every shard must come from the same check of the same revisions; re-run all of them",
+                    first.shard,
+                    shard.shard,
+                    escape_controls(&part.name)
+                )));
+            }
+            for note in part.notes {
+                if !merged.notes.contains(&note) {
+                    merged.notes.push(note);
+                }
+            }
             merged.base = join(merged.base.take(), part.base);
             merged.head = join(merged.head.take(), part.head);
             merged.base_suite = match (merged.base_suite.take(), part.base_suite) {
@@ -75,6 +102,85 @@ fn merge_checks(cli: &Cli, args: &MergeArgs) -> Result<i32> {
     checked.redact();
     emit(cli, args.out.as_deref(), args.format, &checked)?;
     Ok(checked.report.exit_code)
+}
+
+/// The names of a shard's surfaces, each once.
+fn surface_names(shard: &str, inputs: &[SurfaceInput]) -> Result<BTreeSet<String>> {
+    let mut names = BTreeSet::new();
+    for input in inputs {
+        if !names.insert(input.name.clone()) {
+            return Err(Error::usage(format!(
+                "shard {shard} lists surface `{}` twice; it is not a file `check --shard` wrote",
+                escape_controls(&input.name)
+            )));
+        }
+    }
+    Ok(names)
+}
+
+fn list(names: &BTreeSet<String>) -> String {
+    let names: Vec<String> = names
+        .iter()
+        .map(|n| format!("`{}`", escape_controls(n)))
+        .collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The context fields that shards may see differently, and that are joined (each item
+/// once, in order): problems and observations found while one shard ran. Every other
+/// field (revisions, tier and its reasons, changed files, artifacts, approvals, and any
+/// field added later) comes from the same base and head and must agree, or the merge is
+/// refused.
+const JOINED_CONTEXT: &[&str] = &["errors", "blockers", "notes"];
+
+/// Checks that a later shard's context agrees with the merged one, and joins its
+/// errors, blockers and notes.
+fn join_context(merged: &mut Context, part: Context, first: &str, shard: &str) -> Result<()> {
+    if let Some(key) = differing(&fields(&*merged)?, &fields(&part)?, JOINED_CONTEXT) {
+        let what = match key.as_str() {
+            "base" | "head" | "merge_base" => "come from different base or head revisions",
+            _ => "disagree",
+        };
+        return Err(Error::usage(format!(
+            "shards {first} and {shard} {what} (`{key}` differs): every shard must come from the same check of the same revisions; re-run all of them"
+        )));
+    }
+    for (into, from) in [
+        (&mut merged.errors, part.errors),
+        (&mut merged.blockers, part.blockers),
+        (&mut merged.notes, part.notes),
+    ] {
+        for item in from {
+            if !into.contains(&item) {
+                into.push(item);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A shard's record as its JSON fields, to compare field by field.
+fn fields(value: &impl serde::Serialize) -> Result<serde_json::Map<String, serde_json::Value>> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        _ => Err(Error::usage("a shard's record could not be compared")),
+    }
+}
+
+/// The first field, other than `except`, where two records differ.
+fn differing(
+    a: &serde_json::Map<String, serde_json::Value>,
+    b: &serde_json::Map<String, serde_json::Value>,
+    except: &[&str],
+) -> Option<String> {
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .find(|key| !except.contains(&key.as_str()) && a.get(*key) != b.get(*key))
+        .cloned()
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {

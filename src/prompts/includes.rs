@@ -4,7 +4,7 @@
 //! resolution serves the template engine, so "affected through an include" and "renders"
 //! agree on which file is meant.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::diagnostic::Diagnostic;
 use crate::git::{FileEntry, GitError, Snapshot};
@@ -89,6 +89,23 @@ pub fn first_use(source: &str, variable: &str) -> Option<usize> {
                 .find(|(_, name)| *name == variable)
                 .map(|(offset, _)| tag.line + tag.body[..offset].matches('\n').count())
         })
+}
+
+/// [`first_use`] of every name at once, in one pass over the source (linear time, where
+/// asking [`first_use`] for each of a template's variables would cost their number times
+/// the source's length): name → 1-based line of its first use.
+pub fn first_uses(source: &str) -> HashMap<&str, usize> {
+    let mut out = HashMap::new();
+    for tag in Tags::new(source).filter(|t| t.kind != TagKind::Comment) {
+        // Names come in order, so the body's lines are counted as they go.
+        let (mut line, mut counted) = (tag.line, 0);
+        for (offset, name) in names(tag.body) {
+            line += tag.body[counted..offset].matches('\n').count();
+            counted = offset;
+            out.entry(name).or_insert(line);
+        }
+    }
+    out
 }
 
 /// The names in a tag's body that could be variables, with their byte offsets.
@@ -466,5 +483,9 @@ mod tests {
         assert_eq!(first_use(source, "x"), Some(4));
         assert_eq!(first_use(source, "f"), Some(2));
         assert_eq!(first_use(source, "nothing"), None);
+        let all = first_uses(source);
+        for name in ["tone", "x", "f", "nothing"] {
+            assert_eq!(all.get(name).copied(), first_use(source, name), "{name}");
+        }
     }
 }

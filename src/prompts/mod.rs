@@ -3,6 +3,7 @@
 //! the include graph between templates and the minijinja engine that checks and renders
 //! them.
 
+pub mod depth;
 pub mod includes;
 pub mod template;
 

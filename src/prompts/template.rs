@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::{Map, Value};
 
-use super::includes::{first_use, scan, Closure};
+use super::depth::{too_deep, Nesting, TooDeep, MAX_IF_DEPTH, MAX_TAG_DEPTH};
+use super::includes::{first_uses, scan, Closure};
 use super::Prompt;
 use crate::diagnostic::Diagnostic;
 
@@ -78,6 +79,11 @@ impl Templates {
             .chain(included)
             .collect();
         for (name, file, source, first_line) in all {
+            if let Some(deep) = too_deep(&source) {
+                problems.push(too_deep_diagnostic(&file, first_line, deep));
+                templates.origins.insert(name, (file, first_line));
+                continue;
+            }
             templates.origins.insert(name.clone(), (file, first_line));
             if let Err(error) = templates.env.add_template_owned(name, source) {
                 problems.push(templates.diagnostic(&error, None));
@@ -103,11 +109,13 @@ impl Templates {
             };
             let source = template.source();
             let (file, first_line) = self.origin(&current);
+            let uses = first_uses(source);
             for variable in template.undeclared_variables(false) {
                 if globals.contains(variable.as_str()) || out.contains_key(&variable) {
                     continue;
                 }
-                let line = first_use(source, &variable)
+                let line = uses
+                    .get(variable.as_str())
                     .map(|line| first_line.saturating_add(line.saturating_sub(1)));
                 out.insert(
                     variable,
@@ -212,6 +220,25 @@ impl Templates {
             None => diagnostic,
         }
     }
+}
+
+/// A tag nested deeper than the engine can compile safely, at its file line: the
+/// template is not compiled (a syntax error, as the engine would have reported it if it
+/// could).
+fn too_deep_diagnostic(file: &str, first_line: usize, deep: TooDeep) -> Diagnostic {
+    let (message, help) = match deep.what {
+        Nesting::Tag => (
+            format!("syntax error: this tag nests more than {MAX_TAG_DEPTH} levels deep (operators, filters, attribute accesses, subscripts, calls and brackets chained in one expression)"),
+            "split the expression with `{% set %}` steps, or compute the value in the case's `vars`",
+        ),
+        Nesting::IfChain => (
+            format!("syntax error: `if` statements nest more than {MAX_IF_DEPTH} levels deep here (every `elif` counts as an `if` inside the branch before it)"),
+            "use fewer `elif`s: look the value up in a mapping (`{{ answers[kind] }}`), or split the chain into separate `if` blocks",
+        ),
+    };
+    Diagnostic::error(file, message)
+        .at_line(first_line.saturating_add(deep.line.saturating_sub(1)))
+        .with_help(help)
 }
 
 /// Whether a render error is the engine running out of fuel (in the template itself or in
@@ -337,6 +364,51 @@ mod tests {
         assert_eq!(vars["tone"].line, Some(4));
     }
 
+    /// Chains 100,000 long overflowed the engine's recursive compiler (exit 134): the tag is
+    /// reported at its file line, in a message or in an included file, and never compiled.
+    #[test]
+    fn too_deep_tags_are_diagnostics_at_their_line() {
+        let chain = "|upper".repeat(100_000);
+        let (t, problems) = compile(&[
+            (
+                "p/a.md",
+                &format!("---\nmodel: x\n---\nok\n{{{{ q{chain} }}}}\n{{% include './b.md' %}}\n"),
+            ),
+            (
+                "p/b.md",
+                &format!("\n\n{{{{ {}q }}}}", "not ".repeat(100_000)),
+            ),
+        ]);
+        let found: Vec<_> = problems.iter().map(|p| p.location()).collect();
+        assert_eq!(found, vec!["p/a.md:5", "p/b.md:3"], "{problems:?}");
+        assert!(
+            problems[0].message.contains("500 levels"),
+            "{}",
+            problems[0]
+        );
+        assert!(!t.contains("p/a.md") && !t.contains("p/b.md"));
+        assert!(t.variables("p/a.md").is_empty());
+        assert!(t.render("p/a.md", &Map::new()).is_err());
+    }
+
+    /// The deepest tag allowed, inside the deepest `if`/`elif` nesting allowed, compiles, is
+    /// walked and renders on a test thread's 2 MB stack.
+    #[test]
+    fn the_deepest_allowed_tag_is_safe() {
+        let open = "{% if true %}".repeat(140);
+        let close = "{% endif %}".repeat(140);
+        let elifs = "{% elif false %}".repeat(MAX_IF_DEPTH - 141);
+        let expression = format!("q{}", " ~ q".repeat(MAX_TAG_DEPTH - 1));
+        let source = format!("{open}{{% if false %}}{elifs}{{% else %}}{{{{ {expression} }}}}{{% set y = {expression} %}}{{% endif %}}{close}");
+        assert_eq!(too_deep(&source), None);
+        let (t, problems) = compile(&[("p/a.md", &source)]);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(t.variables("p/a.md").len(), 1);
+        let vars = serde_json::json!({"q": "x"});
+        let text = t.render("p/a.md", vars.as_object().unwrap()).unwrap();
+        assert_eq!(text.len(), MAX_TAG_DEPTH);
+    }
+
     /// Random sources over the characters that matter to the lexers (delimiters, quotes,
     /// newlines, multibyte text), through every entry point: no panic, only diagnostics.
     #[test]
@@ -412,7 +484,7 @@ mod tests {
         for _ in 0..3000 {
             let (a, b) = (random(40), random(20));
             for word in ["x", "a", "b", "tone"] {
-                let _ = first_use(&a, word);
+                let _ = super::super::includes::first_use(&a, word);
             }
             let _ = scan("d/t.md", &a);
             for path in ["b.md", "t.yaml"] {

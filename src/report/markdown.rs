@@ -104,11 +104,17 @@ pub fn code(text: &str) -> String {
 
 /// Escapes text for HTML (summary lines, where Markdown is not rendered).
 pub fn html(text: &str) -> String {
+    // Line breaks as character references: a name with a newline cannot start a line of
+    // its own (a workflow command, a heading) in the comment or in stdout.
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('@', "&#64;")
+        .replace('\r', "&#13;")
+        .replace('\n', "&#10;")
+        .replace('\u{2028}', "&#8232;")
+        .replace('\u{2029}', "&#8233;")
 }
 
 /// Escapes the pipes of a table cell (they split cells even inside code spans).
@@ -527,6 +533,14 @@ mod tests {
         );
         assert_eq!(inline("odd ` tick <x>"), "odd ' tick &lt;x&gt;");
         assert!(!inline("a <!-- promptgate:verdict --> b").contains("promptgate:verdict"));
+    }
+
+    #[test]
+    fn html_text_keeps_to_its_line() {
+        assert_eq!(
+            html("b\n::warning title=x::forged\r.md"),
+            "b&#10;::warning title=x::forged&#13;.md"
+        );
     }
 
     #[test]

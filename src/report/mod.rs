@@ -8,6 +8,8 @@ pub mod terminal;
 pub mod textdiff;
 pub mod unified;
 
+use std::borrow::Cow;
+
 use crate::changeset::{Content, PromptChange, Via};
 use crate::eval::case_diff::CaseChange;
 use crate::git::Status;
@@ -33,14 +35,38 @@ pub fn via_label(via: Via) -> &'static str {
     }
 }
 
+/// Text from the repository (paths, case ids, surface names, model output…) made safe to
+/// print on one line: control characters other than tab, and the Unicode line and
+/// paragraph separators, are written as escapes (`\n`, `\r`, `\u{1b}`), so a value
+/// cannot start a line of its own (a `::warning` workflow command in a CI log) or send
+/// terminal escape sequences.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    let unsafe_char =
+        |c: char| (c.is_control() && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}');
+    if !text.contains(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if unsafe_char(c) => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// A case-file change, case by case: one line each, loosenings named.
 pub fn case_lines(change: &PromptChange) -> Vec<String> {
     change.cases.iter().flatten().map(case_line).collect()
 }
 
-/// One changed case in a line, with what loosens the suite, if anything.
+/// One changed case in a line, with what loosens the suite, if anything; control
+/// characters in ids and details are escaped.
 pub fn case_line(change: &CaseChange) -> String {
-    if change.loosens() {
+    let line = if change.loosens() {
         format!(
             "{} — loosens the suite: {}",
             change.summary(),
@@ -48,7 +74,8 @@ pub fn case_line(change: &CaseChange) -> String {
         )
     } else {
         change.summary()
-    }
+    };
+    escape_controls(&line).into_owned()
 }
 
 /// What a side that is not text says instead of a diff.
@@ -99,5 +126,19 @@ pub fn body(change: &PromptChange) -> Body {
             };
             Body::Note(format!("{} → {}", side(&change.old), side(&change.new)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert!(matches!(escape_controls("plain\ttext é"), Cow::Borrowed(_)));
+        assert_eq!(
+            escape_controls("c1\n::warning title=x::ok\r\u{1b}[2J\u{85}\u{2028}"),
+            "c1\\n::warning title=x::ok\\r\\u{1b}[2J\\u{85}\\u{2028}"
+        );
     }
 }

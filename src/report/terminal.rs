@@ -1,10 +1,13 @@
 //! The terminal format: a compact list of changed prompt files and their surfaces, then
 //! each file's diff, coloured on a terminal (changed words highlighted) and plain in logs.
+//! Every string that comes from the repository, a case or a model is printed through
+//! [`esc`]: a control character in it cannot start a line of its own (a GitHub Actions
+//! `::` workflow command in the log) or drive the terminal.
 
 use std::fmt::Write;
 
 use super::textdiff::{LineTag, TextChange};
-use super::{body, status_word, Body};
+use super::{body, escape_controls, status_word, Body};
 use crate::changeset::{ChangeSet, PromptChange};
 use crate::git::Status;
 
@@ -22,6 +25,11 @@ impl Style {
             text.to_string()
         }
     }
+}
+
+/// `text` with its control characters escaped (see [`escape_controls`]).
+fn esc(text: &str) -> String {
+    escape_controls(text).into_owned()
 }
 
 const RED: &str = "31";
@@ -46,9 +54,9 @@ pub fn change_set(set: &ChangeSet, style: Style) -> String {
     let _ = writeln!(
         out,
         "  base {}  merge base {}  head {}",
-        revision(&set.base_label, set.base),
+        esc(&revision(&set.base_label, set.base)),
         revision("", set.merge_base).trim(),
-        revision(&set.head_label, set.head)
+        esc(&revision(&set.head_label, set.head))
     );
     if set.changes.is_empty() {
         return out;
@@ -70,7 +78,7 @@ pub fn change_set(set: &ChangeSet, style: Style) -> String {
         let surfaces = if change.surfaces.is_empty() {
             style.paint(DIM, "(no surface settings changed)")
         } else {
-            change.surfaces.join(", ")
+            esc(&change.surfaces.join(", "))
         };
         let _ = writeln!(out, "  {letter}  {:width$}  {surfaces}", name(change));
     }
@@ -80,7 +88,7 @@ pub fn change_set(set: &ChangeSet, style: Style) -> String {
         if set.surfaces.is_empty() {
             "none".to_string()
         } else {
-            set.surfaces.join(", ")
+            esc(&set.surfaces.join(", "))
         }
     );
     for change in &set.changes {
@@ -107,8 +115,13 @@ fn revision(label: &str, oid: Option<git2::Oid>) -> String {
     }
 }
 
-/// The file's name in the list: its path, the old path for renames, and why it is listed.
+/// The file's name in the list: its path, the old path for renames, and why it is listed;
+/// control characters escaped.
 fn name(change: &PromptChange) -> String {
+    esc(&raw_name(change))
+}
+
+fn raw_name(change: &PromptChange) -> String {
     let mut name = match &change.old_path {
         Some(old) => format!("{old} → {}", change.path),
         None => change.path.clone(),
@@ -125,14 +138,14 @@ fn name(change: &PromptChange) -> String {
 }
 
 fn file_diff(out: &mut String, change: &PromptChange, style: Style) {
-    let title = format!("── {} ── {}", change.path, status_word(change));
+    let title = format!("── {} ── {}", esc(&change.path), status_word(change));
     let _ = writeln!(out, "{}", style.paint(BOLD, &title));
     for line in super::case_lines(change) {
         let _ = writeln!(out, "   {line}");
     }
     match body(change) {
         Body::Note(note) => {
-            let _ = writeln!(out, "   {}", style.paint(DIM, &note));
+            let _ = writeln!(out, "   {}", style.paint(DIM, &esc(&note)));
         }
         Body::Text(diff) => text_change(out, &diff, style),
     }
@@ -155,7 +168,7 @@ fn text_change(out: &mut String, diff: &TextChange, style: Style) {
                 LineTag::Added => ("+", GREEN),
             };
             if !style.color || color.is_empty() {
-                let _ = writeln!(out, "{sign}{}", line.text());
+                let _ = writeln!(out, "{sign}{}", esc(&line.text()));
                 continue;
             }
             let mut drawn = style.paint(color, sign);
@@ -165,7 +178,7 @@ fn text_change(out: &mut String, diff: &TextChange, style: Style) {
                 } else {
                     color.to_string()
                 };
-                drawn.push_str(&style.paint(&code, segment));
+                drawn.push_str(&style.paint(&code, &esc(segment)));
             }
             let _ = writeln!(out, "{drawn}");
         }
@@ -183,11 +196,12 @@ pub fn eval_run(result: &crate::eval::runner::RunResult, rev: &str, style: Style
         .map_or("unknown cost".to_string(), |c| format!("${c:.4} spent"));
     let _ = writeln!(
         out,
-        "{} {} surface{}, {cases} case{} at {rev}: {} call{}, {} cached, {spent}",
+        "{} {} surface{}, {cases} case{} at {}: {} call{}, {} cached, {spent}",
         style.paint(BOLD, "promptgate eval:"),
         result.surfaces.len(),
         plural(result.surfaces.len()),
         plural(cases),
+        esc(rev),
         result.calls,
         plural(result.calls as usize),
         result.cache_hits,
@@ -196,8 +210,8 @@ pub fn eval_run(result: &crate::eval::runner::RunResult, rev: &str, style: Style
         let _ = writeln!(
             out,
             "\n{}  via {}",
-            style.paint(BOLD, &surface.name),
-            surface.provider
+            style.paint(BOLD, &esc(&surface.name)),
+            esc(&surface.provider)
         );
         let _ = writeln!(
             out,
@@ -212,8 +226,10 @@ pub fn eval_run(result: &crate::eval::runner::RunResult, rev: &str, style: Style
         for (name, metric) in &surface.metrics {
             let _ = writeln!(
                 out,
-                "  metric {name}: {:.3} (n={})",
-                metric.mean, metric.count
+                "  metric {}: {:.3} (n={})",
+                esc(name),
+                metric.mean,
+                metric.count
             );
         }
         let cost = surface
@@ -232,8 +248,13 @@ pub fn eval_run(result: &crate::eval::runner::RunResult, rev: &str, style: Style
             (CaseStatus::Error, "error", YELLOW),
         ] {
             for case in surface.case_summaries.iter().filter(|c| c.status == status) {
-                let reason = case.reason.as_deref().unwrap_or("");
-                let _ = writeln!(out, "  {} {}  {reason}", style.paint(color, label), case.id);
+                let reason = esc(case.reason.as_deref().unwrap_or(""));
+                let _ = writeln!(
+                    out,
+                    "  {} {}  {reason}",
+                    style.paint(color, label),
+                    esc(&case.id)
+                );
             }
         }
         if !surface.complete {
@@ -265,8 +286,9 @@ pub fn verdict(report: &crate::gate::Report, style: Style) -> String {
         Verdict::Error => ("ERROR", RED),
     };
     let short = |sha: &Option<String>| {
-        sha.as_deref()
-            .map_or("?".to_string(), |s| s[..s.len().min(7)].to_string())
+        sha.as_deref().map_or("?".to_string(), |s| {
+            esc(&s.chars().take(7).collect::<String>())
+        })
     };
     let _ = writeln!(
         out,
@@ -290,7 +312,7 @@ pub fn verdict(report: &crate::gate::Report, style: Style) -> String {
         let _ = writeln!(
             out,
             "  {}  {} → {}{p}  {} regression(s), {} fix(es), {} flaky",
-            style.paint(BOLD, &s.name),
+            style.paint(BOLD, &esc(&s.name)),
             rate(&s.base),
             rate(&s.head),
             s.regressions.len(),
@@ -298,7 +320,12 @@ pub fn verdict(report: &crate::gate::Report, style: Style) -> String {
             s.flaky.len()
         );
         for rule in s.rules.iter().filter(|r| !r.ok) {
-            let _ = writeln!(out, "    {} {}", style.paint(RED, "✗"), rule.describe());
+            let _ = writeln!(
+                out,
+                "    {} {}",
+                style.paint(RED, "✗"),
+                esc(&rule.describe())
+            );
         }
     }
     for artifact in &report.artifacts {
@@ -312,24 +339,29 @@ pub fn verdict(report: &crate::gate::Report, style: Style) -> String {
             .as_deref()
             .or(artifact.reason.as_deref())
             .unwrap_or("");
-        let _ = writeln!(out, "  artifact {} {mark} {detail}", artifact.name);
+        let _ = writeln!(
+            out,
+            "  artifact {} {mark} {}",
+            esc(&artifact.name),
+            esc(detail)
+        );
     }
     if report.approvals.missing > 0 {
         let _ = writeln!(
             out,
             "  approvals: {} needed from {}",
             report.approvals.missing,
-            report.approvals.approvers.join(", ")
+            esc(&report.approvals.approvers.join(", "))
         );
     }
     if !report.reasons.is_empty() {
         let _ = writeln!(out, "reasons:");
         for reason in &report.reasons {
-            let _ = writeln!(out, "  - {reason}");
+            let _ = writeln!(out, "  - {}", esc(reason));
         }
     }
     for note in &report.notes {
-        let _ = writeln!(out, "  note: {note}");
+        let _ = writeln!(out, "  note: {}", esc(note));
     }
     out
 }
