@@ -251,20 +251,7 @@ mod tests {
         check(&required(), &[pr(markdown)], &Headings::default())
     }
 
-    fn headings_of(markdown: &str) -> Vec<(String, u8)> {
-        sections(markdown)
-            .into_iter()
-            .map(|section| (section.heading, section.level))
-            .collect()
-    }
-
-    fn body_of(markdown: &str, heading: &str) -> String {
-        sections(markdown)
-            .into_iter()
-            .find(|section| section.heading == heading)
-            .map(|section| section.body)
-            .unwrap_or_else(|| panic!("no section {heading:?} in {markdown:?}"))
-    }
+    use super::sections::tests::{body_of, headings_of};
 
     // ---- CommonMark block structure, invisible bodies, one finder (issues 12, 13) ----
 

@@ -518,17 +518,17 @@ fn escape_markdown(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn headings_of(markdown: &str) -> Vec<(String, u8)> {
+    pub(crate) fn headings_of(markdown: &str) -> Vec<(String, u8)> {
         sections(markdown)
             .into_iter()
             .map(|section| (section.heading, section.level))
             .collect()
     }
 
-    fn body_of(markdown: &str, heading: &str) -> String {
+    pub(crate) fn body_of(markdown: &str, heading: &str) -> String {
         sections(markdown)
             .into_iter()
             .find(|section| section.heading == heading)
