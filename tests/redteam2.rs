@@ -1,0 +1,263 @@
+//! Third-round attacks (second adversarial review, after the first round's fixes): each test
+//! is one way a pull request tried to turn an honest base's `blocked` into `pass`. The base
+//! is honest: a surface whose cases expect "30 days"; the head changes the prompt to "14
+//! days" (normally blocked 1.0 → 0.0). Tests marked `open` fail today.
+
+mod common;
+#[path = "common/http.rs"]
+mod http;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use common::TestRepo;
+use http::{Reply, Server};
+use serde_json::{json, Value};
+
+/// When set, the model always says 30 days (to fabricate evidence).
+type Lie = Arc<AtomicBool>;
+
+const KEY_VAR: &str = "PG_TEST_KEY";
+const KEY: &str = "sk-test-7d1f0c9a2b";
+
+/// Answers with the refund window its prompt states. Grading requests (`<rubric>`) are
+/// judged strictly ("30 days" must be in the output) by `gpt-4o` only; any other model
+/// waves everything through.
+fn honest(lie: Lie) -> Server {
+    Server::start(move |request| {
+        let prompt = request.prompt();
+        if prompt.contains("<rubric>") {
+            let strict = request.json()["model"] == "gpt-4o";
+            let ok = !strict || prompt.contains("30 days");
+            return Reply::openai(
+                &json!({"pass": ok, "score": if ok {1} else {0}, "reason": "graded"}).to_string(),
+            );
+        }
+        let window = if prompt.contains("14 days") && !lie.load(Ordering::SeqCst) {
+            "14"
+        } else {
+            "30"
+        };
+        Reply::openai(&format!("Refunds within {window} days."))
+    })
+}
+
+const PROMPT: &str = "Policy: refunds within 30 days.\nQ: {{ question }}\n";
+
+fn config(server: &Server, extra_surface: &str, extra: &str) -> String {
+    format!(
+        "[gate]\nmax_cost_usd = 5.0\n{extra}\n\
+         [provider.main]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"gpt-4o-mini\"\napi_key_env = \"{KEY_VAR}\"\n\n\
+         [price.\"gpt-4o-mini\"]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n\n\
+         [[surface]]\nname = \"support\"\nprompts = [\"prompts/*.md\"]\nentry = \"prompts/answer.md\"\ncases = \"evals/support.jsonl\"\nprovider = \"main\"\ntier = \"self\"\nmin_pass_rate = 0.9\nmax_drop = 0.05\n{extra_surface}\n\
+         [tier.exec]\napprovers = [\"acme/execs\"]\nmin_approvals = 1\n",
+        server.url
+    )
+}
+
+fn case(id: &str, assertion: Value) -> String {
+    format!(
+        "{}\n",
+        json!({"id": id, "vars": {"question": format!("refund? {id}")}, "assert": [assertion]})
+    )
+}
+
+fn cases(assertion: Value) -> String {
+    (0..6)
+        .map(|i| case(&format!("c{i}"), assertion.clone()))
+        .collect()
+}
+
+/// `main` as `base` writes it, then a `feature` branch where `head` edits it (the prompt
+/// already moved to 14 days unless `head` rewrites it) and commits.
+fn gate(
+    base: impl FnOnce(&TestRepo, &Server),
+    head: impl FnOnce(&TestRepo, &Lie),
+) -> (Value, i32, Server) {
+    gate_with(base, head, &[])
+}
+
+fn gate_with(
+    base: impl FnOnce(&TestRepo, &Server),
+    head: impl FnOnce(&TestRepo, &Lie),
+    extra: &[&str],
+) -> (Value, i32, Server) {
+    let lie = Lie::default();
+    let server = honest(lie.clone());
+    let repo = TestRepo::new();
+    repo.write(".gitignore", ".promptgate/cache\n")
+        .write("promptgate.toml", config(&server, "", ""))
+        .write("prompts/answer.md", PROMPT)
+        .write(
+            "evals/support.jsonl",
+            cases(json!({"type": "contains", "value": "30 days"})),
+        );
+    base(&repo, &server);
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let prompt = std::fs::read_to_string(repo.path().join("prompts/answer.md")).unwrap_or_default();
+    repo.write("prompts/answer.md", prompt.replace("30 days", "14 days"));
+    head(&repo, &lie);
+    repo.commit("head");
+    let run = common::run_with_env(
+        repo.path(),
+        &[&["check", "--base", "main", "--format", "json"][..], extra].concat(),
+        &[(KEY_VAR, KEY), ("GITHUB_TOKEN", "ghs_faketoken123456")],
+    );
+    let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "exit {}: not JSON ({e}): {}\n{}",
+            run.code, run.stdout, run.stderr
+        )
+    });
+    // Keep the repository alive for inspection on failure.
+    std::mem::forget(repo);
+    (report, run.code, server)
+}
+
+fn assert_not_pass(report: &Value, code: i32) {
+    assert_ne!(code, 0, "{report:#}");
+    assert_ne!(report["verdict"], "pass", "{report:#}");
+}
+
+/// The control: the plain 30 → 14 days change is blocked by its cases.
+#[test]
+fn control_the_plain_change_is_blocked() {
+    let (report, code, _) = gate(|_, _| {}, |_, _| {});
+    assert_eq!(code, 1, "{report:#}");
+}
+
+/// `main` gated `billing` (prompt already there at the branch point) with a suite it added
+/// after the branch was cut. The branch edits the prompt and writes its own
+/// `evals/billing.jsonl` at the path the base names: the surface is "added" (behind), its
+/// head side is graded on the head's cases only, and the base's suite is never consulted.
+#[test]
+#[ignore = "open"]
+fn a_surface_the_base_added_is_graded_on_the_base_suite() {
+    let server = honest(Lie::default());
+    let repo = TestRepo::new();
+    repo.write(".gitignore", ".promptgate/cache\n")
+        .write("promptgate.toml", config(&server, "", ""))
+        .write("prompts/answer.md", PROMPT)
+        .write("billing/answer.md", PROMPT)
+        .write(
+            "evals/support.jsonl",
+            cases(json!({"type": "contains", "value": "30 days"})),
+        );
+    repo.commit("an ungated billing prompt");
+    repo.git(&["branch", "feature"]);
+    repo.write(
+        "promptgate.toml",
+        config(&server, "", "")
+            + "\n[[surface]]\nname = \"billing\"\nprompts = [\"billing/*.md\"]\ncases = \"evals/billing.jsonl\"\nprovider = \"main\"\ntier = \"self\"\nmin_pass_rate = 0.9\n",
+    )
+    .write(
+        "evals/billing.jsonl",
+        cases(json!({"type": "contains", "value": "30 days"})),
+    );
+    repo.commit("main gates billing with a suite");
+    repo.git(&["checkout", "-q", "feature"]);
+    repo.write("billing/answer.md", PROMPT.replace("30 days", "14 days"))
+        .write(
+            "evals/billing.jsonl",
+            cases(json!({"type": "contains", "value": "14 days"})),
+        );
+    repo.commit("edit billing, with my own suite");
+    let run = common::run_with_env(
+        repo.path(),
+        &["check", "--base", "main", "--format", "json"],
+        &[(KEY_VAR, KEY)],
+    );
+    let report: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("exit {}: {e}: {}", run.code, run.stderr));
+    std::mem::forget(repo);
+    assert_not_pass(&report, run.code);
+}
+
+/// The base defines a second `openai` provider, `canned`, on a server that always says 30
+/// days (a mock for smoke tests). The head moves its surface to it: same kind, so it is
+/// "measured like a model change", yet where the head's answers come from is now another
+/// endpoint.
+#[test]
+#[ignore = "open"]
+fn switching_to_another_endpoint_of_the_same_kind_is_not_self() {
+    let lie: Lie = Arc::new(AtomicBool::new(true));
+    let canned = honest(lie);
+    let url = canned.url.clone();
+    let (report, code, _) = gate(
+        |repo, server| {
+            repo.write(
+                "promptgate.toml",
+                config(server, "", "")
+                    + &format!("\n[provider.canned]\nkind = \"openai\"\nbase_url = \"{url}/v1\"\nmodel = \"gpt-4o-mini\"\napi_key_env = \"{KEY_VAR}\"\n"),
+            );
+        },
+        |repo, _| {
+            let text = std::fs::read_to_string(repo.path().join("promptgate.toml")).unwrap();
+            repo.write(
+                "promptgate.toml",
+                text.replace("provider = \"main\"", "provider = \"canned\""),
+            );
+        },
+    );
+    assert_not_pass(&report, code);
+}
+
+/// Fabricated cache entries committed under `evals/fake/…`, with each fan-out directory
+/// `.promptgate/cache/<xx>` a committed symlink into it. Only `.promptgate` and
+/// `.promptgate/cache` are checked for links, and the tracked-file set holds the link
+/// (`.promptgate/cache/xx`), not the entry path read through it.
+#[cfg(unix)]
+#[test]
+#[ignore = "open"]
+fn a_symlinked_fan_out_directory_is_not_trusted() {
+    let (report, code, _) = gate(
+        |_, _| {},
+        |repo, lie| {
+            repo.commit("prompt");
+            lie.store(true, Ordering::SeqCst);
+            let run = common::run_with_env(
+                repo.path(),
+                &["eval", "--cache-dir", "evals/fake"],
+                &[(KEY_VAR, KEY)],
+            );
+            lie.store(false, Ordering::SeqCst);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+            let cache = repo.path().join(".promptgate/cache");
+            std::fs::create_dir_all(&cache).unwrap();
+            for fan in std::fs::read_dir(repo.path().join("evals/fake")).unwrap() {
+                let name = fan.unwrap().file_name();
+                std::os::unix::fs::symlink(
+                    std::path::Path::new("../../evals/fake").join(&name),
+                    cache.join(&name),
+                )
+                .unwrap();
+            }
+            repo.git(&["add", "-f", ".promptgate/cache"]);
+        },
+    );
+    assert_not_pass(&report, code);
+}
+
+/// `--cache-dir` given relative (as a workflow would: `--cache-dir .pgcache`) is never
+/// compared with the repository root, so entries the branch commits there are read.
+#[test]
+#[ignore = "open"]
+fn a_relative_cache_dir_still_ignores_tracked_entries() {
+    let (report, code, _) = gate_with(
+        |_, _| {},
+        |repo, lie| {
+            repo.commit("prompt");
+            lie.store(true, Ordering::SeqCst);
+            let run = common::run_with_env(
+                repo.path(),
+                &["eval", "--cache-dir", ".pgcache"],
+                &[(KEY_VAR, KEY)],
+            );
+            lie.store(false, Ordering::SeqCst);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+        },
+        &["--cache-dir", ".pgcache"],
+    );
+    assert_not_pass(&report, code);
+}
