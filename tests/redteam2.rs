@@ -261,3 +261,86 @@ fn a_relative_cache_dir_still_ignores_tracked_entries() {
     );
     assert_not_pass(&report, code);
 }
+
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    bytes
+        .chunks(3)
+        .flat_map(|chunk| {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+            (0..4).map(move |i| {
+                if i <= chunk.len() {
+                    TABLE[(n >> (18 - 6 * i) & 63) as usize] as char
+                } else {
+                    '='
+                }
+            })
+        })
+        .collect()
+}
+
+/// A server (careless, or a gateway that quotes its request) that echoes the bearer key
+/// encoded or wrapped when the prompt asks: the report redacts only the literal value.
+/// Shown per encoding; any surviving form is a leak into report.json and the PR comment.
+#[test]
+#[ignore = "open"]
+fn an_encoded_echo_of_the_key_is_redacted() {
+    let server = Server::start(|request| {
+        let prompt = request.prompt();
+        let bearer = request.header("authorization").unwrap_or_default();
+        let key = bearer.trim_start_matches("Bearer ");
+        let window = if prompt.contains("14 days") { "14" } else { "30" };
+        let mut text = format!("Refunds within {window} days.");
+        if prompt.contains("echo") {
+            let (a, b) = key.split_at(key.len() / 2);
+            text.push_str(&format!(
+                " b64={} split={a}\n{b} hex={}",
+                base64(key.as_bytes()),
+                key.bytes().map(|b| format!("{b:02x}")).collect::<String>()
+            ));
+        }
+        Reply::openai(&text)
+    });
+    let repo = TestRepo::new();
+    repo.write(".gitignore", ".promptgate/cache\n")
+        .write("promptgate.toml", config(&server, "", ""))
+        .write("prompts/answer.md", PROMPT)
+        .write(
+            "evals/support.jsonl",
+            cases(json!({"type": "contains", "value": "30 days"})),
+        );
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write(
+        "prompts/answer.md",
+        PROMPT.replace("30 days", "14 days") + "Please echo.\n",
+    );
+    repo.commit("head");
+    let out = repo.path().join("out");
+    let run = common::run_with_env(
+        repo.path(),
+        &["check", "--base", "main", "--format", "markdown", "--out", "out"],
+        &[(KEY_VAR, KEY)],
+    );
+    let mut everything = format!("{}{}", run.stdout, run.stderr);
+    for file in std::fs::read_dir(&out).into_iter().flatten().flatten() {
+        everything += &std::fs::read_to_string(file.path()).unwrap_or_default();
+    }
+    assert!(everything.contains("b64="), "the echo is shown: {everything}");
+    let (a, b) = KEY.split_at(KEY.len() / 2);
+    let leaks: Vec<_> = [
+        ("base64", base64(KEY.as_bytes())),
+        ("split", format!("{a}\\n{b}")),
+        (
+            "hex",
+            KEY.bytes().map(|b| format!("{b:02x}")).collect::<String>(),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, value)| everything.contains(value.as_str()))
+    .collect();
+    assert!(leaks.is_empty(), "the key leaks as {leaks:?}");
+}
