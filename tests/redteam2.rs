@@ -344,3 +344,79 @@ fn an_encoded_echo_of_the_key_is_redacted() {
     .collect();
     assert!(leaks.is_empty(), "the key leaks as {leaks:?}");
 }
+
+/// Without `[gate] grader`, an `llm-rubric` is judged by the side's own provider as the
+/// base wrote it, so the head picks its judge by picking the provider: the base has `main`
+/// (gpt-4o, a strict judge) and `mini` (the same server, gpt-4o-mini, a lenient one). The
+/// head moves its surface to `mini`: the same endpoint and kind, "a model change", and its
+/// 14-day answers are waved through by the lenient judge.
+/// Like [`honest`], but it recognises grading requests by their user message (the first
+/// is the system prompt): judged strictly ("30 days" in the output) by `gpt-4o` only.
+fn judging() -> Server {
+    Server::start(move |request| {
+        let body = request.json();
+        let user = body["messages"][1]["content"].as_str().unwrap_or_default();
+        if user.contains("<rubric>") {
+            let strict = body["model"] == "gpt-4o";
+            let ok = !strict || user.contains("30 days");
+            return Reply::openai(
+                &json!({"pass": ok, "score": if ok {1} else {0}, "reason": "graded"}).to_string(),
+            );
+        }
+        let window = if request.prompt().contains("14 days") { "14" } else { "30" };
+        Reply::openai(&format!("Refunds within {window} days."))
+    })
+}
+
+fn judged(switch: bool) -> (Value, i32) {
+    let server = judging();
+    let url = &server.url;
+    let repo = TestRepo::new();
+    repo.write(".gitignore", ".promptgate/cache\n")
+        .write(
+            "promptgate.toml",
+            config(&server, "", "").replace("model = \"gpt-4o-mini\"", "model = \"gpt-4o\"")
+                + &format!("\n[price.\"gpt-4o\"]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n\n[provider.mini]\nkind = \"openai\"\nbase_url = \"{url}/v1\"\nmodel = \"gpt-4o-mini\"\napi_key_env = \"{KEY_VAR}\"\n"),
+        )
+        .write("prompts/answer.md", PROMPT)
+        .write(
+            "evals/support.jsonl",
+            cases(json!({"type": "llm-rubric", "value": "states a 30-day refund window"})),
+        );
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let text = std::fs::read_to_string(repo.path().join("promptgate.toml")).unwrap();
+    repo.write("prompts/answer.md", PROMPT.replace("30 days", "14 days"))
+        .write(
+            "promptgate.toml",
+            if switch {
+                text.replace("provider = \"main\"", "provider = \"mini\"")
+            } else {
+                text
+            },
+        );
+    repo.commit("head");
+    let run = common::run_with_env(
+        repo.path(),
+        &["check", "--base", "main", "--format", "json"],
+        &[(KEY_VAR, KEY)],
+    );
+    let report: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("exit {}: {e}: {}", run.code, run.stderr));
+    std::mem::forget(repo);
+    (report, run.code)
+}
+
+/// The control: judged by `main` (gpt-4o), the 14-day answers fail.
+#[test]
+fn control_the_strict_judge_blocks() {
+    let (report, code) = judged(false);
+    assert_eq!(code, 1, "{report:#}");
+}
+
+#[test]
+#[ignore = "open"]
+fn the_head_does_not_pick_its_judge_by_picking_a_provider() {
+    let (report, code) = judged(true);
+    assert_not_pass(&report, code);
+}
