@@ -420,3 +420,49 @@ fn the_head_does_not_pick_its_judge_by_picking_a_provider() {
     let (report, code) = judged(true);
     assert_not_pass(&report, code);
 }
+
+/// The head turns the entry prompt into a committed symlink to a new 14-day file. The app
+/// (and git checkout) follow the link; the gate must measure what it points to, or refuse.
+#[cfg(unix)]
+#[test]
+fn a_symlinked_entry_prompt_is_not_measured_as_its_link_text() {
+    let (report, code, _) = gate(
+        |_, _| {},
+        |repo, _| {
+            let text = std::fs::read_to_string(repo.path().join("prompts/answer.md")).unwrap();
+            repo.write("policy/v2.md", text);
+            std::fs::remove_file(repo.path().join("prompts/answer.md")).unwrap();
+            std::os::unix::fs::symlink("../policy/v2.md", repo.path().join("prompts/answer.md"))
+                .unwrap();
+        },
+    );
+    assert_not_pass(&report, code);
+}
+
+/// The head renames the case file (40 untouched cases keep it a rename) and rewrites the
+/// six strict expectations to the new window, pointing its config at the new path.
+#[test]
+fn a_renamed_and_rewritten_suite_is_still_compared_with_the_base_suite() {
+    let padding: String = (0..40)
+        .map(|i| case(&format!("p{i}"), json!({"type": "contains", "value": "Refunds"})))
+        .collect();
+    let strict = cases(json!({"type": "contains", "value": "30 days"}));
+    let (report, code, _) = gate(
+        |repo, _| {
+            repo.write("evals/support.jsonl", format!("{padding}{strict}"));
+        },
+        |repo, _| {
+            std::fs::remove_file(repo.path().join("evals/support.jsonl")).unwrap();
+            repo.write(
+                "evals/all.jsonl",
+                format!("{padding}{}", strict.replace("30 days", "14 days")),
+            );
+            let text = std::fs::read_to_string(repo.path().join("promptgate.toml")).unwrap();
+            repo.write(
+                "promptgate.toml",
+                text.replace("evals/support.jsonl", "evals/all.jsonl"),
+            );
+        },
+    );
+    assert_not_pass(&report, code);
+}
