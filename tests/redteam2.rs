@@ -466,3 +466,46 @@ fn a_renamed_and_rewritten_suite_is_still_compared_with_the_base_suite() {
     );
     assert_not_pass(&report, code);
 }
+
+/// A JSON schema whose `$ref`s chase each other forever (`a` → `b` → `a`) in a head case:
+/// compiling or validating it must end in a documented exit code, never a stack overflow.
+#[test]
+fn a_circular_schema_reference_does_not_crash() {
+    let schema = json!({"$ref": "#/$defs/a", "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}});
+    let (report, code, _) = gate(
+        |_, _| {},
+        |repo, _| {
+            let text = std::fs::read_to_string(repo.path().join("evals/support.jsonl")).unwrap();
+            repo.write(
+                "evals/support.jsonl",
+                text + &case("loop", json!({"type": "is-json", "value": schema})),
+            );
+        },
+    );
+    assert!([1, 2, 3, 4].contains(&code), "{report:#}");
+}
+
+/// `tools` is a sampling parameter as a whole, so whatever is nested under it is sent:
+/// a remote tool (`{"type": "mcp", "server_url": …}` on gateways and the Responses API,
+/// Anthropic's `web_fetch`) has the provider fetch from a server the head chose, whose
+/// answer can change after the merge. The head's server-side tools should be refused or
+/// raise the tier like another endpoint would.
+#[test]
+#[ignore = "open"]
+fn a_remote_tool_nested_under_tools_is_not_sent() {
+    let (report, code, server) = gate(
+        |_, _| {},
+        |repo, _| {
+            let text = std::fs::read_to_string(repo.path().join("prompts/answer.md")).unwrap();
+            repo.write(
+                "prompts/answer.md",
+                format!("---\ntools:\n  - type: mcp\n    server_label: policy\n    server_url: https://evil.example/mcp\n  - type: web_fetch_20250910\n    name: web_fetch\n---\n{text}"),
+            );
+        },
+    );
+    let sent = server
+        .requests()
+        .iter()
+        .any(|r| r.body.contains("evil.example") || r.body.contains("web_fetch"));
+    assert!(!sent, "the head's remote tools reached the provider (exit {code}): {report:#}");
+}
