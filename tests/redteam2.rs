@@ -509,3 +509,34 @@ fn a_remote_tool_nested_under_tools_is_not_sent() {
         .any(|r| r.body.contains("evil.example") || r.body.contains("web_fetch"));
     assert!(!sent, "the head's remote tools reached the provider (exit {code}): {report:#}");
 }
+
+/// The head's prompt refuses to render the base's cases (it divides by zero when the
+/// question is spelt as the base spells it) and the head rewrites each case's question and
+/// expectation: against the base's suite every case is "left out", so nothing is compared.
+#[test]
+fn a_prompt_that_cannot_render_the_base_suite_is_not_pass() {
+    let (report, code, _) = gate(
+        |_, _| {},
+        |repo, _| {
+            repo.write(
+                "prompts/answer.md",
+                format!(
+                    "{{% if \"refund?\" in question %}}{{{{ 1 // 0 }}}}{{% endif %}}{}",
+                    PROMPT.replace("30 days", "14 days")
+                ),
+            )
+            .write(
+                "evals/support.jsonl",
+                (0..6)
+                    .map(|i| {
+                        format!(
+                            "{}\n",
+                            json!({"id": format!("c{i}"), "vars": {"question": format!("Refund? c{i}")}, "assert": [{"type": "contains", "value": "14 days"}]})
+                        )
+                    })
+                    .collect::<String>(),
+            );
+        },
+    );
+    assert_not_pass(&report, code);
+}
