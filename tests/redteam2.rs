@@ -292,7 +292,11 @@ fn an_encoded_echo_of_the_key_is_redacted() {
         let prompt = request.prompt();
         let bearer = request.header("authorization").unwrap_or_default();
         let key = bearer.trim_start_matches("Bearer ");
-        let window = if prompt.contains("14 days") { "14" } else { "30" };
+        let window = if prompt.contains("14 days") {
+            "14"
+        } else {
+            "30"
+        };
         let mut text = format!("Refunds within {window} days.");
         if prompt.contains("echo") {
             let (a, b) = key.split_at(key.len() / 2);
@@ -322,14 +326,19 @@ fn an_encoded_echo_of_the_key_is_redacted() {
     let out = repo.path().join("out");
     let run = common::run_with_env(
         repo.path(),
-        &["check", "--base", "main", "--format", "markdown", "--out", "out"],
+        &[
+            "check", "--base", "main", "--format", "markdown", "--out", "out",
+        ],
         &[(KEY_VAR, KEY)],
     );
     let mut everything = format!("{}{}", run.stdout, run.stderr);
     for file in std::fs::read_dir(&out).into_iter().flatten().flatten() {
         everything += &std::fs::read_to_string(file.path()).unwrap_or_default();
     }
-    assert!(everything.contains("b64="), "the echo is shown: {everything}");
+    assert!(
+        everything.contains("b64="),
+        "the echo is shown: {everything}"
+    );
     let (a, b) = KEY.split_at(KEY.len() / 2);
     let leaks: Vec<_> = [
         ("base64", base64(KEY.as_bytes())),
@@ -363,7 +372,11 @@ fn judging() -> Server {
                 &json!({"pass": ok, "score": if ok {1} else {0}, "reason": "graded"}).to_string(),
             );
         }
-        let window = if request.prompt().contains("14 days") { "14" } else { "30" };
+        let window = if request.prompt().contains("14 days") {
+            "14"
+        } else {
+            "30"
+        };
         Reply::openai(&format!("Refunds within {window} days."))
     })
 }
@@ -444,7 +457,12 @@ fn a_symlinked_entry_prompt_is_not_measured_as_its_link_text() {
 #[test]
 fn a_renamed_and_rewritten_suite_is_still_compared_with_the_base_suite() {
     let padding: String = (0..40)
-        .map(|i| case(&format!("p{i}"), json!({"type": "contains", "value": "Refunds"})))
+        .map(|i| {
+            case(
+                &format!("p{i}"),
+                json!({"type": "contains", "value": "Refunds"}),
+            )
+        })
         .collect();
     let strict = cases(json!({"type": "contains", "value": "30 days"}));
     let (report, code, _) = gate(
@@ -507,7 +525,10 @@ fn a_remote_tool_nested_under_tools_is_not_sent() {
         .requests()
         .iter()
         .any(|r| r.body.contains("evil.example") || r.body.contains("web_fetch"));
-    assert!(!sent, "the head's remote tools reached the provider (exit {code}): {report:#}");
+    assert!(
+        !sent,
+        "the head's remote tools reached the provider (exit {code}): {report:#}"
+    );
 }
 
 /// The head's prompt refuses to render the base's cases (it divides by zero when the
