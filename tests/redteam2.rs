@@ -561,3 +561,24 @@ fn a_prompt_that_cannot_render_the_base_suite_is_not_pass() {
     );
     assert_not_pass(&report, code);
 }
+
+/// A billion-laughs front matter (aliases nine levels deep, 10^9 strings when expanded):
+/// the YAML reader must refuse it quickly with a documented exit code.
+#[test]
+fn a_billion_laughs_front_matter_does_not_hang_or_crash() {
+    let mut yaml = String::from("a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    for i in 1..10 {
+        let p = i - 1;
+        yaml += &format!(
+            "a{i}: &a{i} [*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p}]\n"
+        );
+    }
+    let (report, code, _) = gate(
+        |_, _| {},
+        |repo, _| {
+            let text = std::fs::read_to_string(repo.path().join("prompts/answer.md")).unwrap();
+            repo.write("prompts/answer.md", format!("---\n{yaml}---\n{text}"));
+        },
+    );
+    assert!([1, 2, 3, 4].contains(&code), "{report:#}");
+}
