@@ -582,3 +582,20 @@ fn a_billion_laughs_front_matter_does_not_hang_or_crash() {
     );
     assert!([1, 2, 3, 4].contains(&code), "{report:#}");
 }
+
+/// A prompt that includes itself, and a macro that calls itself: minijinja's recursion
+/// limit must end it as an error, never a stack overflow.
+#[test]
+fn a_self_including_prompt_does_not_crash() {
+    let (report, code, _) = gate(
+        |_, _| {},
+        |repo, _| {
+            let text = std::fs::read_to_string(repo.path().join("prompts/answer.md")).unwrap();
+            repo.write(
+                "prompts/answer.md",
+                format!("{{% include \"prompts/answer.md\" %}}{{% macro m(n) %}}{{{{ m(n + 1) }}}}{{% endmacro %}}{{{{ m(0) }}}}{text}"),
+            );
+        },
+    );
+    assert!([1, 2, 3, 4].contains(&code), "{report:#}");
+}
