@@ -569,9 +569,8 @@ fn a_billion_laughs_front_matter_does_not_hang_or_crash() {
     let mut yaml = String::from("a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
     for i in 1..10 {
         let p = i - 1;
-        yaml += &format!(
-            "a{i}: &a{i} [*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p}]\n"
-        );
+        yaml +=
+            &format!("a{i}: &a{i} [*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p}]\n");
     }
     let (report, code, _) = gate(
         |_, _| {},
@@ -598,4 +597,32 @@ fn a_self_including_prompt_does_not_crash() {
         },
     );
     assert!([1, 2, 3, 4].contains(&code), "{report:#}");
+}
+
+/// The decoy entry again, by rename instead of config: the head renames the unchanged
+/// 30-day entry to `prompts/legacy.md` (git sees a rename, which the base's `entry`
+/// follows, and so does its config, as an honest rename would) and puts the 14-day prompt in a new `prompts/current.md` that its code would
+/// load. The gate measures the decoy and the new file in the surface's globs goes unmeasured.
+#[test]
+#[ignore = "open"]
+fn renaming_the_entry_away_is_not_a_decoy() {
+    let (report, code, _) = gate(
+        |_, _| {},
+        |repo, _| {
+            let new = std::fs::read_to_string(repo.path().join("prompts/answer.md")).unwrap();
+            repo.write("prompts/current.md", new)
+                .write("prompts/legacy.md", PROMPT)
+                .remove("prompts/answer.md");
+            // As an honest rename would, the config follows it.
+            let text = std::fs::read_to_string(repo.path().join("promptgate.toml")).unwrap();
+            repo.write(
+                "promptgate.toml",
+                text.replace(
+                    "entry = \"prompts/answer.md\"",
+                    "entry = \"prompts/legacy.md\"",
+                ),
+            );
+        },
+    );
+    assert_not_pass(&report, code);
 }
