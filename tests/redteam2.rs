@@ -626,3 +626,72 @@ fn renaming_the_entry_away_is_not_a_decoy() {
     );
     assert_not_pass(&report, code);
 }
+
+/// A base `exec` grader named by its program alone (`refund-grader`, installed on the
+/// runner) is looked up on PATH, and CI often puts a directory of the checkout on PATH
+/// (`$GITHUB_WORKSPACE/bin`, `.venv/bin`, `node_modules/.bin`). The head commits
+/// `bin/refund-grader`, which passes everything, and it runs instead of the base's.
+#[cfg(unix)]
+fn graded_on_path(hijack: bool) -> (Value, i32) {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |path: &std::path::Path, text: &str| {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let tools = common::tempdir();
+    executable(
+        &tools.join("refund-grader"),
+        "#!/bin/sh\ngrep -q '30 days'\n",
+    );
+    let server = honest(Lie::default());
+    let repo = TestRepo::new();
+    repo.write(".gitignore", ".promptgate/cache\n")
+        .write("promptgate.toml", config(&server, "", ""))
+        .write("prompts/answer.md", PROMPT)
+        .write(
+            "evals/support.jsonl",
+            cases(json!({"type": "exec", "value": ["refund-grader"]})),
+        );
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("prompts/answer.md", PROMPT.replace("30 days", "14 days"));
+    if hijack {
+        executable(
+            &repo.path().join("bin/refund-grader"),
+            "#!/bin/sh\ncat >/dev/null\nexit 0\n",
+        );
+    }
+    repo.commit("head");
+    let path = format!(
+        "{}:{}:{}",
+        repo.path().join("bin").display(),
+        tools.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = common::run_with_env(
+        repo.path(),
+        &["check", "--base", "main", "--format", "json"],
+        &[(KEY_VAR, KEY), ("PATH", &path)],
+    );
+    let report: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("exit {}: {e}: {}", run.code, run.stderr));
+    std::mem::forget(repo);
+    (report, run.code)
+}
+
+/// The control: with no program of the head's on PATH, the runner's grader blocks.
+#[cfg(unix)]
+#[test]
+fn control_the_installed_grader_blocks() {
+    let (report, code) = graded_on_path(false);
+    assert_eq!(code, 1, "{report:#}");
+}
+
+#[cfg(unix)]
+#[test]
+#[ignore = "open"]
+fn a_base_grader_is_not_found_on_a_path_entry_inside_the_checkout() {
+    let (report, code) = graded_on_path(true);
+    assert_not_pass(&report, code);
+}
