@@ -7,6 +7,14 @@
 
 use std::ffi::OsString;
 
+/// The checkout whose directories never serve a command's program (set by the gate).
+static CHECKOUT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Names the repository's working tree: commands never find their program in it.
+pub fn guard_checkout(root: &std::path::Path) {
+    let _ = CHECKOUT.set(root.to_path_buf());
+}
+
 /// Values shorter than this are not redacted: they would turn ordinary words into noise.
 const SHORTEST: usize = 6;
 
@@ -61,6 +69,8 @@ pub fn redact_each(text: &str, secrets: &[&str]) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct Secrets {
     values: Vec<String>,
+    /// Each secret as a server might echo it: broken over lines (raw or JSON-escaped).
+    spread: Vec<regex::Regex>,
 }
 
 impl Secrets {
@@ -74,19 +84,45 @@ impl Secrets {
             .map(|(_, value)| value.trim().to_string())
             .filter(|value| value.chars().count() >= SHORTEST)
             .collect();
+        // Each also as a server might echo it: base64 and hex encoded.
+        let encoded: Vec<String> = values
+            .iter()
+            .flat_map(|v| {
+                let b64 = base64(v.as_bytes());
+                let hex: String = v.bytes().map(|b| format!("{b:02x}")).collect();
+                [
+                    b64.trim_end_matches('=').to_string(),
+                    b64,
+                    hex.to_uppercase(),
+                    hex,
+                ]
+            })
+            .collect();
+        let spread = values
+            .iter()
+            .filter_map(|v| {
+                let pattern: Vec<String> =
+                    v.chars().map(|c| regex::escape(&c.to_string())).collect();
+                regex::Regex::new(&pattern.join(r"(?:\s|\\[nrt])*")).ok()
+            })
+            .collect();
+        values.extend(encoded);
         // Longest first, so a secret that contains another is redacted whole.
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         values.dedup();
-        Secrets { values }
+        Secrets { values, spread }
     }
 
     pub fn redact(&self, text: &str) -> String {
-        self.values.iter().fold(text.to_string(), |text, secret| {
+        let text = self.values.iter().fold(text.to_string(), |text, secret| {
             if text.contains(secret.as_str()) {
                 text.replace(secret.as_str(), "[redacted]")
             } else {
                 text
             }
+        });
+        self.spread.iter().fold(text, |text, secret| {
+            secret.replace_all(&text, "[redacted]").into_owned()
         })
     }
 
@@ -121,6 +157,26 @@ impl Secrets {
     }
 }
 
+/// Standard base64 with padding (for recognising an echoed secret).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// The environment an eval command (an `exec` provider or grader) runs with: the
 /// variables in [`COMMAND_ENV`] and the locale (`LC_*`), never a secret.
 pub fn command_env() -> Vec<(OsString, OsString)> {
@@ -132,7 +188,36 @@ pub fn command_env() -> Vec<(OsString, OsString)> {
                     && !is_secret_name(name)
             })
         })
+        .map(|(name, value)| {
+            if name
+                .to_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case("PATH"))
+            {
+                (name, outside_checkout(&value))
+            } else {
+                (name, value)
+            }
+        })
         .collect()
+}
+
+/// A `PATH` without the entries a pull request could write: relative ones and those inside
+/// the directory promptgate runs in (the checkout), so a command's bare program name never
+/// finds a program the change committed.
+fn outside_checkout(path: &std::ffi::OsStr) -> OsString {
+    let checkout = CHECKOUT
+        .get()
+        .cloned()
+        .or_else(|| std::env::current_dir().ok())
+        .and_then(|d| d.canonicalize().ok());
+    let kept: Vec<std::path::PathBuf> = std::env::split_paths(path)
+        .filter(|entry| entry.is_absolute())
+        .filter(|entry| {
+            let real = entry.canonicalize().unwrap_or_else(|_| entry.clone());
+            checkout.as_ref().is_none_or(|c| !real.starts_with(c))
+        })
+        .collect();
+    std::env::join_paths(kept).unwrap_or_default()
 }
 
 /// The environment a base-defined operations command (a `drill_command`) runs with: the
@@ -149,6 +234,14 @@ pub fn without_secrets(named: &[String]) -> Vec<(OsString, OsString)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_as_the_standard_says() {
+        assert_eq!(base64(b"Man"), "TWFu");
+        assert_eq!(base64(b"Ma"), "TWE=");
+        assert_eq!(base64(b"M"), "TQ==");
+        assert_eq!(base64(b""), "");
+    }
 
     #[test]
     fn secret_names() {
@@ -179,6 +272,7 @@ mod tests {
     fn redacts_strings_everywhere_longest_first() {
         let secrets = Secrets {
             values: vec!["sk-live-abcdef".into(), "sk-live".into()],
+            spread: Vec::new(),
         };
         let mut value =
             serde_json::json!({"a": ["x sk-live-abcdef y"], "sk-live-abcdef": 1, "n": 2});

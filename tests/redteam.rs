@@ -27,9 +27,13 @@ const KEY: &str = "sk-test-7d1f0c9a2b";
 fn honest(lie: Lie) -> Server {
     Server::start(move |request| {
         let prompt = request.prompt();
-        if prompt.contains("<rubric>") {
-            let strict = request.json()["model"] == "gpt-4o";
-            let ok = !strict || prompt.contains("30 days");
+        // A grading request carries the rubric and the output in its user message (the
+        // first is the system prompt): the output is judged.
+        let body = request.json();
+        let user = body["messages"][1]["content"].as_str().unwrap_or_default();
+        if let Some((_, output)) = user.split_once("<output>") {
+            let strict = body["model"] == "gpt-4o";
+            let ok = !strict || output.contains("30 days");
             return Reply::openai(
                 &json!({"pass": ok, "score": if ok {1} else {0}, "reason": "graded"}).to_string(),
             );

@@ -132,7 +132,6 @@ fn control_the_plain_change_is_blocked() {
 /// `evals/billing.jsonl` at the path the base names: the surface is "added" (behind), its
 /// head side is graded on the head's cases only, and the base's suite is never consulted.
 #[test]
-#[ignore = "open"]
 fn a_surface_the_base_added_is_graded_on_the_base_suite() {
     let server = honest(Lie::default());
     let repo = TestRepo::new();
@@ -179,7 +178,6 @@ fn a_surface_the_base_added_is_graded_on_the_base_suite() {
 /// "measured like a model change", yet where the head's answers come from is now another
 /// endpoint.
 #[test]
-#[ignore = "open"]
 fn switching_to_another_endpoint_of_the_same_kind_is_not_self() {
     let lie: Lie = Arc::new(AtomicBool::new(true));
     let canned = honest(lie);
@@ -209,7 +207,6 @@ fn switching_to_another_endpoint_of_the_same_kind_is_not_self() {
 /// (`.promptgate/cache/xx`), not the entry path read through it.
 #[cfg(unix)]
 #[test]
-#[ignore = "open"]
 fn a_symlinked_fan_out_directory_is_not_trusted() {
     let (report, code, _) = gate(
         |_, _| {},
@@ -242,7 +239,6 @@ fn a_symlinked_fan_out_directory_is_not_trusted() {
 /// `--cache-dir` given relative (as a workflow would: `--cache-dir .pgcache`) is never
 /// compared with the repository root, so entries the branch commits there are read.
 #[test]
-#[ignore = "open"]
 fn a_relative_cache_dir_still_ignores_tracked_entries() {
     let (report, code, _) = gate_with(
         |_, _| {},
@@ -286,7 +282,6 @@ fn base64(bytes: &[u8]) -> String {
 /// encoded or wrapped when the prompt asks: the report redacts only the literal value.
 /// Shown per encoding; any surviving form is a leak into report.json and the PR comment.
 #[test]
-#[ignore = "open"]
 fn an_encoded_echo_of_the_key_is_redacted() {
     let server = Server::start(|request| {
         let prompt = request.prompt();
@@ -428,7 +423,6 @@ fn control_the_strict_judge_blocks() {
 }
 
 #[test]
-#[ignore = "open"]
 fn the_head_does_not_pick_its_judge_by_picking_a_provider() {
     let (report, code) = judged(true);
     assert_not_pass(&report, code);
@@ -509,7 +503,6 @@ fn a_circular_schema_reference_does_not_crash() {
 /// answer can change after the merge. The head's server-side tools should be refused or
 /// raise the tier like another endpoint would.
 #[test]
-#[ignore = "open"]
 fn a_remote_tool_nested_under_tools_is_not_sent() {
     let (report, code, server) = gate(
         |_, _| {},
@@ -604,7 +597,6 @@ fn a_self_including_prompt_does_not_crash() {
 /// follows, and so does its config, as an honest rename would) and puts the 14-day prompt in a new `prompts/current.md` that its code would
 /// load. The gate measures the decoy and the new file in the surface's globs goes unmeasured.
 #[test]
-#[ignore = "open"]
 fn renaming_the_entry_away_is_not_a_decoy() {
     let (report, code, _) = gate(
         |_, _| {},
@@ -690,7 +682,6 @@ fn control_the_installed_grader_blocks() {
 
 #[cfg(unix)]
 #[test]
-#[ignore = "open"]
 fn a_base_grader_is_not_found_on_a_path_entry_inside_the_checkout() {
     let (report, code) = graded_on_path(true);
     assert_not_pass(&report, code);

@@ -267,6 +267,7 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
         .workdir()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| repo.raw().path().to_path_buf());
+    crate::secrets::guard_checkout(&root);
     let commands_dir = (!args.trust_head)
         .then(tempfile::tempdir)
         .transpose()
@@ -379,10 +380,15 @@ fn response_cache(
     commits: [&TreeSnapshot<'_>; 2],
     context: &mut Context,
 ) -> Result<Cache> {
-    let dir = args
-        .cache_dir
-        .clone()
-        .unwrap_or_else(|| root.join(crate::eval::cache::DEFAULT_DIR));
+    let dir = match &args.cache_dir {
+        // Relative to where promptgate runs, as the flag reads; made absolute so the checks
+        // below see whether it lies in the checkout.
+        Some(dir) if dir.is_relative() => std::env::current_dir()
+            .map_err(|e| Error::io("read", "the current directory", e))?
+            .join(dir),
+        Some(dir) => dir.clone(),
+        None => root.join(crate::eval::cache::DEFAULT_DIR),
+    };
     // A cache reached through a symlink is wherever the link points: a pull request can
     // commit such a link next to answers of its own, so nothing there is read.
     let through_link = dir
@@ -714,7 +720,13 @@ impl Loader<'_, '_, '_> {
     fn prepare(&mut self, surface: &Plan<'_>) -> Prepared {
         let mut prepared = Prepared::default();
         if surface.behind {
-            prepared.notes.push("the base branch added this surface after this branch started: measured on the head as the base defines it, with nothing to compare (rebase onto the base for a comparison)".into());
+            // Its suite and prompts on this branch are the branch's own: nothing the base
+            // decided could be measured.
+            self.problems.push(Problem::Error(format!(
+                "surface `{}` was added on the base branch after this branch started, and the change touches its files; rebase onto the base branch so the gate can measure the change against it",
+                surface.name
+            )));
+            return prepared;
         }
         if !surface.policy.gate || surface.change == SurfaceChange::Removed {
             return prepared;
@@ -927,7 +939,13 @@ impl Loader<'_, '_, '_> {
             .quorum
             .as_ref()
             .map_or(runner::default_quorum(repeat), |q| *q.get_ref());
-        let provider_name = provider.clone();
+        // The judge of `llm-rubric` is the base surface's provider as the base writes it,
+        // whichever provider a side runs on: a head cannot pick its judge.
+        let provider_name = surface
+            .policy
+            .provider
+            .as_ref()
+            .map_or_else(|| provider.clone(), |p| p.get_ref().clone());
         let settings = SideSettings {
             provider,
             model: request.model,

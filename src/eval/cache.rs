@@ -53,7 +53,7 @@ impl Cache {
             return None;
         }
         let path = self.path(key);
-        if self.distrusted.contains(&path) {
+        if self.distrusted.contains(&path) || self.through_link(&path) {
             return None;
         }
         let bytes = std::fs::read(path).ok()?;
@@ -69,6 +69,20 @@ impl Cache {
         file.write_all(&serde_json::to_vec(entry)?)?;
         file.persist(&path).map_err(|e| e.error)?;
         Ok(())
+    }
+
+    /// Whether an entry is reached through a symlink below the cache folder (its fan-out
+    /// folder or the file itself): such an entry is wherever the link points, not an
+    /// answer this cache stored.
+    fn through_link(&self, path: &Path) -> bool {
+        let Ok(below) = path.strip_prefix(&self.dir) else {
+            return true;
+        };
+        let mut at = self.dir.clone();
+        below.components().any(|part| {
+            at.push(part);
+            std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink())
+        })
     }
 
     fn path(&self, key: &str) -> PathBuf {

@@ -185,6 +185,16 @@ impl Trust {
             let now = renames.get(path.get_ref()).unwrap_or(path.get_ref());
             toml::Spanned::new(path.span(), now.clone())
         };
+        if let Some(entry) = base.entry.as_ref().map(|e| e.get_ref()) {
+            if let Some(to) = renames.get(entry) {
+                // The rename is followed, but which file production renders is not the
+                // gate's to know: a renamed entry next to a new prompt may be a decoy.
+                self.overridden.push(format!(
+                    "surface `{}`: the change renames its entry prompt `{entry}` to `{to}`; which file production renders is the base's to confirm",
+                    head.name.get_ref()
+                ));
+            }
+        }
         let mut mapped = head.clone();
         mapped.prompts = base.prompts.clone();
         mapped.entry = base.entry.as_ref().map(renamed);
@@ -202,16 +212,14 @@ impl Trust {
             ("entry", path(&mapped.entry) != path(&head.entry)),
             ("cases", path(&mapped.cases) != path(&head.cases)),
         ];
-        // Another provider the base defines is measured like a model change, unless it
-        // answers another way (another kind: a command or a cassette instead of a model).
+        // Another provider the base defines is measured like a model change, and since it
+        // changes where the answers come from (another server, a command, a cassette), the
+        // base's owners decide it: exec.
         let provider = |s: &Surface| s.provider.as_ref().map(|p| p.get_ref().clone());
         if let (Some(from), Some(to)) = (provider(base), provider(head)) {
-            let kind = |name: &str| self.base.provider.get(name).map(|p| p.get_ref().kind);
-            if from != to && kind(&from) != kind(&to) {
+            if from != to {
                 self.overridden.push(format!(
-                    "surface `{name}`: the change moves it from provider `{from}` to `{to}`, which answers another way ({} → {}); where answers come from is the base's to decide",
-                    kind(&from).map(|k| format!("{k:?}").to_lowercase()).unwrap_or_default(),
-                    kind(&to).map(|k| format!("{k:?}").to_lowercase()).unwrap_or_default(),
+                    "surface `{name}`: the change moves it from provider `{from}` to `{to}`; where answers come from is the base's to decide"
                 ));
             }
         }
@@ -243,6 +251,7 @@ impl Trust {
             .iter()
             .filter(|(key, value)| match key.as_str() {
                 "n" => value.as_u64() != Some(1),
+                "tools" => server_side_tools(value),
                 key => !SAMPLING_PARAMETERS.contains(&key),
             })
             .map(|(key, _)| key.clone())
@@ -284,6 +293,32 @@ impl Trust {
             })
             .collect()
     }
+}
+
+/// Whether a `tools` list names a tool the provider runs itself (a remote MCP server, web
+/// fetch or search, code execution, computer use): answers then come from a place the head
+/// chose, which can change after the merge.
+fn server_side_tools(tools: &serde_json::Value) -> bool {
+    const SERVER_SIDE: [&str; 6] = [
+        "mcp",
+        "web_fetch",
+        "web_search",
+        "code_execution",
+        "computer",
+        "file_search",
+    ];
+    let Some(tools) = tools.as_array() else {
+        return true;
+    };
+    tools.iter().any(|tool| {
+        let kind = tool
+            .get("type")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        tool.get("server_url").is_some()
+            || tool.get("url").is_some()
+            || SERVER_SIDE.iter().any(|s| kind.contains(s))
+    })
 }
 
 /// The keys whose values differ between two tables, leaving out `measured` ones.
