@@ -541,14 +541,7 @@ fn plan_surfaces<'c>(
     merge_base: Option<&'c Config>,
     head: Option<&'c Config>,
 ) -> Vec<Plan<'c>> {
-    let find = |config: Option<&'c Config>, name: &str| {
-        config.and_then(|c| {
-            c.surface
-                .iter()
-                .map(|s| s.get_ref())
-                .find(|s| s.name.get_ref() == name)
-        })
-    };
+    let find = |config: Option<&'c Config>, name: &str| config.and_then(|c| c.surface_named(name));
     changes
         .surfaces
         .iter()
@@ -735,7 +728,7 @@ impl Loader<'_, '_, '_> {
         let base_definition = (surface.change == SurfaceChange::Modified).then(|| {
             self.plan
                 .old_config
-                .and_then(|c| find_surface(c, &surface.name))
+                .and_then(|c| c.surface_named(&surface.name))
                 .unwrap_or(surface.policy)
         });
         // The head is measured with the base's file mapping (the trust model).
@@ -1002,14 +995,6 @@ fn in_dir(mut endpoint: Endpoint, dir: Option<&Path>) -> Endpoint {
         }
     }
     endpoint
-}
-
-fn find_surface<'c>(config: &'c Config, name: &str) -> Option<&'c Surface> {
-    config
-        .surface
-        .iter()
-        .map(|s| s.get_ref())
-        .find(|s| s.name.get_ref() == name)
 }
 
 /// Why a side could not be loaded.

@@ -43,7 +43,7 @@ pub(super) fn run(cli: &Cli, args: &DrillArgs) -> Result<i32> {
             .with_help("run `promptgate validate --rev <rev>`"),
         )
     })?;
-    let surface = drill::find_surface(&config, name).ok_or_else(|| {
+    let surface = config.surface_named(name).ok_or_else(|| {
         let known: Vec<&str> = config
             .surface
             .iter()
@@ -133,7 +133,7 @@ impl<'a> Drill<'a> {
         let target_config = drill::config_at(self.repo, target.to, config_path);
         let target_surface = target_config
             .as_ref()
-            .and_then(|c| drill::find_surface(c, &name))
+            .and_then(|c| c.surface_named(&name))
             .cloned();
         let Some(target_surface) = target_surface else {
             return Err(format!(

@@ -117,12 +117,7 @@ fn staged_problems(cli: &Cli, repo: &Repo) -> Result<Vec<Diagnostic>> {
     };
     let mut problems = Vec::new();
     for name in &changes.surfaces {
-        let Some(surface) = staged_config
-            .surface
-            .iter()
-            .map(|s| s.get_ref())
-            .find(|s| s.name.get_ref() == name)
-        else {
+        let Some(surface) = staged_config.surface_named(name) else {
             continue;
         };
         let loaded = suite::load(&index, &origin, surface)?;
@@ -165,11 +160,8 @@ fn missing_records(
         .iter()
         .filter_map(|name| {
             policy
-                .surface
-                .iter()
-                .chain(&staged.surface)
-                .map(|s| s.get_ref())
-                .find(|s| s.name.get_ref() == name)
+                .surface_named(name)
+                .or_else(|| staged.surface_named(name))
         })
         .map(|s| s.tier)
         .collect();

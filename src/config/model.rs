@@ -38,6 +38,14 @@ pub struct Config {
 pub const GOVERNANCE_TABLES: [&str; 4] = ["tier", "policy", "drill", "hooks"];
 
 impl Config {
+    /// The surface named `name`, if the config declares one.
+    pub fn surface_named(&self, name: &str) -> Option<&Surface> {
+        self.surface
+            .iter()
+            .map(|s| s.get_ref())
+            .find(|s| s.name.get_ref() == name)
+    }
+
     /// The governance tables as written.
     pub fn governance(&self) -> toml::Table {
         self.raw

@@ -469,15 +469,6 @@ fn wait_for(mut child: std::process::Child, argv: &[String], timeout: Duration) 
     }
 }
 
-/// The surface named `name` in a config.
-pub fn find_surface<'c>(config: &'c Config, name: &str) -> Option<&'c Surface> {
-    config
-        .surface
-        .iter()
-        .map(|s| s.get_ref())
-        .find(|s| s.name.get_ref() == name)
-}
-
 /// The config at a revision, if it has a valid one.
 pub fn config_at(repo: &Repo, commit: Oid, path: &str) -> Option<Config> {
     let snapshot = repo.tree_snapshot(commit).ok()?;

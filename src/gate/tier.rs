@@ -199,12 +199,7 @@ pub fn loosenings(base: &Config, head: &Config) -> Vec<String> {
     }
     for b in base.surface.iter().map(|s| s.get_ref()) {
         let name = b.name.get_ref();
-        match head
-            .surface
-            .iter()
-            .map(|s| s.get_ref())
-            .find(|h| h.name.get_ref() == name)
-        {
+        match head.surface_named(name) {
             None => found.push(format!("surface `{name}` is removed")),
             Some(h) => found.extend(
                 surface_loosenings(b, h)
