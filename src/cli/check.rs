@@ -187,7 +187,7 @@ fn gather(cli: &Cli, args: &CheckArgs, pull: &Pull, repo: &Repo) -> Result<Check
         repo.tree_snapshot(merge_base)?,
         repo.tree_snapshot(head)?,
     );
-    let config_path = config_path(cli, repo);
+    let config_path = super::config_path(cli, repo);
     let base_config = read_config(&base_tip, &config_path, "base")?;
     let head_config = read_config(&new, &config_path, "head")?;
     let mapping = [&head_config, &base_config]
@@ -461,16 +461,6 @@ fn drill_notes(
         }
     }
     Ok(())
-}
-
-fn config_path(cli: &Cli, repo: &Repo) -> String {
-    cli.config
-        .as_deref()
-        .and_then(|p| {
-            repo.relative_path(p)
-                .or_else(|| p.to_str().map(String::from))
-        })
-        .unwrap_or_else(|| config::DEFAULT_PATH.to_string())
 }
 
 /// A parsed config and its text, read from a revision.

@@ -21,11 +21,7 @@ use crate::git::{Repo, WorkTreeSnapshot};
 
 pub(super) fn run(cli: &Cli, args: &DrillArgs) -> Result<i32> {
     let repo = open_repo()?;
-    let config_path = cli
-        .config
-        .as_deref()
-        .and_then(|p| repo.relative_path(p))
-        .unwrap_or_else(|| config::DEFAULT_PATH.to_string());
+    let config_path = super::config_path(cli, &repo);
     if args.status {
         return status(&repo, &config_path);
     }

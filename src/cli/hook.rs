@@ -84,11 +84,7 @@ fn pre_commit(cli: &Cli) -> Result<i32> {
 fn staged_problems(cli: &Cli, repo: &Repo) -> Result<Vec<Diagnostic>> {
     let head = repo.head_if_any()?;
     let index = repo.index_snapshot()?;
-    let config_path = cli
-        .config
-        .as_deref()
-        .and_then(|p| repo.relative_path(p))
-        .unwrap_or_else(|| config::DEFAULT_PATH.to_string());
+    let config_path = super::config_path(cli, repo);
     let Some(FileEntry::File(bytes)) = index.read(&config_path)? else {
         return Ok(Vec::new()); // no promptgate config staged: nothing to check here
     };

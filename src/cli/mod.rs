@@ -446,6 +446,18 @@ fn resolve_range(repo: &Repo, base: Option<&str>, head: &str) -> Result<Range> {
 /// Where the default base is looked for, in order, for messages.
 const DEFAULT_BRANCH_REFS: &str = "origin/HEAD, origin/main, origin/master, main, master";
 
+/// The config's path in the repository: `--config` made repository-relative (as written
+/// when it is not inside the repository), else `promptgate.toml` at the root.
+fn config_path(cli: &Cli, repo: &Repo) -> String {
+    cli.config
+        .as_deref()
+        .and_then(|p| {
+            repo.relative_path(p)
+                .or_else(|| p.to_str().map(String::from))
+        })
+        .unwrap_or_else(|| config::DEFAULT_PATH.to_string())
+}
+
 /// A config's text and how diagnostics name it.
 struct ConfigText {
     /// The name in diagnostics: the path, with `@rev` when not from the working tree.
@@ -465,12 +477,7 @@ fn read_config(
     fallback: &dyn Snapshot,
 ) -> Result<ConfigText> {
     let given = cli.config.as_deref();
-    let repo_path = given
-        .and_then(|p| {
-            repo.relative_path(p)
-                .or_else(|| p.to_str().map(String::from))
-        })
-        .unwrap_or_else(|| config::DEFAULT_PATH.to_string());
+    let repo_path = config_path(cli, repo);
     if let Some(rev) = config_rev {
         let snapshot = repo.tree_snapshot(repo.resolve(rev)?)?;
         return from_snapshot(&snapshot, repo_path, &format!("`{rev}`"));
