@@ -20,6 +20,7 @@ use super::providers::{ChatMessage, Endpoint, ProviderError, Request};
 use super::suite::Suite;
 use crate::config::Price;
 use crate::secrets::redact_each as redact;
+use crate::util::http::MAX_BACKOFF;
 
 /// One suite to run with its provider and repeat policy.
 pub struct Target {
@@ -223,8 +224,6 @@ const LOST_TRIAL: &str = "the trial never finished: the task running it failed";
 /// Messages of a failed or errored trial never exceed this in summaries.
 const REASON_CHARS: usize = 200;
 /// The longest wait between retries, whatever `Retry-After` says.
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
-const BASE_BACKOFF: Duration = Duration::from_millis(250);
 /// Outputs kept in case summaries are cut at this many characters.
 const OUTPUT_CHARS: usize = 4000;
 /// Finished trials waiting for the collector.
@@ -633,12 +632,11 @@ async fn call(
                         retry_after.unwrap_or_default()
                     ));
                 }
-                let backoff = BASE_BACKOFF.mul_f64(2f64.powi(attempt as i32) * shared.jitter());
-                tokio::time::sleep(
-                    backoff
-                        .max(retry_after.unwrap_or_default())
-                        .min(MAX_BACKOFF),
-                )
+                tokio::time::sleep(crate::util::http::retry_delay(
+                    attempt,
+                    shared.jitter(),
+                    retry_after,
+                ))
                 .await;
                 attempt += 1;
             }

@@ -387,8 +387,13 @@ fn origin(url: &str) -> Option<&str> {
     Some(&url[..scheme.len() + 3 + end])
 }
 
+/// The wait before retry `attempt` (counted from 1), by the one retry policy.
 fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(500 << attempt.saturating_sub(1).min(4))
+    crate::util::http::retry_delay(
+        attempt.saturating_sub(1),
+        crate::util::http::clock_jitter(),
+        None,
+    )
 }
 
 fn describe(error: &reqwest::Error) -> String {
