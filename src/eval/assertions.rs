@@ -73,6 +73,10 @@ pub struct Outcome {
     /// 0.0..=1.0.
     pub score: f64,
     pub reason: String,
+    /// Nothing was measured (a grader that did not answer, an unknown price): failed, and
+    /// neither negation nor a threshold turns it into a pass.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ungraded: bool,
 }
 
 /// What [`Assertion::evaluate`] could do synchronously.
@@ -671,6 +675,7 @@ impl Assertion {
                     num(min),
                     raw.reason
                 ),
+                ungraded: false,
             },
             None => Outcome { score, ..raw },
         };
@@ -692,6 +697,7 @@ impl Assertion {
             pass: !raw.pass,
             score: 1.0 - raw.score,
             reason: format!("not: {}", raw.reason),
+            ungraded: false,
         }
     }
 }
@@ -736,6 +742,7 @@ fn verdict(pass: bool, reason: String) -> Outcome {
         pass,
         score: if pass { 1.0 } else { 0.0 },
         reason,
+        ungraded: false,
     }
 }
 
@@ -744,11 +751,12 @@ fn cannot_grade(why: impl std::fmt::Display) -> Outcome {
         pass: false,
         score: 0.0,
         reason: format!("{CANNOT_GRADE}{why}"),
+        ungraded: true,
     }
 }
 
 fn is_ungraded(outcome: &Outcome) -> bool {
-    !outcome.pass && outcome.reason.starts_with(CANNOT_GRADE)
+    outcome.ungraded
 }
 
 fn grade_equals_text(output: &str, expected: &str) -> Outcome {
@@ -1090,6 +1098,7 @@ fn verdict_from_object(fields: &Map<String, Value>, no_reason: &str) -> Result<O
         pass,
         score,
         reason,
+        ungraded: false,
     })
 }
 
@@ -1335,7 +1344,16 @@ mod tests {
             pass,
             score,
             reason: reason.to_string(),
+            ungraded: false,
         }
+    }
+
+    #[test]
+    fn ungraded_is_a_flag_not_a_wording() {
+        // A grader whose honest reason happens to start like an ungraded one is a verdict.
+        let failing = graded(false, 0.0, "cannot grade: the essay is off-topic");
+        assert!(!is_ungraded(&failing));
+        assert!(is_ungraded(&cannot_grade("no answer")));
     }
 
     fn strings(items: &[&str]) -> Vec<String> {
