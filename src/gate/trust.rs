@@ -99,7 +99,9 @@ impl Trust {
             overridden: Vec::new(),
         };
         trust.side(Side::Base, merge_base, policy);
-        trust.side(Side::Head, head, policy);
+        // What the head changes is judged against its merge base: a provider the base branch
+        // changed after the branch started is not the change's doing.
+        trust.side(Side::Head, head, merge_base.unwrap_or(policy));
         trust
     }
 
@@ -118,7 +120,9 @@ impl Trust {
             .map(String::as_str)
     }
 
-    fn side(&mut self, side: Side, own: Option<&Config>, policy: &Config) {
+    /// Sets `side`'s providers: the policy's, with `own`'s model and parameters; for the
+    /// head, a difference from `before` in anything else is noted as overridden.
+    fn side(&mut self, side: Side, own: Option<&Config>, before: &Config) {
         let Some(own) = own else { return };
         let trusted = side == Side::Base || self.head_trust == HeadTrust::Trusted;
         let raw_providers = |c: &Config| {
@@ -127,7 +131,7 @@ impl Trust {
                 .and_then(toml::Value::as_table)
                 .cloned()
         };
-        let (policy_raw, own_raw) = (raw_providers(policy), raw_providers(own));
+        let (before_raw, own_raw) = (raw_providers(before), raw_providers(own));
         let config = match side {
             Side::Base => &mut self.base,
             Side::Head => &mut self.head,
@@ -160,7 +164,7 @@ impl Trust {
                         .cloned()
                         .unwrap_or_default()
                 };
-                for key in differing_keys(&table(&policy_raw), &table(&own_raw), &MEASURED_KEYS) {
+                for key in differing_keys(&table(&before_raw), &table(&own_raw), &MEASURED_KEYS) {
                     self.overridden.push(format!(
                         "provider `{name}`: the change sets `{key}`, which is the base's to decide; this run uses the base's"
                     ));
@@ -401,6 +405,21 @@ mod tests {
                 Some("m1")
             );
         }
+    }
+
+    #[test]
+    fn what_the_base_changed_after_the_branch_started_is_not_the_changes() {
+        let moved = BASE.replacen("https://api.example/v1", "https://gateway.example/v1", 1);
+        // The base tip moved the endpoint; the head still has its merge base's.
+        let trust = Trust::new(
+            &config(&moved),
+            Some(&config(BASE)),
+            Some(&config(BASE)),
+            HeadTrust::Untrusted,
+        );
+        assert!(trust.overridden.is_empty(), "{:?}", trust.overridden);
+        let main = provider(trust.providers(Side::Head), "main");
+        assert_eq!(main.base_url.as_deref(), Some("https://gateway.example/v1"));
     }
 
     #[test]
