@@ -7,110 +7,15 @@
 mod common;
 #[path = "common/http.rs"]
 mod http;
+#[path = "common/lab.rs"]
+mod lab;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use common::TestRepo;
-use http::{Reply, Server};
+
+use lab::*;
 use serde_json::{json, Value};
-
-/// When set, the model always says 30 days (to fabricate evidence).
-type Lie = Arc<AtomicBool>;
-
-const KEY_VAR: &str = "PG_TEST_KEY";
-const KEY: &str = "sk-test-7d1f0c9a2b";
-
-/// Answers with the refund window its prompt states. Grading requests (`<rubric>`) are
-/// judged strictly ("30 days" must be in the output) by `gpt-4o` only; any other model
-/// waves everything through.
-fn honest(lie: Lie) -> Server {
-    Server::start(move |request| {
-        let prompt = request.prompt();
-        // A grading request carries the rubric and the output in its user message (the
-        // first is the system prompt): the output is judged.
-        let body = request.json();
-        let user = body["messages"][1]["content"].as_str().unwrap_or_default();
-        if let Some((_, output)) = user.split_once("<output>") {
-            let strict = body["model"] == "gpt-4o";
-            let ok = !strict || output.contains("30 days");
-            return Reply::openai(
-                &json!({"pass": ok, "score": if ok {1} else {0}, "reason": "graded"}).to_string(),
-            );
-        }
-        let window = if prompt.contains("14 days") && !lie.load(Ordering::SeqCst) {
-            "14"
-        } else {
-            "30"
-        };
-        Reply::openai(&format!("Refunds within {window} days."))
-    })
-}
-
-const PROMPT: &str = "Policy: refunds within 30 days.\nQ: {{ question }}\n";
-
-fn config(server: &Server, extra_surface: &str, extra: &str) -> String {
-    format!(
-        "[gate]\nmax_cost_usd = 5.0\n{extra}\n\
-         [provider.main]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"gpt-4o-mini\"\napi_key_env = \"{KEY_VAR}\"\n\n\
-         [price.\"gpt-4o-mini\"]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n\n\
-         [[surface]]\nname = \"support\"\nprompts = [\"prompts/*.md\"]\nentry = \"prompts/answer.md\"\ncases = \"evals/support.jsonl\"\nprovider = \"main\"\ntier = \"self\"\nmin_pass_rate = 0.9\nmax_drop = 0.05\n{extra_surface}\n\
-         [tier.exec]\napprovers = [\"acme/execs\"]\nmin_approvals = 1\n",
-        server.url
-    )
-}
-
-fn case(id: &str, assertion: Value) -> String {
-    format!(
-        "{}\n",
-        json!({"id": id, "vars": {"question": format!("refund? {id}")}, "assert": [assertion]})
-    )
-}
-
-fn cases(assertion: Value) -> String {
-    (0..6)
-        .map(|i| case(&format!("c{i}"), assertion.clone()))
-        .collect()
-}
-
-/// `main` as `base` writes it, then a `feature` branch where `head` edits it (the prompt
-/// already moved to 14 days unless `head` rewrites it) and commits.
-fn gate(
-    base: impl FnOnce(&TestRepo, &Server),
-    head: impl FnOnce(&TestRepo, &Lie),
-) -> (Value, i32, Server) {
-    let lie = Lie::default();
-    let server = honest(lie.clone());
-    let repo = TestRepo::new();
-    repo.write(".gitignore", ".promptgate/cache\n")
-        .write("promptgate.toml", config(&server, "", ""))
-        .write("prompts/answer.md", PROMPT)
-        .write(
-            "evals/support.jsonl",
-            cases(json!({"type": "contains", "value": "30 days"})),
-        );
-    base(&repo, &server);
-    repo.commit("base");
-    repo.git(&["checkout", "-q", "-b", "feature"]);
-    let prompt = std::fs::read_to_string(repo.path().join("prompts/answer.md")).unwrap_or_default();
-    repo.write("prompts/answer.md", prompt.replace("30 days", "14 days"));
-    head(&repo, &lie);
-    repo.commit("head");
-    let run = common::run_with_env(
-        repo.path(),
-        &["check", "--base", "main", "--format", "json"],
-        &[(KEY_VAR, KEY), ("GITHUB_TOKEN", "ghs_faketoken123456")],
-    );
-    let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
-        panic!(
-            "exit {}: not JSON ({e}): {}\n{}",
-            run.code, run.stdout, run.stderr
-        )
-    });
-    // Keep the repository alive for inspection on failure.
-    std::mem::forget(repo);
-    (report, run.code, server)
-}
 
 /// The control: the plain 30 → 14 days change is blocked by its cases.
 #[test]
@@ -118,12 +23,6 @@ fn control_the_plain_change_is_blocked() {
     let (report, code, _) = gate(|_, _| {}, |_, _| {});
     assert_eq!(code, 1, "{report:#}");
 }
-
-fn assert_not_pass(report: &Value, code: i32) {
-    assert_ne!(code, 0, "{report:#}");
-    assert_ne!(report["verdict"], "pass", "{report:#}");
-}
-
 /// A command the base defines (an `exec` grader `python3 graders/refund.py`) runs the
 /// script from the checked-out head: the head rewrites the script, which then passes
 /// everything (and could read /proc/$PPID/environ and post the key anywhere).
