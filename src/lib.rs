@@ -2,6 +2,7 @@
 //! config → git change set → prompts → eval → report, with the CLI on top.
 
 pub mod changeset;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;

@@ -650,3 +650,124 @@ fn a_missing_key_is_said_once_and_a_symlinked_prompt_says_why() {
     assert_verdict(code, &report, 1, "blocked");
     assert_contains(&reasons(&report), "symlink under the prompt globs");
 }
+
+// --- in process: the library's `check` with a pull source of the test's own ------------
+
+mod in_process {
+    use super::*;
+    use promptgate::check::{self, CheckRequest, Local, PullSource};
+    use promptgate::github::approvals::{Comment, Membership, Review};
+    use promptgate::github::{GithubError, PullRequest};
+
+    /// A pull request as a test describes it: its head, its body and who approved it.
+    struct FakePull {
+        pull: PullRequest,
+        reviews: Vec<Review>,
+    }
+
+    impl FakePull {
+        fn new(repo: &TestRepo, approved_by: &[&str]) -> FakePull {
+            let head = repo.git(&["rev-parse", "HEAD"]);
+            FakePull {
+                pull: PullRequest {
+                    number: 7,
+                    base_sha: repo.git(&["rev-parse", "main"]),
+                    base_ref: "main".into(),
+                    head_sha: head.clone(),
+                    head_ref: "feature".into(),
+                    body: "## Expected user impact\nAnswers read more naturally.\n\n## Rollback plan\nRevert the merge commit.\n".into(),
+                    author: "bob".into(),
+                    head_repo: None,
+                    base_repo: None,
+                },
+                reviews: approved_by
+                    .iter()
+                    .map(|login| Review {
+                        login: login.to_string(),
+                        state: "APPROVED".into(),
+                        commit_id: Some(head.clone()),
+                        submitted_at: None,
+                    })
+                    .collect(),
+            }
+        }
+    }
+
+    impl PullSource for FakePull {
+        fn number(&self) -> Option<u64> {
+            Some(self.pull.number)
+        }
+        fn pull(&self) -> Option<&PullRequest> {
+            Some(&self.pull)
+        }
+        fn approvals_given(&self, _: u64) -> Result<(Vec<Review>, Vec<Comment>), GithubError> {
+            Ok((self.reviews.clone(), Vec::new()))
+        }
+        fn membership(&self, _: &str, _: &str, _: &str) -> Membership {
+            Membership::NotMember
+        }
+    }
+
+    fn request() -> CheckRequest {
+        CheckRequest {
+            base: Some("main".into()),
+            config_path: "promptgate.toml".into(),
+            read_cache: true,
+            ..CheckRequest::default()
+        }
+    }
+
+    fn open(repo: &TestRepo) -> promptgate::git::Repo {
+        // Every test sets the same value: the provider reads its key from the environment.
+        std::env::set_var(KEY_VAR, "sk-test");
+        promptgate::git::Repo::discover(repo.path()).expect("open the test repository")
+    }
+
+    #[test]
+    fn the_library_gives_the_verdict_the_binary_gives() {
+        let server = server();
+        let repo = repo(&server, &Setup::default(), 10, &[1, 2, 3, 4, 5, 6], BROKEN);
+        let (code, report, _) = check(&repo, &[]);
+        let checked = check::check(&open(&repo), &request(), &Local).expect("check runs");
+        assert_eq!(checked.report.exit_code, code);
+        assert_eq!(checked.report.verdict.as_str(), report["verdict"]);
+        let library = serde_json::to_value(&checked.report.surfaces).expect("JSON");
+        assert_eq!(library[0]["rules"], report["surfaces"][0]["rules"]);
+        assert_eq!(library[0]["flips"], report["surfaces"][0]["flips"]);
+    }
+
+    #[test]
+    fn a_pull_source_supplies_the_description_and_the_approvals() {
+        let server = server();
+        let setup = Setup {
+            tier: "council",
+            ..Setup::default()
+        };
+        let repo = repo(&server, &setup, 5, &[], REWORDED);
+        let git = open(&repo);
+        let unapproved = check::check(&git, &request(), &FakePull::new(&repo, &[])).expect("runs");
+        assert_eq!(
+            unapproved.report.verdict.as_str(),
+            "needs-signoff",
+            "{:#?}",
+            unapproved.report
+        );
+        assert!(
+            unapproved.report.artifacts.iter().all(|a| a.found),
+            "{:#?}",
+            unapproved.report.artifacts
+        );
+        assert_eq!(unapproved.report.pull_request, Some(7));
+        let approved =
+            check::check(&git, &request(), &FakePull::new(&repo, &["alice"])).expect("runs");
+        assert_eq!(
+            approved.report.verdict.as_str(),
+            "pass",
+            "{:#?}",
+            approved.report
+        );
+        // The author cannot approve their own change.
+        let own = check::check(&git, &request(), &FakePull::new(&repo, &["bob"])).expect("runs");
+        assert_eq!(own.report.verdict.as_str(), "needs-signoff");
+    }
+}

@@ -32,16 +32,20 @@ pub(super) fn run(cli: &Cli, args: &DiffArgs) -> Result<i32> {
 }
 
 fn between_revisions(cli: &Cli, args: &DiffArgs, repo: &Repo) -> Result<ChangeSet> {
-    let super::Range {
+    let crate::check::range::Range {
         base_name,
         base,
         head,
         merge_base,
-    } = super::resolve_range(
+        defaulted,
+    } = crate::check::range::resolve(
         repo,
         args.range.base.as_deref(),
         args.range.head_or_default(),
     )?;
+    if let Some(note) = defaulted {
+        eprintln!("promptgate: {note}");
+    }
     let old = repo.tree_snapshot(merge_base)?;
     let new = repo.tree_snapshot(head)?;
     let mut set = build(cli, args, repo, &old, &new, |_| {

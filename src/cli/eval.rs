@@ -8,14 +8,12 @@ use std::sync::Arc;
 
 use super::Format;
 use super::{open_repo, print_warnings, read_config, use_color, Cli, EvalArgs};
-use crate::config::{self, Config, Surface};
+use crate::config;
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
 use crate::eval::cache::{self, Cache};
-use crate::eval::price::PriceTable;
-use crate::eval::providers::{self, Endpoint};
-use crate::eval::runner::{self, Options, Shard, Target};
-use crate::eval::suite;
+use crate::eval::runner::{self, Options, Shard};
+use crate::eval::{revision, side};
 use crate::exit;
 use crate::report;
 
@@ -46,7 +44,7 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
         .map(Shard::parse)
         .transpose()
         .map_err(Error::usage)?;
-    let surfaces = select_surfaces(&config, &args.surface)?;
+    let surfaces = revision::select_surfaces(&config, &args.surface)?;
     if surfaces.is_empty() {
         return Err(Error::invalid(
             Diagnostic::error(&text.origin, "the config declares no gated surface, so there is nothing to evaluate")
@@ -54,17 +52,13 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
         ));
     }
     let source = (text.origin.as_str(), String::from_utf8_lossy(&text.bytes));
-    let targets = prepare(&config, &surfaces, &snapshot, source, &root, args)?;
+    let prepared = revision::prepare(&config, &surfaces, &snapshot, source, &root, args.record)?;
+    print_warnings(&prepared.warnings);
+    let targets = prepared.targets;
     let options = Options {
-        cache: Cache::new(cache_dir(&root, args), !args.no_cache),
         shard,
-        max_cost_usd: config.gate.max_cost_usd.as_ref().map(|b| *b.get_ref()),
-        grader: grader(&config, &root, args)?,
-        prices: PriceTable::new(config.price.clone()),
-        on_progress: None,
-        keep_outputs: false,
-        share_answers: false,
-        command_dir: None,
+        grader: revision::grader(&config, &root, args.record)?,
+        ..side::options(&config, Cache::new(cache_dir(&root, args), !args.no_cache))
     };
     let total_trials: u64 = targets
         .iter()
@@ -80,10 +74,6 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
             .map(|bar| Box::new(move |n| bar.set_position(n)) as _),
         ..options
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("start", "the async runtime", e))?;
     let sink_stream = Arc::new(std::sync::Mutex::new(stream));
     let sink = {
         let stream = sink_stream.clone();
@@ -93,7 +83,8 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
             }
         }
     };
-    let result = runtime.block_on(runner::run(targets, options, sink));
+    let result = side::run(targets, options, sink)
+        .map_err(|e| Error::io("start", "the async runtime", e))?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -108,161 +99,6 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
     } else {
         exit::ERROR
     })
-}
-
-/// The named surfaces, or every gated one.
-fn select_surfaces<'c>(config: &'c Config, names: &[String]) -> Result<Vec<&'c Surface>> {
-    let all: Vec<&Surface> = config.surface.iter().map(|s| s.get_ref()).collect();
-    if names.is_empty() {
-        return Ok(all.into_iter().filter(|s| s.gate).collect());
-    }
-    names
-        .iter()
-        .map(|name| {
-            all.iter()
-                .copied()
-                .find(|s| s.name.get_ref() == name)
-                .ok_or_else(|| {
-                    let known: Vec<&str> = all.iter().map(|s| s.name.get_ref().as_str()).collect();
-                    Error::usage(format!(
-                        "unknown surface `{name}`; the config declares: {}",
-                        known.join(", ")
-                    ))
-                })
-        })
-        .collect()
-}
-
-/// Loads every suite and connects every provider; all problems at once, before any call.
-fn prepare(
-    config: &Config,
-    surfaces: &[&Surface],
-    snapshot: &dyn crate::git::Snapshot,
-    (config_file, config_text): (&str, std::borrow::Cow<'_, str>),
-    root: &Path,
-    args: &super::EvalArgs,
-) -> Result<Vec<Target>> {
-    let mut problems = Vec::new();
-    let mut endpoints: std::collections::BTreeMap<String, Arc<Endpoint>> =
-        std::collections::BTreeMap::new();
-    let mut targets = Vec::new();
-    let prices = PriceTable::new(config.price.clone());
-    for surface in surfaces {
-        let name = surface.name.get_ref();
-        let loaded = suite::load(snapshot, config_file, surface)?;
-        let (errors, warnings): (Vec<_>, Vec<_>) = loaded
-            .diagnostics
-            .into_iter()
-            .partition(Diagnostic::is_error);
-        print_warnings(&warnings);
-        if loaded.suite.is_none() && errors.is_empty() {
-            problems.push(nothing_to_run(
-                surface,
-                loaded.prompt_files,
-                snapshot,
-                config_file,
-                &config_text,
-            ));
-        }
-        problems.extend(errors);
-        let Some(provider) = surface.provider.as_ref().map(|p| p.get_ref().clone()) else {
-            problems.push(Diagnostic::error(
-                config_file,
-                format!("surface `{name}` has no provider to evaluate with"),
-            ));
-            continue;
-        };
-        if !endpoints.contains_key(&provider) {
-            match providers::connect(config, &provider, root, args.record) {
-                Ok(endpoint) => {
-                    endpoints.insert(provider.clone(), Arc::new(endpoint));
-                }
-                Err(message) => {
-                    problems.push(Diagnostic::error(config_file, message));
-                    continue;
-                }
-            }
-        }
-        let (Some(suite), Some(endpoint)) = (loaded.suite, endpoints.get(&provider)) else {
-            continue;
-        };
-        // The model the calls name: the prompt's front matter may override the provider's.
-        let model = runner::build_request(endpoint, suite.params(), Vec::new()).model;
-        let price = endpoint.price_override.or_else(|| prices.lookup(&model));
-        if config.gate.max_cost_usd.is_some() && endpoint.billed && price.is_none() {
-            problems.push(
-                Diagnostic::error(config_file, format!("`max_cost_usd` is set but the price of model `{model}` (provider `{provider}`) is unknown"))
-                    .with_help(format!("add [price.\"{model}\"] with input_per_mtok and output_per_mtok")),
-            );
-        }
-        let repeat = surface
-            .repeat
-            .as_ref()
-            .map_or(*config.gate.repeat.get_ref(), |r| *r.get_ref());
-        let quorum = config
-            .gate
-            .quorum
-            .as_ref()
-            .map_or(runner::default_quorum(repeat), |q| *q.get_ref());
-        targets.push(Target {
-            suite,
-            endpoint: endpoint.clone(),
-            judge: None,
-            repeat,
-            quorum: quorum.min(repeat),
-            price,
-        });
-    }
-    if problems.is_empty() {
-        Ok(targets)
-    } else {
-        Err(Error::Invalid(problems))
-    }
-}
-
-/// Why a surface that loaded without errors has nothing to run: its globs match no prompt
-/// file at the revision, or it has no case file. Never a silent success.
-fn nothing_to_run(
-    surface: &Surface,
-    prompt_files: usize,
-    snapshot: &dyn crate::git::Snapshot,
-    config_file: &str,
-    config_text: &str,
-) -> Diagnostic {
-    let name = surface.name.get_ref();
-    if prompt_files == 0 {
-        let globs: Vec<String> = surface
-            .prompt_patterns()
-            .iter()
-            .map(|g| format!("`{g}`"))
-            .collect();
-        Diagnostic::error(
-            config_file,
-            format!(
-                "surface `{name}`: its prompt glob(s) {} match no prompt file in {}, so it cannot be evaluated",
-                globs.join(", "),
-                snapshot.describe()
-            ),
-        )
-        .at_span(config_text, surface.prompts.span())
-        .with_help("fix `prompts` so it matches the surface's prompt files at this revision (`*` stays within a directory, `**` crosses directories), or pick the revision with --rev")
-    } else {
-        Diagnostic::error(
-            config_file,
-            format!("surface `{name}` has no `cases` file, so there is nothing to evaluate"),
-        )
-        .at_span(config_text, surface.name.span())
-        .with_help("add `cases = \"evals/<surface>.jsonl\"` to the surface")
-    }
-}
-
-fn grader(config: &Config, root: &Path, args: &EvalArgs) -> Result<Option<Arc<Endpoint>>> {
-    let Some(name) = &config.gate.grader else {
-        return Ok(None);
-    };
-    providers::connect(config, name.get_ref(), root, args.record)
-        .map(|endpoint| Some(Arc::new(endpoint)))
-        .map_err(|message| Error::invalid(Diagnostic::error(config::DEFAULT_PATH, message)))
 }
 
 fn cache_dir(root: &Path, args: &EvalArgs) -> std::path::PathBuf {

@@ -405,50 +405,9 @@ fn open_repo() -> Result<Repo> {
     Ok(Repo::from_env(&cwd)?)
 }
 
-/// The two sides of a change: the base as named, and the base, head and merge-base commits.
-struct Range {
-    base_name: String,
-    base: git2::Oid,
-    head: git2::Oid,
-    merge_base: git2::Oid,
-}
-
-/// Resolves `--base` (default: the remote's default branch, never the branch's upstream)
-/// and `--head`, and their merge base (GitHub's three-dot diff). A defaulted base is named
-/// on stderr, so the reader knows what the change was measured against.
-fn resolve_range(repo: &Repo, base: Option<&str>, head: &str) -> Result<Range> {
-    let defaulted = base.is_none();
-    let base_name = match base {
-        Some(base) => base.to_string(),
-        None => repo.default_base().map(|d| d.rev).ok_or_else(|| {
-            Error::usage(format!("no base revision: found no default branch to compare with (none of {DEFAULT_BRANCH_REFS} exists)\n  help: pass --base REF (or set PROMPTGATE_BASE), e.g. --base origin/develop; or record the remote's default branch with `git remote set-head origin --auto`"))
-        })?,
-    };
-    let base = repo.resolve(&base_name)?;
-    let head_oid = repo.resolve(head)?;
-    let merge_base = repo.merge_base(base, head_oid, (&base_name, head))?;
-    if defaulted {
-        let empty = if merge_base == head_oid {
-            format!(" ({head} is already part of it, so the change is empty)")
-        } else {
-            String::new()
-        };
-        eprintln!("promptgate: comparing with {base_name}, the default branch{empty}; pass --base to compare with another revision");
-    }
-    Ok(Range {
-        base_name,
-        base,
-        head: head_oid,
-        merge_base,
-    })
-}
-
-/// Where the default base is looked for, in order, for messages.
-const DEFAULT_BRANCH_REFS: &str = "origin/HEAD, origin/main, origin/master, main, master";
-
 /// The config's path in the repository: `--config` made repository-relative (as written
 /// when it is not inside the repository), else `promptgate.toml` at the root.
-fn config_path(cli: &Cli, repo: &Repo) -> String {
+pub(crate) fn config_path(cli: &Cli, repo: &Repo) -> String {
     cli.config
         .as_deref()
         .and_then(|p| {

@@ -46,6 +46,14 @@ impl Config {
             .find(|s| s.name.get_ref() == name)
     }
 
+    /// Every surface's name, in config order (for "the config declares: …").
+    pub fn surface_names(&self) -> Vec<&str> {
+        self.surface
+            .iter()
+            .map(|s| s.get_ref().name.get_ref().as_str())
+            .collect()
+    }
+
     /// The governance tables as written.
     pub fn governance(&self) -> toml::Table {
         self.raw

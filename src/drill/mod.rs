@@ -6,6 +6,7 @@
 //! was last drilled, for `drill --status` and the gate's overdue note.
 
 pub mod records;
+pub mod run;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

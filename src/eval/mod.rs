@@ -9,5 +9,7 @@ pub mod cases;
 pub mod command;
 pub mod price;
 pub mod providers;
+pub mod revision;
 pub mod runner;
+pub mod side;
 pub mod suite;

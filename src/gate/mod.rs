@@ -122,6 +122,19 @@ pub struct Context {
     pub notes: Vec<String>,
 }
 
+/// The thresholds `surface` is judged by: its own, with the run's significance from
+/// `policy` (the base's config).
+pub fn thresholds(policy: &crate::config::Config, surface: &crate::config::Surface) -> Thresholds {
+    let value = |v: &Option<toml::Spanned<f64>>| v.as_ref().map(|v| *v.get_ref());
+    Thresholds {
+        min_pass_rate: value(&surface.min_pass_rate),
+        max_drop: value(&surface.max_drop),
+        tail_min_pass_rate: value(&surface.tail_min_pass_rate),
+        metrics: surface.metrics.iter().map(|m| m.get_ref().into()).collect(),
+        significance: *policy.gate.significance.get_ref(),
+    }
+}
+
 /// The verdict from the context and the judged surfaces: `error` when anything could not
 /// be measured, else `blocked` when a rule or artifact fails, else `needs-signoff` when
 /// approvals are missing, else `pass`.

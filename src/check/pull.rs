@@ -1,0 +1,208 @@
+//! Where the change under review comes from: a pull request on GitHub (named by `--pr` or
+//! the Actions event, read through the API when the event does not carry it; its commits
+//! checked against the local clone; its reviews and approve comments), a push event's
+//! commits, or nothing at all for a local run. The gate reads all of it through
+//! [`PullSource`], so a test or a hook can hand it any source.
+
+use crate::error::{Error, Result};
+use crate::git::Repo;
+use crate::github::approvals::{Comment, Membership, Review};
+use crate::github::{self, context, Env, Event, GithubError, PullRequest, Repository, Session};
+
+/// What the gate reads from where the change is reviewed.
+pub trait PullSource {
+    /// The pull request's number, when the run gates one.
+    fn number(&self) -> Option<u64> {
+        None
+    }
+    /// The pull request, when it could be read.
+    fn pull(&self) -> Option<&PullRequest> {
+        None
+    }
+    /// A push event's commits: (before, after).
+    fn pushed(&self) -> Option<(Option<String>, Option<String>)> {
+        None
+    }
+    /// Fails with the exact `git fetch` when a commit the pull request names (its base,
+    /// its head: as asked) is not in the local clone.
+    fn ensure_commits(&self, _repo: &Repo, _which: (bool, bool)) -> Result<()> {
+        Ok(())
+    }
+    /// The reviews and comments given on pull request `number`.
+    fn approvals_given(
+        &self,
+        _number: u64,
+    ) -> std::result::Result<(Vec<Review>, Vec<Comment>), GithubError> {
+        Ok((Vec::new(), Vec::new()))
+    }
+    /// Whether `login` is an active member of `org/team`.
+    fn membership(&self, _org: &str, _team: &str, _login: &str) -> Membership {
+        Membership::NotMember
+    }
+}
+
+/// No pull request at all: a local gate (the pre-push hook, a release manager's re-run).
+pub struct Local;
+
+impl PullSource for Local {}
+
+/// What the command line asks of GitHub.
+#[derive(Debug, Clone, Default)]
+pub struct Wanted {
+    /// `--pr N`: gate this pull request (else the event's).
+    pub pr: Option<u64>,
+    /// `--repo OWNER/NAME`.
+    pub repo: Option<String>,
+    /// `--post`: a session is needed even without a pull request (to say so).
+    pub post: bool,
+}
+
+/// The GitHub side of one `check` run.
+pub struct GithubPull {
+    pub env: Env,
+    pub session: Option<Session>,
+    pub number: Option<u64>,
+    /// A `push` event's commits: (before, after).
+    pub push: Option<(Option<String>, Option<String>)>,
+    /// Why the pull request could not be read: the gate ends in `error` with it.
+    pub problem: Option<Error>,
+}
+
+impl PullSource for GithubPull {
+    fn number(&self) -> Option<u64> {
+        self.number
+    }
+    fn pull(&self) -> Option<&PullRequest> {
+        self.session.as_ref()?.pull.as_ref()
+    }
+    fn pushed(&self) -> Option<(Option<String>, Option<String>)> {
+        self.push.clone()
+    }
+    fn ensure_commits(&self, repo: &Repo, which: (bool, bool)) -> Result<()> {
+        match &self.session {
+            Some(session) => ensure_commits(repo, session, which),
+            None => Ok(()),
+        }
+    }
+    fn approvals_given(
+        &self,
+        number: u64,
+    ) -> std::result::Result<(Vec<Review>, Vec<Comment>), GithubError> {
+        let Some(session) = &self.session else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        Ok((session.reviews(number)?, session.comments(number)?.to_vec()))
+    }
+    fn membership(&self, org: &str, team: &str, login: &str) -> Membership {
+        match &self.session {
+            Some(session) => session.membership(org, team, login),
+            None => Membership::NotMember,
+        }
+    }
+}
+
+/// Finds the pull request the run is about, reading it from the API when needed.
+pub fn locate(env: Env, wanted: &Wanted, repo: Option<&Repo>) -> Result<GithubPull> {
+    let mut pull = GithubPull {
+        env: env.clone(),
+        session: None,
+        number: wanted.pr,
+        push: None,
+        problem: None,
+    };
+    let mut from_event = None;
+    match context::read_event(&env) {
+        Err(problem) => {
+            pull.problem = Some(Error::from(github::GithubError {
+                action: "read the workflow's event",
+                status: None,
+                problem,
+                fix: "GITHUB_EVENT_PATH must name the event payload the runner wrote; outside Actions unset it".into(),
+            }));
+            return Ok(pull);
+        }
+        Ok(Some(Event::PullRequest(event))) if wanted.pr.is_none() => {
+            pull.number = Some(event.number);
+            from_event = Some(*event);
+        }
+        Ok(Some(Event::PullNumber(number))) if wanted.pr.is_none() => pull.number = Some(number),
+        Ok(Some(Event::Push { before, after })) if wanted.pr.is_none() => {
+            pull.push = Some((before, after));
+        }
+        Ok(_) => {}
+    }
+    if pull.number.is_none() && !wanted.post {
+        return Ok(pull);
+    }
+    let repository = repository(wanted, &env, repo)?;
+    let mut session = Session::new(env, repository, from_event)?;
+    if let (Some(number), None) = (pull.number, &session.pull) {
+        if let Err(error) = session.fetch_pull(number) {
+            pull.problem = Some(Error::from(error));
+        }
+    }
+    pull.session = Some(session);
+    Ok(pull)
+}
+
+/// `--repo`, else `GITHUB_REPOSITORY`, else the `origin` remote when it is on the server.
+fn repository(wanted: &Wanted, env: &Env, repo: Option<&Repo>) -> Result<Repository> {
+    if let Some(text) = &wanted.repo {
+        return Repository::parse(text)
+            .ok_or_else(|| Error::usage(format!("--repo `{text}` is not OWNER/NAME")));
+    }
+    env.repository
+        .as_deref()
+        .and_then(Repository::parse)
+        .or_else(|| {
+            let url = repo?.remote_url("origin")?;
+            Repository::from_remote_url(&url, &env.server_url)
+        })
+        .ok_or_else(|| {
+            Error::usage(
+                "--pr and --post need the GitHub repository: pass --repo OWNER/NAME (or set GITHUB_REPOSITORY)",
+            )
+        })
+}
+
+/// Fails with the exact `git fetch` when a commit the pull request names is not local.
+fn ensure_commits(repo: &Repo, session: &Session, (base, head): (bool, bool)) -> Result<()> {
+    let Some(pull) = &session.pull else {
+        return Ok(());
+    };
+    let mut missing = Vec::new();
+    let mut refspecs = Vec::new();
+    if head && !repo.has_commit(&pull.head_sha) {
+        missing.push(format!("the head of #{} ({})", pull.number, pull.head_sha));
+        refspecs.push(format!("pull/{}/head", pull.number));
+    }
+    if base && !repo.has_commit(&pull.base_sha) {
+        missing.push(format!("the base of #{} ({})", pull.number, pull.base_sha));
+        refspecs.push(if pull.base_ref.is_empty() {
+            pull.base_sha.clone()
+        } else {
+            pull.base_ref.clone()
+        });
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let remote = match repo.remote_url("origin") {
+        Some(_) => "origin".to_string(),
+        None => format!(
+            "{}/{}.git",
+            session.env.server_url.trim_end_matches('/'),
+            session.repo
+        ),
+    };
+    Err(Error::MissingCommit {
+        what: missing.join(" and "),
+        fetch: format!("git fetch {remote} {}", refspecs.join(" ")),
+        shallow: if repo.is_shallow() {
+            "; this is a shallow clone: in Actions use actions/checkout with `fetch-depth: 0`"
+                .into()
+        } else {
+            String::new()
+        },
+    })
+}
