@@ -401,7 +401,7 @@ fn runs_commands(target: &Target) -> bool {
         || target.suite.cases.iter().any(|c| {
             c.assertions
                 .iter()
-                .any(|a| a.kind == crate::eval::assertions::Kind::Exec)
+                .any(|a| a.kind == crate::eval::assert::Kind::Exec)
         })
 }
 

@@ -10,7 +10,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::assertions::Assertion;
+use super::assert::Assertion;
 use crate::diagnostic::Diagnostic;
 
 #[derive(Debug, Clone)]

@@ -2,7 +2,7 @@
 //! cache, prices, and the runner that renders every case, calls the provider (bounded,
 //! retried, budgeted), grades each trial and folds trials into case and surface results.
 
-pub mod assertions;
+pub mod assert;
 pub mod cache;
 pub mod case_diff;
 pub mod cases;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, Semaphore};
 
-use super::assertions::{self, combine, Assertion, Evaluation, Facts, Outcome};
+use super::assert::{self, combine, Assertion, Evaluation, Facts, Outcome};
 use super::cache::{self, Cache};
 use super::price::{self, PriceTable};
 use super::providers::{ChatMessage, Endpoint, ProviderError, Request};
@@ -708,7 +708,7 @@ async fn grade(
         let outcome = match assertion.evaluate(output, facts) {
             Evaluation::Done(outcome) => outcome,
             Evaluation::NeedsExec { argv } => assertion.finish(
-                assertions::run_exec_grader(
+                assert::run_exec_grader(
                     &argv,
                     output,
                     EXEC_GRADER_TIMEOUT,
@@ -737,7 +737,7 @@ async fn grade(
                         entry
                     }
                 };
-                assertion.finish(assertions::parse_rubric_reply(&entry.completion.text))
+                assertion.finish(assert::parse_rubric_reply(&entry.completion.text))
             }
         };
         outcomes.push(outcome);

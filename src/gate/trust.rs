@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{Config, Surface};
-use crate::eval::assertions::Kind;
+use crate::eval::assert::Kind;
 use crate::eval::cases::Case;
 
 /// Whether the head's own providers, mappings and commands may be used: only a maintainer
