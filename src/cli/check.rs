@@ -19,7 +19,7 @@ use crate::eval::cache::Cache;
 use crate::eval::case_diff::{self, CaseChange};
 use crate::eval::price::PriceTable;
 use crate::eval::providers::{self, Endpoint};
-use crate::eval::runner::{self, CaseSummary, Options, Shard, Target};
+use crate::eval::run::{self as runner, CaseSummary, Options, Shard, Target};
 use crate::eval::suite::{self, Suite};
 use crate::gate::artifacts::{self, Document, Headings};
 use crate::gate::trust::{HeadTrust, Side, Trust};

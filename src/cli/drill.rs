@@ -13,7 +13,7 @@ use crate::drill::{self, records, CommandOutcome, DrillReport, EvalOutcome, Outc
 use crate::error::{Error, Result};
 use crate::eval::cache::Cache;
 use crate::eval::price::PriceTable;
-use crate::eval::runner::{self, Options, Target};
+use crate::eval::run::{self as runner, Options, Target};
 use crate::eval::{providers, suite};
 use crate::exit;
 use crate::gate::{self, SideResult, SurfaceChange, SurfaceInput, Thresholds};

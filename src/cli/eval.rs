@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::eval::cache::{self, Cache};
 use crate::eval::price::PriceTable;
 use crate::eval::providers::{self, Endpoint};
-use crate::eval::runner::{self, Options, Shard, Target};
+use crate::eval::run::{self as runner, Options, Shard, Target};
 use crate::eval::suite;
 use crate::exit;
 use crate::report;

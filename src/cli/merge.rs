@@ -12,7 +12,7 @@ use super::check::{emit, Checked, ShardFile, SHARD_FILE};
 use super::Format;
 use super::{Cli, MergeArgs};
 use crate::error::{Error, Result};
-use crate::eval::runner::{Accumulator, CaseRecord, Latency, MetricValue, RunResult, Shard};
+use crate::eval::run::{Accumulator, CaseRecord, Latency, MetricValue, RunResult, Shard};
 use crate::gate::rules::BaseSuiteSides;
 use crate::gate::{self, Context, SideResult, SurfaceInput};
 use crate::report::{self, escape_controls};

@@ -9,5 +9,5 @@ pub mod cases;
 pub mod command;
 pub mod price;
 pub mod providers;
-pub mod runner;
+pub mod run;
 pub mod suite;

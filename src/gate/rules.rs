@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::statistics::{mcnemar_exact, tail, wilson};
 use crate::config::MetricThreshold;
 use crate::eval::case_diff::CaseChange;
-use crate::eval::runner::{CaseStatus, CaseSummary, Latency, MetricValue, SurfaceResult};
+use crate::eval::run::{CaseStatus, CaseSummary, Latency, MetricValue, SurfaceResult};
 
 /// Tolerance for comparing rates with thresholds written in decimal.
 const EPSILON: f64 = 1e-9;
