@@ -24,7 +24,7 @@ use crate::eval::suite::{self, Suite};
 use crate::gate::artifacts::{self, Document, Headings};
 use crate::gate::trust::{HeadTrust, Side, Trust};
 use crate::gate::{
-    self, rules::SideSettings, Approvals, ChangedFile, Context, Report, SideResult, SurfaceChange,
+    self, model::SideSettings, Approvals, ChangedFile, Context, Report, SideResult, SurfaceChange,
     SurfaceInput, Thresholds,
 };
 use crate::git::{FileEntry, Repo, Snapshot, TreeSnapshot};
@@ -607,7 +607,7 @@ struct Slots {
 #[derive(Default)]
 struct Prepared {
     slots: Slots,
-    settings: gate::rules::SidePair<SideSettings>,
+    settings: gate::model::SidePair<SideSettings>,
     suite_changes: Vec<CaseChange>,
     notes: Vec<String>,
 }
@@ -679,7 +679,7 @@ fn evaluate(mut plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>, Sides)> {
         let base_suite = prepared.slots.base_suite.and_then(|(b, h)| {
             take(Some(b))
                 .zip(take(Some(h)))
-                .map(|(base, head)| gate::rules::BaseSuiteSides { base, head })
+                .map(|(base, head)| gate::model::BaseSuiteSides { base, head })
         });
         inputs.push(SurfaceInput {
             name: surface.name.clone(),

@@ -13,7 +13,7 @@ use super::Format;
 use super::{Cli, MergeArgs};
 use crate::error::{Error, Result};
 use crate::eval::run::{Accumulator, CaseRecord, Latency, MetricValue, RunResult, Shard};
-use crate::gate::rules::BaseSuiteSides;
+use crate::gate::model::BaseSuiteSides;
 use crate::gate::{self, Context, SideResult, SurfaceInput};
 use crate::report::{self, escape_controls};
 

@@ -300,7 +300,7 @@ pub fn verdict(report: &crate::gate::Report, style: Style) -> String {
         short(&report.head)
     );
     for s in &report.surfaces {
-        let rate = |stats: &Option<crate::gate::rules::SideStats>| {
+        let rate = |stats: &Option<crate::gate::model::SideStats>| {
             stats.as_ref().map_or("—".to_string(), |st| {
                 format!("{:.1}%", st.pass_rate * 100.0)
             })
