@@ -22,7 +22,7 @@ use crate::changeset::{self, ChangeSet, ConfigSource};
 use crate::config::{self, Tier};
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
-use crate::eval::runner::CaseSummary;
+use crate::eval::run::CaseSummary;
 use crate::gate::trust::{HeadTrust, Trust};
 use crate::gate::{self, Context, Report};
 use crate::git::Repo;

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use super::Checked;
 use crate::error::{Error, Result};
-use crate::eval::runner::{Accumulator, CaseRecord, Latency, MetricValue, RunResult, Shard};
-use crate::gate::rules::BaseSuiteSides;
+use crate::eval::run::{Accumulator, CaseRecord, Latency, MetricValue, RunResult, Shard};
+use crate::gate::model::BaseSuiteSides;
 use crate::gate::{self, Context, SideResult, SurfaceInput};
 use crate::report::escape_controls;
 

@@ -14,10 +14,10 @@ use crate::error::{Error, Result};
 use crate::eval::cache::Cache;
 use crate::eval::case_diff::{self, CaseChange};
 use crate::eval::providers::{self, Endpoint};
-use crate::eval::runner::{CaseSummary, Options, Shard, Target};
+use crate::eval::run::{CaseSummary, Options, Shard, Target};
 use crate::eval::side;
 use crate::eval::suite::{self, Suite};
-use crate::gate::rules::SideSettings;
+use crate::gate::model::SideSettings;
 use crate::gate::trust::{Side, Trust};
 use crate::gate::{self, Context, SideResult, SurfaceChange, SurfaceInput};
 use crate::git::{Repo, Snapshot};
@@ -63,7 +63,7 @@ struct Slots {
 #[derive(Default)]
 struct Prepared {
     slots: Slots,
-    settings: gate::rules::SidePair<SideSettings>,
+    settings: gate::model::SidePair<SideSettings>,
     suite_changes: Vec<CaseChange>,
     notes: Vec<String>,
 }
@@ -135,7 +135,7 @@ pub(super) fn evaluate(mut plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>,
         let base_suite = prepared.slots.base_suite.and_then(|(b, h)| {
             take(Some(b))
                 .zip(take(Some(h)))
-                .map(|(base, head)| gate::rules::BaseSuiteSides { base, head })
+                .map(|(base, head)| gate::model::BaseSuiteSides { base, head })
         });
         inputs.push(SurfaceInput {
             name: surface.name.clone(),

@@ -12,7 +12,7 @@ use crate::config;
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
 use crate::eval::cache::{self, Cache};
-use crate::eval::runner::{self, Options, Shard};
+use crate::eval::run::{self, Options, Shard};
 use crate::eval::{revision, side};
 use crate::exit;
 use crate::report;
@@ -77,7 +77,7 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
     let sink_stream = Arc::new(std::sync::Mutex::new(stream));
     let sink = {
         let stream = sink_stream.clone();
-        move |record: &runner::CaseRecord| {
+        move |record: &run::CaseRecord| {
             if let Ok(mut stream) = stream.lock() {
                 stream.case(record);
             }
@@ -124,7 +124,7 @@ fn progress_bar(args: &EvalArgs, total: u64) -> Option<indicatif::ProgressBar> {
 }
 
 /// The terminal summary of an eval run; `label` names the revision.
-pub(super) fn print_summary(cli: &Cli, result: &runner::RunResult, label: &str) {
+pub(super) fn print_summary(cli: &Cli, result: &run::RunResult, label: &str) {
     let style = report::terminal::Style {
         color: use_color(cli.color),
     };

@@ -61,7 +61,7 @@ pub struct EvalOutcome {
     pub pass_rate: f64,
     pub passed: usize,
     pub cases: usize,
-    pub rules: Vec<crate::gate::rules::RuleResult>,
+    pub rules: Vec<crate::gate::model::RuleResult>,
     pub complete: bool,
 }
 

@@ -308,7 +308,7 @@ impl<'a> Drill<'a> {
         let rules: Vec<_> = judged
             .rules
             .into_iter()
-            .filter(|r| r.rule != crate::gate::rules::RuleId::Mcnemar)
+            .filter(|r| r.rule != crate::gate::model::RuleId::Mcnemar)
             .collect();
         let outcome = EvalOutcome {
             pass_rate: head.as_ref().map_or(0.0, |h| h.pass_rate),

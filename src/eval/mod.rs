@@ -10,6 +10,6 @@ pub mod command;
 pub mod price;
 pub mod providers;
 pub mod revision;
-pub mod runner;
+pub mod run;
 pub mod side;
 pub mod suite;

@@ -9,7 +9,7 @@ use crate::config::{self, Config, Surface};
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
 use crate::eval::providers::{self, Endpoint};
-use crate::eval::runner::Target;
+use crate::eval::run::Target;
 use crate::eval::{side, suite};
 
 /// The targets to run, and the warnings loading found.

@@ -10,7 +10,7 @@ use crate::config::{Config, Surface};
 use crate::eval::cache::Cache;
 use crate::eval::price::PriceTable;
 use crate::eval::providers::Endpoint;
-use crate::eval::runner::{self, CaseRecord, Options, RunResult, Target};
+use crate::eval::run::{self, CaseRecord, Options, RunResult, Target};
 use crate::eval::suite::Suite;
 
 /// What a side's calls use: the request's model and parameters, as sent.
@@ -48,7 +48,7 @@ pub fn target(
     endpoint: Arc<Endpoint>,
     judge: Option<Arc<Endpoint>>,
 ) -> Result<(Target, Sent), Unpriced> {
-    let request = runner::build_request(&endpoint, suite.params(), Vec::new());
+    let request = run::build_request(&endpoint, suite.params(), Vec::new());
     // A provider's own price is for the model the config names on it; a side that runs
     // another model (front matter, or a changed provider) is priced at that model's price.
     let configured = config
@@ -73,7 +73,7 @@ pub fn target(
         .gate
         .quorum
         .as_ref()
-        .map_or(runner::default_quorum(repeat), |q| *q.get_ref());
+        .map_or(run::default_quorum(repeat), |q| *q.get_ref());
     let sent = Sent {
         model: request.model,
         parameters: request.params,
@@ -113,5 +113,5 @@ pub fn run(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    Ok(runtime.block_on(runner::run(targets, options, sink)))
+    Ok(runtime.block_on(run::run(targets, options, sink)))
 }

@@ -5,6 +5,7 @@
 //! single run gives.
 
 pub mod artifacts;
+pub mod model;
 pub mod rules;
 pub mod statistics;
 pub mod tier;
@@ -14,13 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Tier;
 use crate::exit;
-pub use rules::{
-    judge_surface, SideResult, SurfaceChange, SurfaceInput, SurfaceReport, Thresholds,
+pub use model::{
+    SideResult, SurfaceChange, SurfaceInput, SurfaceReport, Thresholds, SCHEMA_VERSION,
 };
-
-/// The version of the documents promptgate writes (`report.json`, `eval.json`, shards):
-/// raised when a field changes meaning.
-pub const SCHEMA_VERSION: u32 = 1;
+pub use rules::judge_surface;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -127,7 +127,7 @@ impl CaseStream {
     }
 
     /// Appends one case; a write failure is reported by [`CaseStream::finish`].
-    pub fn case(&mut self, record: &crate::eval::runner::CaseRecord) {
+    pub fn case(&mut self, record: &crate::eval::run::CaseRecord) {
         let Ok(json) = serde_json::to_string(record) else {
             return;
         };
@@ -142,7 +142,7 @@ impl CaseStream {
 
     pub fn finish(
         &mut self,
-        result: &crate::eval::runner::RunResult,
+        result: &crate::eval::run::RunResult,
     ) -> Result<(), crate::error::Error> {
         let tail = serde_json::json!({
             "surfaces": result.surfaces,

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::eval::runner::{CaseStatus, CaseSummary};
+use crate::eval::run::{CaseStatus, CaseSummary};
 
 /// Renders the evaluated sides: (surface, side, cases).
 pub fn render(sides: &[(String, &'static str, Vec<CaseSummary>)]) -> String {

@@ -218,7 +218,7 @@ fn surfaces_table(out: &mut String, report: &crate::gate::Report) {
     }
     let _ = writeln!(out, "\n### Surfaces\n\n| surface | base → head | delta | 95% CI (head) | McNemar p | rules | status |\n|---|---|---|---|---|---|---|");
     for s in &report.surfaces {
-        let side = |stats: &Option<crate::gate::rules::SideStats>| {
+        let side = |stats: &Option<crate::gate::model::SideStats>| {
             stats.as_ref().map_or("—".to_string(), |st| {
                 format!("{:.1}% ({}/{})", st.pass_rate * 100.0, st.passed, st.cases)
             })
@@ -349,7 +349,7 @@ fn suite_changes_section(out: &mut String, surface: &crate::gate::SurfaceReport)
     out.push_str("\n</details>\n");
 }
 
-fn flip_block(flip: &crate::gate::rules::Flip) -> String {
+fn flip_block(flip: &crate::gate::model::Flip) -> String {
     let reason = flip
         .reason
         .as_deref()

@@ -187,8 +187,8 @@ fn text_change(out: &mut String, diff: &TextChange, style: Style) {
 
 /// Renders an eval run: per surface the pass rate, counts, metrics, cost, tokens and
 /// latency, then the cases that failed or could not run.
-pub fn eval_run(result: &crate::eval::runner::RunResult, rev: &str, style: Style) -> String {
-    use crate::eval::runner::CaseStatus;
+pub fn eval_run(result: &crate::eval::run::RunResult, rev: &str, style: Style) -> String {
+    use crate::eval::run::CaseStatus;
     let mut out = String::new();
     let cases: usize = result.surfaces.iter().map(|s| s.cases).sum();
     let spent = result
@@ -300,7 +300,7 @@ pub fn verdict(report: &crate::gate::Report, style: Style) -> String {
         short(&report.head)
     );
     for s in &report.surfaces {
-        let rate = |stats: &Option<crate::gate::rules::SideStats>| {
+        let rate = |stats: &Option<crate::gate::model::SideStats>| {
             stats.as_ref().map_or("—".to_string(), |st| {
                 format!("{:.1}%", st.pass_rate * 100.0)
             })

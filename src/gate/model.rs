@@ -1,0 +1,389 @@
+//! The gate's data: what a surface is judged from (each side's results, thresholds, the
+//! settings each side ran with, the suite's edits) and what judging it yields, as
+//! `report.json` holds it (side statistics, flips, tail and metric statistics, each rule's
+//! identity and outcome), with the version of the documents promptgate writes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::MetricThreshold;
+use crate::eval::case_diff::CaseChange;
+use crate::eval::run::{CaseSummary, Latency, MetricValue, SurfaceResult};
+
+/// The version of the documents promptgate writes (`report.json`, `eval.json`, shards):
+/// raised when a field changes meaning.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One side's results for a surface.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SideResult {
+    pub cases: Vec<CaseSummary>,
+    /// Whether every expected case came back (none lost, none errored).
+    #[serde(default)]
+    pub complete: bool,
+    pub metrics: BTreeMap<String, MetricValue>,
+    pub cost_usd: Option<f64>,
+    pub latency_ms: Latency,
+}
+
+impl From<SurfaceResult> for SideResult {
+    fn from(result: SurfaceResult) -> Self {
+        SideResult {
+            complete: result.complete,
+            cases: result.case_summaries,
+            metrics: result.metrics,
+            cost_usd: result.cost_usd,
+            latency_ms: result.latency_ms,
+        }
+    }
+}
+
+/// The thresholds a surface is judged by (from the base config; the head's for a new one).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub min_pass_rate: Option<f64>,
+    pub max_drop: Option<f64>,
+    pub tail_min_pass_rate: Option<f64>,
+    pub metrics: Vec<MetricRule>,
+    pub significance: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MetricRule {
+    pub name: String,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub max_drop: Option<f64>,
+}
+
+impl From<&MetricThreshold> for MetricRule {
+    fn from(m: &MetricThreshold) -> Self {
+        MetricRule {
+            name: m.name.clone(),
+            min: m.min,
+            max: m.max,
+            max_drop: m.max_drop,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SurfaceChange {
+    /// New in this change: judged on its own thresholds, no base.
+    Added,
+    Modified,
+    /// Removed by this change: listed, not evaluated.
+    Removed,
+}
+
+/// A value on each side of the change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SidePair<T> {
+    pub base: Option<T>,
+    pub head: Option<T>,
+}
+
+impl<T: PartialEq> SidePair<T> {
+    /// Both sides, when both are known and differ.
+    pub fn changed(&self) -> Option<(&T, &T)> {
+        self.base
+            .as_ref()
+            .zip(self.head.as_ref())
+            .filter(|(b, h)| b != h)
+    }
+}
+
+/// What one side's calls were made with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SideSettings {
+    pub provider: String,
+    pub model: String,
+    /// Request parameters (the provider's, overlaid by the prompt's front matter).
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Both sides' outputs graded against the suite as it stood on the base, when the change
+/// edits the suite: the head's cases decide the rules, this shows what the edit hides.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BaseSuiteSides {
+    pub base: SideResult,
+    pub head: SideResult,
+}
+
+/// What a surface is judged from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SurfaceInput {
+    pub name: String,
+    pub change: SurfaceChange,
+    pub changed_files: Vec<String>,
+    /// Whether the surface has eval rules (`gate = true`).
+    pub gated: bool,
+    pub thresholds: Thresholds,
+    pub base: Option<SideResult>,
+    pub head: Option<SideResult>,
+    /// Provider, model and parameters of each side's calls.
+    #[serde(default)]
+    pub settings: SidePair<SideSettings>,
+    /// The eval cases the change adds, removes or edits (base → head).
+    #[serde(default)]
+    pub suite_changes: Vec<CaseChange>,
+    #[serde(default)]
+    pub base_suite: Option<BaseSuiteSides>,
+    /// Observations made while loading the sides.
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// The head graded against the suite as it stood on the base.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgainstBaseSuite {
+    pub cases: usize,
+    pub base: SideStats,
+    pub head: SideStats,
+    /// Case ids that pass on the base and fail on the head under the base's cases.
+    pub regressions: Vec<String>,
+    pub fixes: Vec<String>,
+    /// The surface's rules that fail when judged on the base's suite (its cases, their
+    /// difficulties and metric labels): what the suite edit hides. Each raises the change
+    /// to `exec`, so the people who own the bar decide whether the new expectations stand.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_rules: Vec<RuleResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SideStats {
+    pub pass_rate: f64,
+    pub passed: usize,
+    pub cases: usize,
+    pub ci_low: f64,
+    pub ci_high: f64,
+}
+
+/// A case that changed outcome between the sides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flip {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_output: Option<String>,
+    /// Why the failing side failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TailStats {
+    pub cases: usize,
+    pub base_pass_rate: Option<f64>,
+    pub head_pass_rate: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricStats {
+    pub name: String,
+    pub base: Option<f64>,
+    pub head: Option<f64>,
+}
+
+/// Which bound of a named metric a rule checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricBound {
+    Min,
+    Max,
+    MaxDrop,
+}
+
+impl MetricBound {
+    fn as_str(self) -> &'static str {
+        match self {
+            MetricBound::Min => "min",
+            MetricBound::Max => "max",
+            MetricBound::MaxDrop => "max_drop",
+        }
+    }
+}
+
+/// A rule's identity: which threshold it checks. Written as in `report.json`:
+/// `min_pass_rate`, `max_drop`, `mcnemar`, `tail_min_pass_rate`, `metric:NAME:min|max|max_drop`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleId {
+    MinPassRate,
+    MaxDrop,
+    Mcnemar,
+    TailMinPassRate,
+    Metric { name: String, bound: MetricBound },
+}
+
+impl std::fmt::Display for RuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuleId::MinPassRate => f.write_str("min_pass_rate"),
+            RuleId::MaxDrop => f.write_str("max_drop"),
+            RuleId::Mcnemar => f.write_str("mcnemar"),
+            RuleId::TailMinPassRate => f.write_str("tail_min_pass_rate"),
+            RuleId::Metric { name, bound } => write!(f, "metric:{name}:{}", bound.as_str()),
+        }
+    }
+}
+
+impl std::str::FromStr for RuleId {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match text {
+            "min_pass_rate" => RuleId::MinPassRate,
+            "max_drop" => RuleId::MaxDrop,
+            "mcnemar" => RuleId::Mcnemar,
+            "tail_min_pass_rate" => RuleId::TailMinPassRate,
+            other => {
+                let metric = other
+                    .strip_prefix("metric:")
+                    .and_then(|m| m.rsplit_once(':'));
+                let Some((name, bound)) = metric else {
+                    return Err(format!("`{other}` is not a rule"));
+                };
+                let bound = match bound {
+                    "min" => MetricBound::Min,
+                    "max" => MetricBound::Max,
+                    "max_drop" => MetricBound::MaxDrop,
+                    _ => return Err(format!("`{other}` is not a rule")),
+                };
+                RuleId::Metric {
+                    name: name.to_string(),
+                    bound,
+                }
+            }
+        })
+    }
+}
+
+impl Serialize for RuleId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RuleId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// One rule's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleResult {
+    pub rule: RuleId,
+    pub value: Option<f64>,
+    pub threshold: Option<f64>,
+    pub ok: bool,
+    /// Why there is no value, or what the rule means here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl RuleResult {
+    /// The rule in a sentence, for reasons.
+    pub fn describe(&self) -> String {
+        let value = self
+            .value
+            .map_or("not measured".to_string(), |v| format!("{v:.4}"));
+        let threshold = self
+            .threshold
+            .map(|t| format!(" (threshold {t})"))
+            .unwrap_or_default();
+        let note = self
+            .note
+            .as_deref()
+            .map(|n| format!(": {n}"))
+            .unwrap_or_default();
+        format!(
+            "rule `{}` {} with {value}{threshold}{note}",
+            self.rule,
+            if self.ok { "held" } else { "failed" }
+        )
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SideCost {
+    pub base_usd: Option<f64>,
+    pub head_usd: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SideLatency {
+    pub base: Option<Latency>,
+    pub head: Option<Latency>,
+}
+
+/// A judged surface, as `report.json` holds it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SurfaceReport {
+    pub name: String,
+    pub change: SurfaceChange,
+    pub changed_files: Vec<String>,
+    /// Cases on the head side (the base's for a removed surface).
+    pub cases: usize,
+    pub base: Option<SideStats>,
+    pub head: Option<SideStats>,
+    /// Head pass rate minus base pass rate.
+    pub delta: Option<f64>,
+    pub regressions: Vec<Flip>,
+    pub fixes: Vec<Flip>,
+    pub flaky: Vec<String>,
+    pub mcnemar_p: Option<f64>,
+    pub tail: Option<TailStats>,
+    pub metrics: Vec<MetricStats>,
+    pub rules: Vec<RuleResult>,
+    pub cost: SideCost,
+    pub latency_ms: SideLatency,
+    /// The model each side ran with; `provider` and `parameters` likewise.
+    pub model: SidePair<String>,
+    pub provider: SidePair<String>,
+    pub parameters: SidePair<serde_json::Map<String, serde_json::Value>>,
+    /// The eval cases the change adds, removes or edits, each with what loosens the suite.
+    pub suite_changes: Vec<CaseChange>,
+    /// Present when the suite changed: the head against the suite as it stood on the base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub against_base_suite: Option<AgainstBaseSuite>,
+    /// Case ids only one side has: never counted as flips.
+    pub only_in_base: Vec<String>,
+    pub only_in_head: Vec<String>,
+    /// Case ids with an error trial, either side.
+    pub errors: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+    pub complete: bool,
+    pub notes: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_ids_read_as_they_are_written() {
+        for text in [
+            "min_pass_rate",
+            "max_drop",
+            "mcnemar",
+            "tail_min_pass_rate",
+            "metric:a:b:max_drop",
+            "metric:acc:min",
+        ] {
+            let id: RuleId = text.parse().unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(id.to_string(), text);
+            assert_eq!(
+                serde_json::to_value(&id).ok(),
+                Some(serde_json::json!(text))
+            );
+        }
+        assert!("metric:acc:mean".parse::<RuleId>().is_err());
+        assert!("min_rate".parse::<RuleId>().is_err());
+    }
+}
