@@ -19,6 +19,9 @@ use crate::exit;
 use crate::gate::{self, SideResult, SurfaceChange, SurfaceInput, Thresholds};
 use crate::git::{Repo, WorkTreeSnapshot};
 
+/// The exit code of an interrupted drill: 128 + SIGINT, as shells report Ctrl-C.
+const INTERRUPTED: i32 = 130;
+
 pub(super) fn run(cli: &Cli, args: &DrillArgs) -> Result<i32> {
     let repo = open_repo()?;
     let config_path = super::config_path(cli, &repo);
@@ -53,7 +56,11 @@ pub(super) fn run(cli: &Cli, args: &DrillArgs) -> Result<i32> {
     let mut drill = Drill::new(&repo, &config, surface, from, args);
     let report = match drill.perform(&config_path) {
         Ok(report) => report,
-        Err(message) => {
+        Err(drill::DrillError::Interrupted(_)) => {
+            eprintln!("promptgate: drill interrupted; its temporary worktree was removed");
+            return Ok(INTERRUPTED);
+        }
+        Err(drill::DrillError::Cannot(message)) => {
             eprintln!("error: the drill could not run: {message}");
             return Ok(exit::ERROR);
         }
@@ -115,7 +122,10 @@ impl<'a> Drill<'a> {
     }
 
     /// Runs every step; `Err` when the drill cannot run at all (no target, no worktree).
-    fn perform(&mut self, config_path: &str) -> std::result::Result<DrillReport, String> {
+    fn perform(
+        &mut self,
+        config_path: &str,
+    ) -> std::result::Result<DrillReport, drill::DrillError> {
         let name = self.surface.name.get_ref().clone();
         let target = match &self.args.to {
             Some(rev) => drill::Target {
@@ -135,7 +145,8 @@ impl<'a> Drill<'a> {
             return Err(format!(
                 "surface `{name}` does not exist at {}, so it cannot be rolled back there",
                 crate::git::short(target.to)
-            ));
+            )
+            .into());
         };
         let (plan_found, plan_source, plan) = self.step("find the rollback plan", |d| match target
             .last_change
@@ -195,6 +206,7 @@ impl<'a> Drill<'a> {
         let eval = self.step("validate and evaluate the rolled-back version", |d| {
             d.evaluate(&worktree.path, &repo_dir, &target_surface)
         });
+        drill::interrupt::check()?;
         let command = self.surface.drill_command.clone().map(|argv| {
             self.step("run drill_command", |d| {
                 let remaining = Duration::from_secs(u64::from(d.config.drill.max_minutes) * 60)
@@ -219,6 +231,7 @@ impl<'a> Drill<'a> {
             })
         });
         drop(worktree);
+        drill::interrupt::check()?;
         let seconds = self.started.elapsed().as_secs_f64();
         let limit = f64::from(self.config.drill.max_minutes) * 60.0;
         if seconds > limit {
@@ -342,7 +355,15 @@ impl<'a> Drill<'a> {
             quorum: quorum.min(repeat),
             price,
         };
-        let result = runtime.block_on(runner::run(vec![target], options, |_| {}));
+        let result = runtime.block_on(async {
+            tokio::select! {
+                result = runner::run(vec![target], options, |_| {}) => Some(result),
+                () = drill::interrupt::until_interrupted() => None,
+            }
+        });
+        let Some(result) = result else {
+            return (false, "interrupted".into(), None);
+        };
         let Some(side) = result.surfaces.into_iter().next().map(SideResult::from) else {
             return (false, "the eval produced no result".into(), None);
         };
