@@ -16,6 +16,7 @@ pub struct Interrupted;
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// How long a stopped `drill_command` may take to exit before it is killed outright.
+#[cfg(unix)]
 const GRACE: Duration = Duration::from_secs(3);
 
 /// Whether the drill has been interrupted.
@@ -93,7 +94,8 @@ async fn signalled(ready: std::sync::mpsc::Sender<()>) {
 }
 
 /// Stops an interrupted `drill_command` and reaps it: on Unix SIGTERM first (so it can
-/// clean up), then a kill if it is still running after [`GRACE`]; elsewhere a kill.
+/// clean up), then a kill if it is still running after a grace period; elsewhere a kill
+/// (`TerminateProcess`).
 pub fn stop(child: &mut Child) {
     #[cfg(unix)]
     {
@@ -110,4 +112,33 @@ pub fn stop(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopped_command_is_asked_to_terminate_first() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "trap 'exit 3' TERM; sleep 30 & wait"])
+            .spawn()
+            .expect("spawn sh");
+        // Let the shell install its trap.
+        std::thread::sleep(Duration::from_millis(200));
+        stop(&mut child);
+        let status = child.try_wait().expect("wait").expect("reaped");
+        assert_eq!(status.code(), Some(3));
+    }
+
+    #[test]
+    fn a_command_that_ignores_termination_is_killed() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "trap '' TERM; sleep 30"])
+            .spawn()
+            .expect("spawn sh");
+        std::thread::sleep(Duration::from_millis(200));
+        stop(&mut child);
+        assert!(child.try_wait().expect("wait").is_some());
+    }
 }
