@@ -1,9 +1,12 @@
 //! Problems found in user files, as data: what is wrong, where (file, line, column, and a
 //! snippet of the offending text) and what to do. Config, prompt and case checks all report
-//! through this one type so that `validate`, `diff` and the hooks print them alike.
+//! through this one type so that `validate`, `diff` and the hooks print them alike. The
+//! snippet (the line, numbered, with carets under the span) is drawn by `annotate-snippets`,
+//! which also expands tabs, sizes carets under wide characters and cuts very long lines.
 
 use std::fmt;
 
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -81,7 +84,7 @@ impl Diagnostic {
         let (line, column) = line_column(source, span.start);
         self.line = Some(to_u32(line));
         self.column = Some(to_u32(column));
-        self.snippet = Some(snippet(source, span));
+        self.snippet = Some(snippet(self.severity, source, span));
         self
     }
 
@@ -142,24 +145,29 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-/// The source line holding the span's start, numbered, with carets under the span.
-fn snippet(source: &str, span: std::ops::Range<usize>) -> String {
+/// The source line holding the span's start, numbered, with carets under the span (as far
+/// as that line goes: a span over several lines is marked on its first).
+fn snippet(severity: Severity, source: &str, span: std::ops::Range<usize>) -> String {
     let start = floor_char_boundary(source, span.start.min(source.len()));
-    let (line, column) = line_column(source, start);
     let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = source[start..]
         .find('\n')
         .map_or(source.len(), |i| start + i);
     let text = source[line_start..line_end].trim_end_matches('\r');
+    let line_end = line_start + text.len();
+    let start = start.min(line_end);
     let end = floor_char_boundary(source, span.end.clamp(start, line_end));
-    let width = source[start..end].chars().count().max(1);
-    let gutter = line.to_string();
-    let pad = " ".repeat(gutter.len());
-    format!(
-        "{pad} |\n{gutter} | {text}\n{pad} | {}{}",
-        " ".repeat(column - 1),
-        "^".repeat(width)
-    )
+    let level = match severity {
+        Severity::Error => Level::ERROR,
+        Severity::Warning => Level::WARNING,
+    };
+    let marked = AnnotationKind::Primary.span(start - line_start..end - line_start);
+    let group = Group::with_level(level).element(
+        Snippet::source(text)
+            .line_start(line_of(source, start))
+            .annotation(marked),
+    );
+    Renderer::plain().render(&[group])
 }
 
 #[cfg(test)]
@@ -184,6 +192,23 @@ mod tests {
         assert_eq!(
             d.to_string(),
             "error: promptgate.toml:2:1: unknown key `colour`\n  |\n2 | colour = 1\n  | ^^^^^^"
+        );
+    }
+
+    #[test]
+    fn snippets_mark_the_first_line_and_never_run_past_the_source() {
+        let snippet = |src: &str, span| snippet(Severity::Warning, src, span);
+        // A span over several lines is marked on its first, to that line's end.
+        assert_eq!(
+            snippet("a = [\r\n  1,\r\n]\r\n", 4..14),
+            "  |\n1 | a = [\n  |     ^"
+        );
+        assert_eq!(snippet("k = 1", 3..99), "  |\n1 | k = 1\n  |    ^^");
+        assert_eq!(snippet("", 5..9), "  |\n1 |\n  | ^");
+        // Tabs are expanded and wide characters get wide carets.
+        assert_eq!(
+            snippet("\t中 = 1\n", 1..4),
+            "  |\n1 |     中 = 1\n  |     ^^"
         );
     }
 }

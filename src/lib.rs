@@ -1,5 +1,6 @@
 //! promptgate: the merge gate for LLM prompts. The modules follow the data's path:
-//! config → git change set → prompts → eval → report, with the CLI on top.
+//! config → git change set → prompts → eval → gate → report → github, with `check` (the
+//! gate as one library call), the hooks and the drills on them and the CLI on top.
 
 pub mod changeset;
 pub mod check;

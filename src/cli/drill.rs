@@ -9,6 +9,9 @@ use crate::error::{Error, Result};
 use crate::exit;
 use crate::git::{Repo, WorkTreeSnapshot};
 
+/// The exit code of an interrupted drill: 128 + SIGINT, as shells report Ctrl-C.
+const INTERRUPTED: i32 = 130;
+
 pub(super) fn run(cli: &Cli, args: &DrillArgs) -> Result<i32> {
     let repo = open_repo()?;
     let config_path = super::config_path(cli, &repo);
@@ -44,7 +47,11 @@ pub(super) fn run(cli: &Cli, args: &DrillArgs) -> Result<i32> {
     let mut drill = Drill::new(&repo, &config, surface, from, &request);
     let report = match drill.perform(&config_path) {
         Ok(report) => report,
-        Err(message) => {
+        Err(drill::DrillError::Interrupted(_)) => {
+            eprintln!("promptgate: drill interrupted; its temporary worktree was removed");
+            return Ok(INTERRUPTED);
+        }
+        Err(drill::DrillError::Cannot(message)) => {
             eprintln!("error: the drill could not run: {message}");
             return Ok(exit::ERROR);
         }

@@ -5,6 +5,7 @@
 //! the drill records (`.promptgate/drills/<date>-<surface>.md`) that show when each surface
 //! was last drilled, for `drill --status` and the gate's overdue note.
 
+pub mod interrupt;
 pub mod records;
 pub mod run;
 
@@ -19,6 +20,31 @@ use crate::config::{self, Config, PromptGlobs, Surface};
 use crate::gate::artifacts::{self, Document, Headings};
 use crate::git::{FileEntry, GitError, Repo, Snapshot, TreeSnapshot};
 use crate::prompts::includes::Closure;
+
+pub use interrupt::Interrupted;
+
+/// Why a drill did not finish.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DrillError {
+    /// Ctrl-C or SIGTERM: the worktree is removed and the command stopped; exit 130.
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+    /// The drill cannot run at all (no target, no worktree), and why.
+    #[error("{0}")]
+    Cannot(String),
+}
+
+impl From<String> for DrillError {
+    fn from(message: String) -> Self {
+        DrillError::Cannot(message)
+    }
+}
+
+impl From<&str> for DrillError {
+    fn from(message: &str) -> Self {
+        DrillError::Cannot(message.to_string())
+    }
+}
 
 /// How far back the last change of a surface is looked for.
 const MAX_HISTORY: usize = 5000;
@@ -245,7 +271,9 @@ impl TempWorktree {
             .tempdir()
             .map_err(|e| e.to_string())?;
         let path = dir.path().join("tree");
-        clean_up_on_interrupt(repo_dir, dir.path());
+        // From here an interruption unwinds the drill (so this guard removes the worktree)
+        // instead of ending the process.
+        interrupt::watch();
         git(
             repo_dir,
             &[
@@ -268,9 +296,6 @@ impl TempWorktree {
 impl Drop for TempWorktree {
     fn drop(&mut self) {
         remove_worktree(&self.repo_dir, &self.path);
-        if let Ok(mut active) = ACTIVE.lock() {
-            *active = None;
-        }
     }
 }
 
@@ -280,68 +305,6 @@ fn remove_worktree(repo_dir: &Path, path: &Path) {
         &["worktree", "remove", "--force", &path.to_string_lossy()],
     );
     let _ = git(repo_dir, &["worktree", "prune"]);
-}
-
-/// The worktree to remove if the drill is interrupted: (repository, temporary directory).
-static ACTIVE: std::sync::Mutex<Option<(PathBuf, PathBuf)>> = std::sync::Mutex::new(None);
-/// The running `drill_command`, stopped too if the drill is interrupted.
-static COMMAND: std::sync::Mutex<Option<u32>> = std::sync::Mutex::new(None);
-
-/// Ctrl-C or SIGTERM during a drill removes its worktree before the process exits (130), so
-/// an interrupted drill leaves nothing behind either.
-fn clean_up_on_interrupt(repo_dir: &Path, temp_dir: &Path) {
-    if let Ok(mut active) = ACTIVE.lock() {
-        *active = Some((repo_dir.to_path_buf(), temp_dir.to_path_buf()));
-    }
-    static WATCHER: std::sync::Once = std::sync::Once::new();
-    WATCHER.call_once(|| {
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-                let _ = ready_tx.send(());
-                return;
-            };
-            runtime.block_on(async {
-                #[cfg(unix)]
-                {
-                    use tokio::signal::unix::{signal, SignalKind};
-                    let mut terminate = signal(SignalKind::terminate()).ok();
-                    let mut interrupt = signal(SignalKind::interrupt()).ok();
-                    let _ = ready_tx.send(());
-                    tokio::select! {
-                        _ = async { if let Some(s) = interrupt.as_mut() { s.recv().await; } else { std::future::pending::<()>().await } } => {}
-                        _ = async { if let Some(s) = terminate.as_mut() { s.recv().await; } else { std::future::pending::<()>().await } } => {}
-                    }
-                }
-                // Elsewhere Ctrl-C is the one interruption there is.
-                #[cfg(not(unix))]
-                {
-                    let _ = ready_tx.send(());
-                    if tokio::signal::ctrl_c().await.is_err() {
-                        std::future::pending::<()>().await;
-                    }
-                }
-            });
-            if let Some(pid) = COMMAND.lock().ok().and_then(|c| *c) {
-                #[cfg(unix)]
-                let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
-                #[cfg(windows)]
-                let _ = std::process::Command::new("taskkill")
-                    .args(["/PID", &pid.to_string(), "/T", "/F"])
-                    .status();
-            }
-            if let Ok(active) = ACTIVE.lock() {
-                if let Some((repo_dir, temp_dir)) = active.as_ref() {
-                    remove_worktree(repo_dir, &temp_dir.join("tree"));
-                    let _ = std::fs::remove_dir_all(temp_dir);
-                }
-            }
-            eprintln!("promptgate: drill interrupted; its temporary worktree was removed");
-            std::process::exit(130);
-        });
-        // The handlers are in place before the worktree exists.
-        let _ = ready_rx.recv_timeout(Duration::from_secs(2));
-    });
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<(), String> {
@@ -417,22 +380,24 @@ pub fn run_command(
             }
         }
     };
-    if let Ok(mut running) = COMMAND.lock() {
-        *running = Some(child.id());
-    }
-    let outcome = wait_for(child, argv, timeout);
-    if let Ok(mut running) = COMMAND.lock() {
-        *running = None;
-    }
-    outcome
+    wait_for(child, argv, timeout)
 }
 
-/// Waits for the command, killing it at the deadline, and collects its output.
+/// Waits for the command, killing it at the deadline (stopping it when the drill is
+/// interrupted), and collects its output.
 fn wait_for(mut child: std::process::Child, argv: &[String], timeout: Duration) -> CommandOutcome {
     let started = Instant::now();
     loop {
         match child.try_wait() {
             Ok(Some(_)) => break,
+            Ok(None) if interrupt::interrupted() => {
+                interrupt::stop(&mut child);
+                return CommandOutcome {
+                    argv: argv.to_vec(),
+                    exit_code: None,
+                    output: "stopped: the drill was interrupted".into(),
+                };
+            }
             Ok(None) if started.elapsed() > timeout => {
                 let _ = child.kill();
                 let _ = child.wait();

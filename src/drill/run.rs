@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{records, CommandOutcome, DrillReport, EvalOutcome, Outcome, Step};
+use super::{records, CommandOutcome, DrillError, DrillReport, EvalOutcome, Outcome, Step};
 use crate::config::{self, Config, Surface};
 use crate::drill;
 use crate::error::{Error, Result};
@@ -77,7 +77,7 @@ impl<'a> Drill<'a> {
     }
 
     /// Runs every step; `Err` when the drill cannot run at all (no target, no worktree).
-    pub fn perform(&mut self, config_path: &str) -> std::result::Result<DrillReport, String> {
+    pub fn perform(&mut self, config_path: &str) -> std::result::Result<DrillReport, DrillError> {
         let name = self.surface.name.get_ref().clone();
         let target = match &self.request.to {
             Some(rev) => drill::Target {
@@ -97,7 +97,8 @@ impl<'a> Drill<'a> {
             return Err(format!(
                 "surface `{name}` does not exist at {}, so it cannot be rolled back there",
                 crate::git::short(target.to)
-            ));
+            )
+            .into());
         };
         let (plan_found, plan_source, plan) = self.step("find the rollback plan", |d| match target
             .last_change
@@ -157,6 +158,7 @@ impl<'a> Drill<'a> {
         let eval = self.step("validate and evaluate the rolled-back version", |d| {
             d.evaluate(&worktree.path, &repo_dir, &target_surface)
         });
+        drill::interrupt::check()?;
         let command = self.surface.drill_command.clone().map(|argv| {
             self.step("run drill_command", |d| {
                 let remaining = Duration::from_secs(u64::from(d.config.drill.max_minutes) * 60)
@@ -181,6 +183,7 @@ impl<'a> Drill<'a> {
             })
         });
         drop(worktree);
+        drill::interrupt::check()?;
         let seconds = self.started.elapsed().as_secs_f64();
         let limit = f64::from(self.config.drill.max_minutes) * 60.0;
         if seconds > limit {
@@ -279,8 +282,11 @@ impl<'a> Drill<'a> {
                 )
             }
         };
-        let result = match side::run(vec![target], side::options(self.config, cache), |_| {}) {
-            Ok(result) => result,
+        let options = side::options(self.config, cache);
+        let stop = drill::interrupt::until_interrupted();
+        let result = match side::run_until(vec![target], options, |_| {}, stop) {
+            Ok(Some(result)) => result,
+            Ok(None) => return (false, "interrupted".into(), None),
             Err(e) => return (false, e.to_string(), None),
         };
         let Some(side) = result.surfaces.into_iter().next().map(SideResult::from) else {

@@ -1,6 +1,7 @@
 //! Evaluation: eval cases and their assertions, the model providers, the on-disk response
-//! cache, prices, and the runner that renders every case, calls the provider (bounded,
-//! retried, budgeted), grades each trial and folds trials into case and surface results.
+//! cache, prices, the run that renders every case, calls the provider (bounded, retried,
+//! budgeted), grades each trial and folds trials into case and surface results, and the
+//! one way a side (or a revision's surfaces) is made ready to run.
 
 pub mod assert;
 pub mod cache;

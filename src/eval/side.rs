@@ -108,10 +108,26 @@ pub fn options(config: &Config, cache: Cache) -> Options {
 pub fn run(
     targets: Vec<Target>,
     options: Options,
-    sink: impl Fn(&CaseRecord) + Send + Sync + 'static,
+    sink: impl FnMut(&CaseRecord) + Send + 'static,
 ) -> std::io::Result<RunResult> {
+    run_until(targets, options, sink, std::future::pending())?
+        .ok_or_else(|| std::io::Error::other("the run was stopped before it finished"))
+}
+
+/// Like [`run`], but gives up (`None`) as soon as `stop` completes (Ctrl-C in a drill).
+pub fn run_until(
+    targets: Vec<Target>,
+    options: Options,
+    sink: impl FnMut(&CaseRecord) + Send + 'static,
+    stop: impl std::future::Future<Output = ()>,
+) -> std::io::Result<Option<RunResult>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    Ok(runtime.block_on(run::run(targets, options, sink)))
+    Ok(runtime.block_on(async {
+        tokio::select! {
+            result = run::run(targets, options, sink) => Some(result),
+            () = stop => None,
+        }
+    }))
 }

@@ -493,6 +493,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn no_symlink_is_followed_on_the_way_to_a_file() {
         let (dir, snapshot) = tree();
         let outside = tempfile::tempdir().expect("tempdir");
@@ -511,6 +512,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn special_files_are_never_opened() {
         let (dir, snapshot) = tree();
         let fifo = dir.path().join("evals/fifo.jsonl");

@@ -8,8 +8,7 @@
 //! only when the teams API confirms the membership. Pure: the API calls are the
 //! caller's, so every rule is tested without a server.
 
-use serde_json::Value;
-
+use super::payload::{CommentPayload, ReviewPayload, UserPayload};
 use crate::util::time::unix_time;
 
 /// A pull request review, as far as approvals care.
@@ -22,18 +21,14 @@ pub struct Review {
 }
 
 impl Review {
-    pub fn from_json(value: &Value) -> Option<Review> {
+    /// A review as far as approvals care; `None` without a reviewer (a deleted account's
+    /// review has `user: null`) or a state, which could approve nothing.
+    pub fn from_payload(payload: ReviewPayload) -> Option<Review> {
         Some(Review {
-            login: value.pointer("/user/login")?.as_str()?.to_string(),
-            state: value.get("state")?.as_str()?.to_ascii_uppercase(),
-            commit_id: value
-                .get("commit_id")
-                .and_then(Value::as_str)
-                .map(String::from),
-            submitted_at: value
-                .get("submitted_at")
-                .and_then(Value::as_str)
-                .and_then(unix_time),
+            login: UserPayload::login_of(payload.user)?,
+            state: payload.state?.to_ascii_uppercase(),
+            commit_id: payload.commit_id,
+            submitted_at: payload.submitted_at.as_deref().and_then(unix_time),
         })
     }
 }
@@ -51,27 +46,14 @@ pub struct Comment {
 }
 
 impl Comment {
-    pub fn from_json(value: &Value) -> Option<Comment> {
+    /// A comment; `None` without an `id` (nothing GitHub sends), which nothing could refer to.
+    pub fn from_payload(payload: CommentPayload) -> Option<Comment> {
         Some(Comment {
-            id: value.get("id")?.as_u64()?,
-            login: value
-                .pointer("/user/login")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            body: value
-                .get("body")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            created_at: value
-                .get("created_at")
-                .and_then(Value::as_str)
-                .and_then(unix_time),
-            updated_at: value
-                .get("updated_at")
-                .and_then(Value::as_str)
-                .and_then(unix_time),
+            id: payload.id?,
+            login: UserPayload::login_of(payload.user).unwrap_or_default(),
+            body: payload.body.unwrap_or_default(),
+            created_at: payload.created_at.as_deref().and_then(unix_time),
+            updated_at: payload.updated_at.as_deref().and_then(unix_time),
         })
     }
 

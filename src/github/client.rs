@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use reqwest::Method;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::payload::{ErrorPayload, Loose, Object};
 
 /// GitHub's API root when `GITHUB_API_URL` is not set.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -91,23 +94,33 @@ impl Client {
         })
     }
 
-    /// GET one resource.
-    pub fn get(&self, path: &str, purpose: Purpose) -> Result<Value, GithubError> {
+    /// GET one resource, read as `T` (its default when the answer is not an object).
+    pub fn get<T: DeserializeOwned + Default>(
+        &self,
+        path: &str,
+        purpose: Purpose,
+    ) -> Result<T, GithubError> {
         let answer = self.request(Method::GET, &self.url(path), None, purpose)?;
-        parse(&answer, purpose)
+        read(&answer, purpose)
     }
 
-    /// GET every page of a list (100 per page), following `Link: rel="next"`.
-    pub fn get_all(&self, path: &str, purpose: Purpose) -> Result<Vec<Value>, GithubError> {
+    /// GET every page of a list (100 per page), following `Link: rel="next"`; an item that
+    /// is not a `T` is skipped.
+    pub fn get_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        purpose: Purpose,
+    ) -> Result<Vec<T>, GithubError> {
         let separator = if path.contains('?') { '&' } else { '?' };
         let mut next = Some(self.url(&format!("{path}{separator}per_page=100")));
         let mut items = Vec::new();
         let mut pages = 0;
         while let Some(url) = next.take() {
             let answer = self.request(Method::GET, &url, None, purpose)?;
-            match parse(&answer, purpose)? {
-                Value::Array(page) => items.extend(page),
-                other => return Err(unexpected(purpose, answer.status, &other)),
+            let page: Loose<Vec<Object<T>>> = parse(&answer, purpose)?;
+            match page.into_inner() {
+                Some(page) => items.extend(page.into_iter().filter_map(Object::into_inner)),
+                None => return Err(unexpected(purpose, &answer)),
             }
             pages += 1;
             next = next_link(&answer.headers).filter(|n| self.same_origin(n));
@@ -118,16 +131,28 @@ impl Client {
         Ok(items)
     }
 
-    /// POST a JSON body; GitHub's answer.
-    pub fn post(&self, path: &str, body: &Value, purpose: Purpose) -> Result<Value, GithubError> {
-        let answer = self.request(Method::POST, &self.url(path), Some(body), purpose)?;
-        parse(&answer, purpose)
+    /// POST a JSON body; GitHub's answer, read as `T`.
+    pub fn post<T: DeserializeOwned + Default>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+        purpose: Purpose,
+    ) -> Result<T, GithubError> {
+        let body = to_json(body, purpose)?;
+        let answer = self.request(Method::POST, &self.url(path), Some(&body), purpose)?;
+        read(&answer, purpose)
     }
 
-    /// PATCH a JSON body; GitHub's answer.
-    pub fn patch(&self, path: &str, body: &Value, purpose: Purpose) -> Result<Value, GithubError> {
-        let answer = self.request(Method::PATCH, &self.url(path), Some(body), purpose)?;
-        parse(&answer, purpose)
+    /// PATCH a JSON body; GitHub's answer, read as `T`.
+    pub fn patch<T: DeserializeOwned + Default>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+        purpose: Purpose,
+    ) -> Result<T, GithubError> {
+        let body = to_json(body, purpose)?;
+        let answer = self.request(Method::PATCH, &self.url(path), Some(&body), purpose)?;
+        read(&answer, purpose)
     }
 
     pub fn delete(&self, path: &str, purpose: Purpose) -> Result<(), GithubError> {
@@ -148,7 +173,7 @@ impl Client {
         &self,
         method: Method,
         url: &str,
-        body: Option<&Value>,
+        body: Option<&str>,
         purpose: Purpose,
     ) -> Result<Answer, GithubError> {
         let mut attempt = 1;
@@ -180,7 +205,7 @@ impl Client {
         &self,
         method: Method,
         url: &str,
-        body: Option<&Value>,
+        body: Option<&str>,
     ) -> Result<Answer, reqwest::Error> {
         let mut request = self
             .http
@@ -191,7 +216,9 @@ impl Client {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
-            request = request.json(body);
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body.to_string());
         }
         let response = request.send().await?;
         let status = response.status().as_u16();
@@ -302,32 +329,28 @@ fn refusal(answer: &Answer, purpose: Purpose, has_token: bool) -> Failure {
     }
 }
 
+/// A refusal's body, read as GitHub's error shape.
+fn error_body(body: &str) -> ErrorPayload {
+    serde_json::from_str::<Object<ErrorPayload>>(body)
+        .ok()
+        .and_then(Object::into_inner)
+        .unwrap_or_default()
+}
+
 /// GitHub's `message` field, or an excerpt of the body.
 fn github_message(body: &str) -> String {
-    serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("message").and_then(Value::as_str).map(String::from))
+    error_body(body)
+        .message
         .unwrap_or_else(|| crate::util::text::excerpt(body))
 }
 
 /// The `errors[]` of a 422, briefly.
 fn validation_details(body: &str) -> String {
-    let Ok(value) = serde_json::from_str::<Value>(body) else {
-        return String::new();
-    };
-    let details: Vec<String> = value
-        .get("errors")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|e| match e {
-            Value::String(s) => s.clone(),
-            other => other
-                .get("message")
-                .and_then(Value::as_str)
-                .map(String::from)
-                .unwrap_or_else(|| other.to_string()),
-        })
+    let details: Vec<String> = error_body(body)
+        .errors
+        .unwrap_or_default()
+        .iter()
+        .map(ToString::to_string)
         .collect();
     if details.is_empty() {
         String::new()
@@ -336,31 +359,53 @@ fn validation_details(body: &str) -> String {
     }
 }
 
-fn parse(answer: &Answer, purpose: Purpose) -> Result<Value, GithubError> {
-    if answer.body.trim().is_empty() {
-        return Ok(Value::Null);
-    }
-    serde_json::from_str(&answer.body).map_err(|e| GithubError {
+/// The answer read as `T` (an empty body as `null`): `T` is one of the lenient wrappers,
+/// so only a body that is not JSON is an error.
+fn parse<T: DeserializeOwned>(answer: &Answer, purpose: Purpose) -> Result<T, GithubError> {
+    let body = match answer.body.trim() {
+        "" => "null",
+        body => body,
+    };
+    serde_json::from_str::<T>(body)
+        .map_err(|e| GithubError {
+            action: purpose.action,
+            status: Some(answer.status),
+            problem: format!(
+                "the answer is not JSON ({e}): {}",
+                crate::util::text::excerpt(&answer.body)
+            ),
+            fix: "check GITHUB_API_URL: it must be the API root (https://api.github.com, or https://HOST/api/v3 on GitHub Enterprise Server)".into(),
+        })
+}
+
+/// The answer read as a `T`: its default when the body is empty or not an object.
+fn read<T: DeserializeOwned + Default>(
+    answer: &Answer,
+    purpose: Purpose,
+) -> Result<T, GithubError> {
+    parse::<Object<T>>(answer, purpose).map(|read| read.into_inner().unwrap_or_default())
+}
+
+fn unexpected(purpose: Purpose, answer: &Answer) -> GithubError {
+    GithubError {
         action: purpose.action,
         status: Some(answer.status),
         problem: format!(
-            "the answer is not JSON ({e}): {}",
-            crate::util::text::excerpt(&answer.body)
-        ),
-        fix: "check GITHUB_API_URL: it must be the API root (https://api.github.com, or https://HOST/api/v3 on GitHub Enterprise Server)".into(),
-    })
-}
-
-fn unexpected(purpose: Purpose, status: u16, value: &Value) -> GithubError {
-    GithubError {
-        action: purpose.action,
-        status: Some(status),
-        problem: format!(
             "expected a list, got {}",
-            crate::util::text::excerpt(&value.to_string())
+            crate::util::text::excerpt(answer.body.trim())
         ),
         fix: "check GITHUB_API_URL: it must be the API root".into(),
     }
+}
+
+/// A request body as JSON text.
+fn to_json(body: &impl Serialize, purpose: Purpose) -> Result<String, GithubError> {
+    serde_json::to_string(body).map_err(|e| GithubError {
+        action: purpose.action,
+        status: None,
+        problem: format!("cannot write the request: {e}"),
+        fix: "this is a bug in promptgate; please report it".into(),
+    })
 }
 
 /// The `rel="next"` URL of a `Link` header.

@@ -4,9 +4,10 @@
 
 use std::path::PathBuf;
 
-use serde_json::Value;
-
 use super::client::DEFAULT_API_URL;
+use super::payload::{
+    BranchPayload, EventPayload, Loose, Object, PullRequestPayload, RepoPayload, UserPayload,
+};
 
 /// The `GITHUB_*` environment of a run, all of it optional outside Actions.
 #[derive(Debug, Clone, Default)]
@@ -131,32 +132,31 @@ pub struct PullRequest {
 impl PullRequest {
     /// From a pull request object (an event's `pull_request` or the API's answer). Only the
     /// number and both SHAs are required; everything else may be missing.
-    pub fn from_json(value: &Value) -> Result<PullRequest, String> {
-        let text = |path: &[&str]| -> Option<String> {
-            path.iter()
-                .try_fold(value, |v, key| v.get(key))
-                .and_then(Value::as_str)
-                .map(String::from)
-        };
-        let number = value
-            .get("number")
-            .and_then(Value::as_u64)
-            .ok_or("the pull request has no `number`")?;
-        let sha = |side: &str| {
-            text(&[side, "sha"])
+    pub fn from_payload(payload: PullRequestPayload) -> Result<PullRequest, String> {
+        let number = payload.number.ok_or("the pull request has no `number`")?;
+        let sha = |side: &str, branch: Option<&BranchPayload>| {
+            branch
+                .and_then(|b| b.sha.clone())
                 .filter(|s| is_sha(s))
                 .ok_or_else(|| format!("pull request #{number} has no `{side}.sha`"))
         };
+        let base_sha = sha("base", payload.base.as_ref())?;
+        let head_sha = sha("head", payload.head.as_ref())?;
+        let (base, head) = (
+            payload.base.unwrap_or_default(),
+            payload.head.unwrap_or_default(),
+        );
+        let full_name = |repo: Option<RepoPayload>| repo.and_then(|r| r.full_name);
         Ok(PullRequest {
             number,
-            base_sha: sha("base")?,
-            head_sha: sha("head")?,
-            base_ref: text(&["base", "ref"]).unwrap_or_default(),
-            head_ref: text(&["head", "ref"]).unwrap_or_default(),
-            body: text(&["body"]).unwrap_or_default(),
-            author: text(&["user", "login"]).unwrap_or_default(),
-            head_repo: text(&["head", "repo", "full_name"]),
-            base_repo: text(&["base", "repo", "full_name"]),
+            base_sha,
+            head_sha,
+            base_ref: base.branch.unwrap_or_default(),
+            head_ref: head.branch.unwrap_or_default(),
+            body: payload.body.unwrap_or_default(),
+            author: UserPayload::login_of(payload.user).unwrap_or_default(),
+            head_repo: full_name(head.repo),
+            base_repo: full_name(base.repo),
         })
     }
 
@@ -199,33 +199,36 @@ pub fn read_event(env: &Env) -> Result<Option<Event>, String> {
             path.display()
         )
     })?;
-    let payload: Value = serde_json::from_str(&text).map_err(|e| {
+    let payload = EventPayload::parse(&text).map_err(|e| {
         format!(
             "the event payload {} (GITHUB_EVENT_PATH) is not JSON: {e}",
             path.display()
         )
     })?;
-    parse_event(env.event_name.as_deref(), &payload)
+    parse_event(env.event_name.as_deref(), payload)
         .map(Some)
         .map_err(|e| format!("{e} (event payload {})", path.display()))
 }
 
 /// The event from its name and payload. An unknown name is read by the payload's shape.
-pub fn parse_event(name: Option<&str>, payload: &Value) -> Result<Event, String> {
-    let name = name.unwrap_or_else(|| guess_name(payload));
+pub fn parse_event(name: Option<&str>, payload: EventPayload) -> Result<Event, String> {
+    let name = name.unwrap_or_else(|| guess_name(&payload));
     match name {
         "pull_request"
         | "pull_request_target"
         | "pull_request_review"
-        | "pull_request_review_comment" => match payload.get("pull_request") {
-            Some(pull) => PullRequest::from_json(pull).map(|p| Event::PullRequest(Box::new(p))),
+        | "pull_request_review_comment" => match payload.pull_request {
+            Some(pull) => PullRequest::from_payload(pull.into_inner().unwrap_or_default())
+                .map(|p| Event::PullRequest(Box::new(p))),
             None => Err(format!("a `{name}` event without `pull_request`")),
         },
         "issue_comment" => {
-            let issue = payload.get("issue");
-            let on_pull = issue.and_then(|i| i.get("pull_request")).is_some();
-            match issue.and_then(|i| i.get("number")).and_then(Value::as_u64) {
-                Some(number) if on_pull => Ok(Event::PullNumber(number)),
+            let issue = payload
+                .issue
+                .and_then(Object::into_inner)
+                .unwrap_or_default();
+            match issue.number {
+                Some(number) if issue.pull_request.is_some() => Ok(Event::PullNumber(number)),
                 _ => Ok(Event::Other),
             }
         }
@@ -233,52 +236,38 @@ pub fn parse_event(name: Option<&str>, payload: &Value) -> Result<Event, String>
             .map(Event::PullNumber)
             .unwrap_or(Event::Other)),
         "push" => {
-            let sha = |key: &str| {
-                payload
-                    .get(key)
-                    .and_then(Value::as_str)
+            let sha = |commit: Option<Loose<String>>| {
+                commit
+                    .and_then(Loose::into_inner)
                     .filter(|s| is_sha(s) && s.bytes().any(|b| b != b'0'))
-                    .map(String::from)
             };
             Ok(Event::Push {
-                before: sha("before"),
-                after: sha("after"),
+                before: sha(payload.before),
+                after: sha(payload.after),
             })
         }
         _ => Ok(Event::Other),
     }
 }
 
-/// The PR number a manual run names in its inputs (`pr`, `pull_request`, `pr_number`…).
-fn dispatch_pull(payload: &Value) -> Option<u64> {
-    let inputs = payload
-        .get("inputs")
-        .or_else(|| payload.get("client_payload"))?;
-    [
-        "pr",
-        "pull_request",
-        "pr_number",
-        "pull-request",
-        "pull_number",
-        "number",
-    ]
-    .iter()
-    .filter_map(|key| inputs.get(key))
-    .find_map(|v| match v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().trim_start_matches('#').parse().ok(),
-        _ => None,
-    })
+/// The PR number a manual run names in its inputs (`pr`, `pull_request`, `pr_number`…);
+/// a `repository_dispatch`'s `client_payload` is read only when there are no `inputs`.
+fn dispatch_pull(payload: EventPayload) -> Option<u64> {
+    let inputs = match payload.inputs {
+        Some(inputs) => inputs.into_inner(),
+        None => payload.client_payload,
+    };
+    inputs?.pull_number()
 }
 
-fn guess_name(payload: &Value) -> &'static str {
-    if payload.get("pull_request").is_some() {
+fn guess_name(payload: &EventPayload) -> &'static str {
+    if payload.pull_request.is_some() {
         "pull_request"
-    } else if payload.get("comment").is_some() && payload.get("issue").is_some() {
+    } else if payload.comment.is_some() && payload.issue.is_some() {
         "issue_comment"
-    } else if payload.get("before").is_some() && payload.get("after").is_some() {
+    } else if payload.before.is_some() && payload.after.is_some() {
         "push"
-    } else if payload.get("inputs").is_some() {
+    } else if payload.inputs.is_some() {
         "workflow_dispatch"
     } else {
         "unknown"
@@ -297,6 +286,15 @@ mod tests {
 
     const A: &str = "1111111111111111111111111111111111111111";
     const B: &str = "2222222222222222222222222222222222222222";
+
+    /// The event as the runner's file would hold `payload`.
+    fn parse_event(name: Option<&str>, payload: &serde_json::Value) -> Result<Event, String> {
+        super::parse_event(name, EventPayload::parse(&payload.to_string()).unwrap())
+    }
+
+    fn pull_request(payload: serde_json::Value) -> Result<PullRequest, String> {
+        PullRequest::from_payload(serde_json::from_value(payload).unwrap())
+    }
 
     #[test]
     fn a_pull_request_payload_needs_only_number_and_shas() {
@@ -323,7 +321,7 @@ mod tests {
 
     #[test]
     fn forks_comments_dispatches_and_pushes() {
-        let pr = PullRequest::from_json(&json!({"number": 1, "base": {"sha": A, "repo": {"full_name": "o/r"}}, "head": {"sha": B, "repo": {"full_name": "fork/r"}}})).unwrap();
+        let pr = pull_request(json!({"number": 1, "base": {"sha": A, "repo": {"full_name": "o/r"}}, "head": {"sha": B, "repo": {"full_name": "fork/r"}}})).unwrap();
         assert!(pr.is_fork());
         let comment = json!({"issue": {"number": 9, "pull_request": {"url": "x"}}, "comment": {}});
         assert_eq!(parse_event(None, &comment), Ok(Event::PullNumber(9)));

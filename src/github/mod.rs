@@ -2,12 +2,14 @@
 //! the Actions environment and event, `client` talks to the REST API (github.com or an
 //! Enterprise Server), `approvals` counts who approved by the tier's rules, `post` keeps
 //! the one verdict comment and the `promptgate` commit status, and `actions` writes the
-//! step summary, step outputs and annotations. [`Session`] ties them to one pull request.
+//! step summary, step outputs and annotations; `payload` holds the typed shapes of the JSON
+//! read and written. [`Session`] ties them to one pull request.
 
 pub mod actions;
 pub mod approvals;
 pub mod client;
 pub mod context;
+pub mod payload;
 pub mod post;
 
 use std::cell::OnceCell;
@@ -16,6 +18,7 @@ pub use client::{Client, GithubError, Purpose};
 pub use context::{Env, Event, PullRequest, Repository};
 
 use approvals::{Comment, Membership, Review};
+use payload::{CommentPayload, MembershipPayload, PullRequestPayload, ReviewPayload, UserPayload};
 
 pub const READ_PULL: Purpose = Purpose {
     action: "read the pull request",
@@ -68,10 +71,10 @@ impl Session {
 
     /// Reads pull request `number` from the API.
     pub fn fetch_pull(&mut self, number: u64) -> Result<&PullRequest, GithubError> {
-        let value = self
+        let payload: PullRequestPayload = self
             .client
             .get(&format!("{}/pulls/{number}", self.repo.api()), READ_PULL)?;
-        let pull = PullRequest::from_json(&value).map_err(|problem| GithubError {
+        let pull = PullRequest::from_payload(payload).map_err(|problem| GithubError {
             action: READ_PULL.action,
             status: Some(200),
             problem,
@@ -85,27 +88,33 @@ impl Session {
         if let Some(comments) = self.comments.get() {
             return Ok(comments);
         }
-        let values = self.client.get_all(
+        let payloads: Vec<CommentPayload> = self.client.get_all(
             &format!("{}/issues/{number}/comments", self.repo.api()),
             READ_COMMENTS,
         )?;
-        let comments = values.iter().filter_map(Comment::from_json).collect();
+        let comments = payloads
+            .into_iter()
+            .filter_map(Comment::from_payload)
+            .collect();
         Ok(self.comments.get_or_init(|| comments))
     }
 
     pub fn reviews(&self, number: u64) -> Result<Vec<Review>, GithubError> {
-        let values = self.client.get_all(
+        let payloads: Vec<ReviewPayload> = self.client.get_all(
             &format!("{}/pulls/{number}/reviews", self.repo.api()),
             READ_REVIEWS,
         )?;
-        Ok(values.iter().filter_map(Review::from_json).collect())
+        Ok(payloads
+            .into_iter()
+            .filter_map(Review::from_payload)
+            .collect())
     }
 
     /// Whether `login` is an active member of `org/team`, as far as the token can see.
     pub fn membership(&self, org: &str, team: &str, login: &str) -> Membership {
         let path = format!("/orgs/{org}/teams/{team}/memberships/{login}");
-        match self.client.get(&path, READ_TEAM) {
-            Ok(value) => match value.get("state").and_then(serde_json::Value::as_str) {
+        match self.client.get::<MembershipPayload>(&path, READ_TEAM) {
+            Ok(membership) => match membership.state.as_deref() {
                 Some("active") => Membership::Member,
                 _ => Membership::NotMember,
             },
@@ -126,13 +135,9 @@ impl Session {
             return login.clone();
         }
         self.client
-            .get("/user", READ_USER)
+            .get::<UserPayload>("/user", READ_USER)
             .ok()
-            .and_then(|user| {
-                user.get("login")
-                    .and_then(serde_json::Value::as_str)
-                    .map(String::from)
-            })
+            .and_then(|user| user.login)
             .unwrap_or_else(|| ACTIONS_LOGIN.to_string())
     }
 }

@@ -3,9 +3,10 @@
 //! (so a forged marker is never taken for ours), updated in place with duplicates removed;
 //! and the `promptgate` commit status on the head commit, linking to the run.
 
-use serde_json::json;
+use serde::de::IgnoredAny;
 
 use super::approvals::Comment;
+use super::payload::{CommentBody, CommentPayload, StatusBody};
 use super::{GithubError, Purpose, Session};
 use crate::gate::{Report, Verdict};
 use crate::report::markdown::MARKER;
@@ -60,20 +61,20 @@ pub fn upsert_comment(
     let outcome = match ours.first() {
         Some(existing) if existing.body == body => CommentOutcome::Unchanged(existing.id),
         Some(existing) => {
-            session.client.patch(
+            session.client.patch::<IgnoredAny>(
                 &format!("{api}/issues/comments/{}", existing.id),
-                &json!({ "body": body }),
+                &CommentBody { body },
                 WRITE_COMMENT,
             )?;
             CommentOutcome::Updated(existing.id)
         }
         None => {
-            let created = session.client.post(
+            let created: CommentPayload = session.client.post(
                 &format!("{api}/issues/{number}/comments"),
-                &json!({ "body": body }),
+                &CommentBody { body },
                 WRITE_COMMENT,
             )?;
-            CommentOutcome::Created(created.get("id").and_then(|v| v.as_u64()).unwrap_or(0))
+            CommentOutcome::Created(created.id.unwrap_or(0))
         }
     };
     let failures = ours
@@ -94,17 +95,15 @@ pub fn upsert_comment(
 
 /// Sets the `promptgate` status on `sha`.
 pub fn set_status(session: &Session, sha: &str, report: &Report) -> Result<(), GithubError> {
-    let mut status = json!({
-        "state": status_state(report.verdict),
-        "description": status_description(report),
-        "context": STATUS_CONTEXT,
-    });
-    if let Some(url) = session.env.run_url(&session.repo) {
-        status["target_url"] = json!(url);
-    }
+    let status = StatusBody {
+        state: status_state(report.verdict),
+        description: status_description(report),
+        context: STATUS_CONTEXT,
+        target_url: session.env.run_url(&session.repo),
+    };
     session
         .client
-        .post(
+        .post::<IgnoredAny>(
             &format!("{}/statuses/{sha}", session.repo.api()),
             &status,
             WRITE_STATUS,

@@ -2,7 +2,11 @@
 //! each file's diff, coloured on a terminal (changed words highlighted) and plain in logs.
 //! Every string that comes from the repository, a case or a model is printed through
 //! [`esc`]: a control character in it cannot start a line of its own (a GitHub Actions
-//! `::` workflow command in the log) or drive the terminal.
+//! `::` workflow command in the log) or drive the terminal. Colour stays hand-written
+//! (`Style::paint`, eight lines, one SGR sequence per styled piece, e.g. `\x1b[31;7m` for
+//! a changed word in a removed line): `anstyle` writes one sequence per attribute
+//! (`\x1b[7m\x1b[31m`), which changes bytes `tests/snapshots.rs` asserts and buys nothing
+//! here; whether to colour at all is the caller's (`Style::color`).
 
 use std::fmt::Write;
 
