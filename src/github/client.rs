@@ -138,9 +138,7 @@ impl Client {
         body: &impl Serialize,
         purpose: Purpose,
     ) -> Result<T, GithubError> {
-        let body = to_json(body, purpose)?;
-        let answer = self.request(Method::POST, &self.url(path), Some(&body), purpose)?;
-        read(&answer, purpose)
+        self.send_json(Method::POST, path, body, purpose)
     }
 
     /// PATCH a JSON body; GitHub's answer, read as `T`.
@@ -150,8 +148,19 @@ impl Client {
         body: &impl Serialize,
         purpose: Purpose,
     ) -> Result<T, GithubError> {
+        self.send_json(Method::PATCH, path, body, purpose)
+    }
+
+    /// Sends a JSON body with `method`; GitHub's answer, read as `T`.
+    fn send_json<T: DeserializeOwned + Default>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &impl Serialize,
+        purpose: Purpose,
+    ) -> Result<T, GithubError> {
         let body = to_json(body, purpose)?;
-        let answer = self.request(Method::PATCH, &self.url(path), Some(&body), purpose)?;
+        let answer = self.request(method, &self.url(path), Some(&body), purpose)?;
         read(&answer, purpose)
     }
 
