@@ -7,6 +7,7 @@
 pub mod artifacts;
 pub mod model;
 pub mod rules;
+pub mod sequential;
 pub mod statistics;
 pub mod tier;
 pub mod trust;
