@@ -273,7 +273,7 @@ fn gather(repo: &Repo, request: &CheckRequest, pull: &dyn PullSource) -> Result<
         .filter_map(|c| c.old_path.clone().map(|old| (old, c.path.clone())))
         .collect();
     let cache = cache::response_cache(request, &root, [&base_tip, &new], &mut context)?;
-    let (inputs, sides) = sides::evaluate(sides::EvalPlan {
+    let evaluated = sides::evaluate(sides::EvalPlan {
         plans: &plans,
         trust: &mut trust,
         renames: &renames,
@@ -292,6 +292,28 @@ fn gather(repo: &Repo, request: &CheckRequest, pull: &dyn PullSource) -> Result<
         context: &mut context,
     })?;
     drop(cache.private);
+    let sides = evaluated.sides;
+    // A shard ran every round; its own report shows the rounds one run would have taken.
+    let inputs = if request.shard.is_some() && !evaluated.by_round.is_empty() {
+        shard::settle(evaluated.by_round.clone())
+    } else {
+        evaluated.inputs
+    };
+    if inputs.iter().any(|i| i.look.round > 1) {
+        context.notes.push(format!(
+            "sequential sampling: {} model call(s) in all; {}",
+            evaluated.calls,
+            inputs
+                .iter()
+                .filter(|i| i.gated)
+                .map(|i| format!(
+                    "`{}` took {} of {} round(s)",
+                    i.name, i.look.round, i.look.max
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     // Removing or weakening eval cases loosens the gate as surely as a lower threshold.
     decision.raise(
         inputs
@@ -324,7 +346,7 @@ fn gather(repo: &Repo, request: &CheckRequest, pull: &dyn PullSource) -> Result<
     checked.shard = request
         .shard
         .as_ref()
-        .map(|shard| ShardFile::new(shard, &context, &inputs));
+        .map(|shard| ShardFile::new(shard, &context, &inputs, evaluated.by_round));
     checked.secret_vars = [&base_config, &head_config, &old_config]
         .into_iter()
         .flatten()

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::Checked;
 use crate::error::{Error, Result};
-use crate::eval::run::{Accumulator, CaseRecord, Latency, MetricValue, RunResult, Shard};
+use crate::eval::run::{Accumulator, CaseRecord, RunResult, Shard};
 use crate::gate::model::BaseSuiteSides;
 use crate::gate::{self, Context, SideResult, SurfaceInput};
 use crate::report::escape_controls;
@@ -28,17 +28,37 @@ pub struct ShardFile {
     pub schema_version: u32,
     pub shard: String,
     pub context: Context,
+    /// Every surface's input after the shard's last round.
     pub inputs: Vec<SurfaceInput>,
+    /// Every surface's input after each earlier round (a shard runs all `[gate]
+    /// max_repeat` rounds; `merge` replays the looks on the joined data).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<Vec<SurfaceInput>>,
 }
 
 impl ShardFile {
-    pub(super) fn new(shard: &str, context: &Context, inputs: &[SurfaceInput]) -> ShardFile {
+    /// The shard's file: the inputs after each round it ran (`inputs` when it ran none).
+    pub(super) fn new(
+        shard: &str,
+        context: &Context,
+        inputs: &[SurfaceInput],
+        mut by_round: Vec<Vec<SurfaceInput>>,
+    ) -> ShardFile {
+        let last = by_round.pop().unwrap_or_else(|| inputs.to_vec());
         ShardFile {
             schema_version: crate::gate::SCHEMA_VERSION,
             shard: shard.to_string(),
             context: context.clone(),
-            inputs: inputs.to_vec(),
+            inputs: last,
+            rounds: by_round,
         }
+    }
+
+    /// The inputs after each round, the last one's included.
+    fn rounds_or_inputs(self) -> Vec<Vec<SurfaceInput>> {
+        let mut rounds = self.rounds;
+        rounds.push(self.inputs);
+        rounds
     }
 
     /// Writes it as `DIR/shard.json`.
@@ -65,7 +85,8 @@ pub struct MergedEval {
 }
 
 /// Joins the shards of a `check --shard K/N` matrix (their `--out` directories) into the
-/// check one run gives.
+/// check one run gives: each round's results joined across the shards, then the rounds
+/// replayed look by look as one run would have taken them ([`settle`]).
 pub fn merge_checks(dirs: &[PathBuf]) -> Result<Checked> {
     let shards: Vec<ShardFile> = dirs
         .iter()
@@ -76,59 +97,110 @@ pub fn merge_checks(dirs: &[PathBuf]) -> Result<Checked> {
     let first = shards
         .next()
         .ok_or_else(|| Error::usage("no shard directories given"))?;
-    let mut context = first.context;
-    let mut inputs = first.inputs;
-    let names = surface_names(&first.shard, &inputs)?;
+    let first_name = first.shard.clone();
+    let mut context = first.context.clone();
+    let names = surface_names(&first.shard, &first.inputs)?;
+    let mut rounds = first.rounds_or_inputs();
     for shard in shards {
-        join_context(&mut context, shard.context, &first.shard, &shard.shard)?;
+        join_context(
+            &mut context,
+            shard.context.clone(),
+            &first_name,
+            &shard.shard,
+        )?;
         if surface_names(&shard.shard, &shard.inputs)? != names {
             return Err(Error::usage(format!(
                 "shards {} and {} disagree on the surfaces they judge ({} vs {}): every shard must come from the same check; re-run all of them",
-                first.shard,
+                first_name,
                 shard.shard,
                 list(&names),
                 list(&surface_names(&shard.shard, &shard.inputs)?)
             )));
         }
-        for part in shard.inputs {
-            let Some(merged) = inputs.iter_mut().find(|i| i.name == part.name) else {
-                continue;
-            };
-            if let Some(key) = differing(
-                &fields(&*merged)?,
-                &fields(&part)?,
-                &["base", "head", "base_suite", "notes"],
-            ) {
-                return Err(Error::usage(format!(
-                    "shards {} and {} disagree on surface `{}` (`{key}` differs): every shard must come from the same check of the same revisions; re-run all of them",
-                    first.shard,
-                    shard.shard,
-                    escape_controls(&part.name)
-                )));
-            }
-            for note in part.notes {
-                if !merged.notes.contains(&note) {
-                    merged.notes.push(note);
-                }
-            }
-            merged.base = join(merged.base.take(), part.base);
-            merged.head = join(merged.head.take(), part.head);
-            merged.base_suite = match (merged.base_suite.take(), part.base_suite) {
-                (Some(a), Some(b)) => join(Some(a.base), Some(b.base))
-                    .zip(join(Some(a.head), Some(b.head)))
-                    .map(|(base, head)| BaseSuiteSides { base, head }),
-                (a, b) => a.or(b),
-            };
+        let name = shard.shard.clone();
+        let parts = shard.rounds_or_inputs();
+        if parts.len() != rounds.len() {
+            return Err(Error::usage(format!(
+                "shards {first_name} and {name} ran {} and {} rounds of trials: every shard must come from the same check; re-run all of them",
+                rounds.len(),
+                parts.len()
+            )));
+        }
+        for (merged, part) in rounds.iter_mut().zip(parts) {
+            join_inputs(merged, part, (&first_name, &name))?;
         }
     }
-    let surfaces = inputs
+    let rounds = rounds
         .into_iter()
-        .map(sorted)
+        .map(|inputs| inputs.into_iter().map(sorted).collect())
+        .collect();
+    let surfaces = settle(rounds)
+        .into_iter()
         .map(gate::judge_surface)
         .collect();
     let mut checked = Checked::decided(gate::decide(context, surfaces), None);
     checked.redact();
     Ok(checked)
+}
+
+/// Each surface at the first round whose look settles its rules (else at the last round):
+/// the rounds a single run would have taken, replayed on the data of a run that took them
+/// all. `rounds[k]` holds every surface's input after round k + 1.
+pub fn settle(rounds: Vec<Vec<SurfaceInput>>) -> Vec<SurfaceInput> {
+    let mut rounds = rounds.into_iter();
+    let Some(mut settled) = rounds.next() else {
+        return Vec::new();
+    };
+    let mut open: Vec<bool> = settled
+        .iter()
+        .map(|input| gate::judge_surface(input.clone()).inconclusive)
+        .collect();
+    for round in rounds {
+        for (i, input) in round.into_iter().enumerate() {
+            if open.get(i).copied().unwrap_or(false) {
+                open[i] = gate::judge_surface(input.clone()).inconclusive;
+                settled[i] = input;
+            }
+        }
+    }
+    settled
+}
+
+/// One round's inputs of another shard joined into the merged ones, surface by surface.
+fn join_inputs(
+    inputs: &mut [SurfaceInput],
+    parts: Vec<SurfaceInput>,
+    (first, shard): (&str, &str),
+) -> Result<()> {
+    for part in parts {
+        let Some(merged) = inputs.iter_mut().find(|i| i.name == part.name) else {
+            continue;
+        };
+        if let Some(key) = differing(
+            &fields(&*merged)?,
+            &fields(&part)?,
+            &["base", "head", "base_suite", "notes"],
+        ) {
+            return Err(Error::usage(format!(
+                "shards {first} and {shard} disagree on surface `{}` (`{key}` differs): every shard must come from the same check of the same revisions; re-run all of them",
+                escape_controls(&part.name)
+            )));
+        }
+        for note in part.notes {
+            if !merged.notes.contains(&note) {
+                merged.notes.push(note);
+            }
+        }
+        merged.base = join(merged.base.take(), part.base);
+        merged.head = join(merged.head.take(), part.head);
+        merged.base_suite = match (merged.base_suite.take(), part.base_suite) {
+            (Some(a), Some(b)) => join(Some(a.base), Some(b.base))
+                .zip(join(Some(a.head), Some(b.head)))
+                .map(|(base, head)| BaseSuiteSides { base, head }),
+            (a, b) => a.or(b),
+        };
+    }
+    Ok(())
 }
 
 /// The names of a shard's surfaces, each once.
@@ -241,37 +313,10 @@ fn covers_all(labels: &[&str]) -> Result<()> {
 
 /// One side's results from two shards: cases joined, metrics re-weighted, costs summed.
 fn join(a: Option<SideResult>, b: Option<SideResult>) -> Option<SideResult> {
-    let (mut a, b) = match (a, b) {
-        (Some(a), Some(b)) => (a, b),
-        (a, b) => return a.or(b),
-    };
-    let mut sums: BTreeMap<String, (f64, u64)> = BTreeMap::new();
-    for (name, metric) in a.metrics.iter().chain(b.metrics.iter()) {
-        let entry = sums.entry(name.clone()).or_default();
-        entry.0 += metric.mean * metric.count as f64;
-        entry.1 += metric.count;
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.join_cases(b)),
+        (a, b) => a.or(b),
     }
-    a.metrics = sums
-        .into_iter()
-        .map(|(name, (sum, count))| {
-            (
-                name,
-                MetricValue {
-                    mean: sum / count.max(1) as f64,
-                    count,
-                },
-            )
-        })
-        .collect();
-    a.cost_usd = a.cost_usd.zip(b.cost_usd).map(|(x, y)| x + y);
-    a.complete = a.complete && b.complete;
-    // Percentiles do not merge exactly; the slower shard's stand for the whole.
-    a.latency_ms = Latency {
-        p50: a.latency_ms.p50.max(b.latency_ms.p50),
-        p95: a.latency_ms.p95.max(b.latency_ms.p95),
-    };
-    a.cases.extend(b.cases);
-    Some(a)
 }
 
 /// Cases in id order, as a single run reports them.

@@ -14,9 +14,10 @@ use crate::error::{Error, Result};
 use crate::eval::cache::Cache;
 use crate::eval::case_diff::{self, CaseChange};
 use crate::eval::providers::{self, Endpoint};
-use crate::eval::run::{CaseSummary, Options, Shard, Target};
+use crate::eval::run::{self, CaseSummary, Options, Shard, Target};
 use crate::eval::side;
 use crate::eval::suite::{self, Suite};
+use crate::gate::model::Look;
 use crate::gate::model::SideSettings;
 use crate::gate::trust::{Side, Trust};
 use crate::gate::{self, Context, SideResult, SurfaceChange, SurfaceInput};
@@ -59,6 +60,17 @@ struct Slots {
     base_suite: Option<(usize, usize)>,
 }
 
+impl Slots {
+    /// Every slot the surface runs in.
+    fn all(&self) -> Vec<usize> {
+        let (suite_base, suite_head) = self.base_suite.unzip();
+        [self.base, self.head, suite_base, suite_head]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+}
+
 /// One surface made ready: its targets' slots and what loading learned.
 #[derive(Default)]
 struct Prepared {
@@ -83,7 +95,7 @@ struct Loader<'p, 'a, 'c> {
 /// head's cases (paired by id). When the change edits the suite, both sides' outputs are
 /// also graded against the suite as it stood on the base (identical requests are answered
 /// once, so this costs only the calls for cases the head removed or rewrote).
-pub(super) fn evaluate(mut plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>, Sides)> {
+pub(super) fn evaluate(mut plan: EvalPlan<'_, '_>) -> Result<Evaluated> {
     let mut loader = Loader {
         plan: &mut plan,
         endpoints: BTreeMap::new(),
@@ -111,7 +123,14 @@ pub(super) fn evaluate(mut plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>,
     plan.context.errors.extend(errors);
     plan.context.blockers.extend(blockers);
     let share_answers = prepared.iter().any(|p| p.slots.base_suite.is_some());
-    let results = if targets.is_empty() || !measurable {
+    let max_rounds = *plan.policy.gate.max_repeat.get_ref();
+    let mut rounds = vec![1u32; plans.len()];
+    let mut by_round = Vec::new();
+    let mut budget = Budget {
+        left: plan.policy.gate.max_cost_usd.as_ref().map(|b| *b.get_ref()),
+        calls: 0,
+    };
+    let mut results = if targets.is_empty() || !measurable {
         Vec::new()
     } else {
         if let (Some(dir), Some(commit)) = (plan.commands, plan.commands_commit) {
@@ -120,38 +139,137 @@ pub(super) fn evaluate(mut plan: EvalPlan<'_, '_>) -> Result<(Vec<SurfaceInput>,
                 plan.repo.export(commit, dir)?;
             }
         }
-        run_targets(targets, &plan, share_answers)?
+        run_targets(targets.clone(), &plan, share_answers, &mut budget)?
     };
-    let mut sides: Sides = Vec::new();
-    let mut inputs = Vec::new();
-    for (surface, prepared) in plan.plans.iter().zip(prepared) {
-        let take = |slot: Option<usize>| slot.and_then(|i| results.get(i).cloned());
-        let (base, head) = (take(prepared.slots.base), take(prepared.slots.head));
-        for (label, side) in [("base", &base), ("head", &head)] {
-            if let Some(side) = side {
-                sides.push((surface.name.clone(), label, side.cases.clone()));
+    let quorum = |slot: usize, trials: u32| -> u32 {
+        let target = &targets[slot];
+        match &plan.policy.gate.quorum {
+            // An explicit quorum keeps its share of the trials.
+            Some(_) => (u64::from(target.quorum) * u64::from(trials))
+                .div_ceil(u64::from(target.repeat.max(1))) as u32,
+            None => run::default_quorum(trials),
+        }
+    };
+    if !results.is_empty() {
+        // Sequential sampling: a surface whose rules the data cannot settle yet gets
+        // another round of trials on every side it runs, up to `[gate] max_repeat` rounds.
+        // A shard cannot see the other shards' cases, so it runs every round and `merge`
+        // replays the looks on the joined data (the verdict one run gives).
+        for round in 2..=max_rounds {
+            let inputs = surface_inputs(&plan, &prepared, &results, &rounds, max_rounds);
+            let due: Vec<usize> = if plan.shard.is_some() {
+                by_round.push(inputs);
+                (0..plans.len()).collect()
+            } else {
+                inputs
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, input)| gate::judge_surface(input.clone()).inconclusive)
+                    .map(|(i, _)| i)
+                    .collect()
+            };
+            if due.is_empty() {
+                break;
+            }
+            let slots: Vec<usize> = due.iter().flat_map(|&i| prepared[i].slots.all()).collect();
+            let next = slots
+                .iter()
+                .map(|&slot| targets[slot].round(round))
+                .collect();
+            let fresh = run_targets(next, &plan, share_answers, &mut budget)?;
+            for (&slot, side) in slots.iter().zip(fresh) {
+                let earlier = std::mem::replace(&mut results[slot], empty_side());
+                results[slot] = earlier.add_round(side, |trials| quorum(slot, trials));
+            }
+            for i in due {
+                rounds[i] = round;
             }
         }
-        let base_suite = prepared.slots.base_suite.and_then(|(b, h)| {
-            take(Some(b))
-                .zip(take(Some(h)))
-                .map(|(base, head)| gate::model::BaseSuiteSides { base, head })
-        });
-        inputs.push(SurfaceInput {
-            name: surface.name.clone(),
-            change: surface.change,
-            changed_files: surface.changed_files.clone(),
-            gated: surface.policy.gate,
-            thresholds: gate::thresholds(plan.policy, surface.policy),
-            base,
-            head,
-            settings: prepared.settings,
-            suite_changes: prepared.suite_changes,
-            base_suite,
-            notes: prepared.notes,
-        });
     }
-    Ok((inputs, sides))
+    let inputs = surface_inputs(&plan, &prepared, &results, &rounds, max_rounds);
+    let mut sides: Sides = Vec::new();
+    for input in &inputs {
+        for (label, side) in [("base", &input.base), ("head", &input.head)] {
+            if let Some(side) = side {
+                sides.push((input.name.clone(), label, side.cases.clone()));
+            }
+        }
+    }
+    if plan.shard.is_some() && !results.is_empty() {
+        by_round.push(inputs.clone());
+    }
+    Ok(Evaluated {
+        inputs,
+        sides,
+        by_round,
+        calls: budget.calls,
+    })
+}
+
+/// What evaluating the surfaces gives: each surface's input at its last round, every
+/// evaluated side's cases (for JUnit), a shard's inputs after each round (for `merge`),
+/// and the model calls made.
+pub(super) struct Evaluated {
+    pub inputs: Vec<SurfaceInput>,
+    pub sides: Sides,
+    pub by_round: Vec<Vec<SurfaceInput>>,
+    pub calls: u64,
+}
+
+/// The run-wide budget left across rounds, and the calls made.
+struct Budget {
+    left: Option<f64>,
+    calls: u64,
+}
+
+fn empty_side() -> SideResult {
+    SideResult {
+        cases: Vec::new(),
+        complete: true,
+        metrics: Default::default(),
+        cost_usd: None,
+        latency_ms: Default::default(),
+    }
+}
+
+/// Every surface's input from the results so far, each at its own round.
+fn surface_inputs(
+    plan: &EvalPlan<'_, '_>,
+    prepared: &[Prepared],
+    results: &[SideResult],
+    rounds: &[u32],
+    max_rounds: u32,
+) -> Vec<SurfaceInput> {
+    let take = |slot: Option<usize>| slot.and_then(|i| results.get(i).cloned());
+    plan.plans
+        .iter()
+        .zip(prepared)
+        .zip(rounds)
+        .map(|((surface, prepared), &round)| {
+            let base_suite = prepared.slots.base_suite.and_then(|(b, h)| {
+                take(Some(b))
+                    .zip(take(Some(h)))
+                    .map(|(base, head)| gate::model::BaseSuiteSides { base, head })
+            });
+            SurfaceInput {
+                name: surface.name.clone(),
+                change: surface.change,
+                changed_files: surface.changed_files.clone(),
+                gated: surface.policy.gate,
+                thresholds: gate::thresholds(plan.policy, surface.policy),
+                base: take(prepared.slots.base),
+                head: take(prepared.slots.head),
+                settings: prepared.settings.clone(),
+                suite_changes: prepared.suite_changes.clone(),
+                base_suite,
+                notes: prepared.notes.clone(),
+                look: Look {
+                    round,
+                    max: max_rounds,
+                },
+            }
+        })
+        .collect()
 }
 
 impl Loader<'_, '_, '_> {
@@ -469,6 +587,7 @@ fn run_targets(
     targets: Vec<Target>,
     plan: &EvalPlan<'_, '_>,
     share_answers: bool,
+    budget: &mut Budget,
 ) -> Result<Vec<SideResult>> {
     let policy = plan.policy;
     // `[gate] grader` judges every `llm-rubric`, both sides, as the base configures it.
@@ -496,9 +615,14 @@ fn run_targets(
         grader,
         keep_outputs: true,
         share_answers,
+        max_cost_usd: budget.left,
         ..side::options(policy, plan.cache.clone())
     };
     let result = side::run(targets, options, |_| {})
         .map_err(|e| Error::io("start", "the async runtime", e))?;
+    budget.calls += result.calls;
+    if let (Some(left), Some(spent)) = (budget.left.as_mut(), result.spent_usd) {
+        *left = (*left - spent).max(0.0);
+    }
     Ok(result.surfaces.into_iter().map(SideResult::from).collect())
 }

@@ -28,6 +28,12 @@ pub const REPEAT: Bound = Bound {
     min: 1,
     max: 100,
 };
+/// `[gate] max_repeat`: rounds of trials while a surface is inconclusive.
+pub const MAX_REPEAT: Bound = Bound {
+    key: "max_repeat",
+    min: 1,
+    max: 20,
+};
 /// `[gate] quorum`: trials that must pass (also at most `repeat`).
 pub const QUORUM: Bound = Bound {
     key: "quorum",
@@ -80,6 +86,7 @@ pub const MAX_MINUTES: Bound = Bound {
 /// Every integer bound, in the order the README lists them.
 pub const ALL: &[Bound] = &[
     REPEAT,
+    MAX_REPEAT,
     QUORUM,
     TIMEOUT_SECS,
     CONCURRENCY,
@@ -89,6 +96,10 @@ pub const ALL: &[Bound] = &[
     EVERY_DAYS,
     MAX_MINUTES,
 ];
+
+/// Rounds of trials a surface gets at most while it is inconclusive, when the config does
+/// not say (the README says why: the calls it costs on a noisy suite, measured).
+pub const DEFAULT_MAX_REPEAT: u32 = 3;
 
 /// Defaults of the provider keys a config may leave out (each within its bound).
 pub const DEFAULT_CONCURRENCY: u32 = 16;
@@ -190,6 +201,10 @@ fn finite<'de, D: Deserializer<'de>>(deserializer: D, key: &str) -> Result<f64, 
 
 pub(super) fn repeat<'de, D: Deserializer<'de>>(d: D) -> Result<Spanned<u32>, D::Error> {
     spanned(d, &REPEAT)
+}
+
+pub(super) fn max_repeat<'de, D: Deserializer<'de>>(d: D) -> Result<Spanned<u32>, D::Error> {
+    spanned(d, &MAX_REPEAT)
 }
 
 pub(super) fn repeat_opt<'de, D: Deserializer<'de>>(

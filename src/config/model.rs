@@ -121,6 +121,12 @@ pub struct Gate {
     /// Trials per case per side.
     #[serde(default = "one", deserialize_with = "bounds::repeat")]
     pub repeat: Spanned<u32>,
+    /// Rounds of `repeat` trials a surface gets at most while its rules are inconclusive.
+    #[serde(
+        default = "default_max_repeat",
+        deserialize_with = "bounds::max_repeat"
+    )]
+    pub max_repeat: Spanned<u32>,
     /// Trials that must pass for a case to pass; default a strict majority of `repeat`.
     #[serde(default, deserialize_with = "bounds::quorum")]
     pub quorum: Option<Spanned<u32>>,
@@ -137,6 +143,7 @@ impl Default for Gate {
     fn default() -> Self {
         Gate {
             repeat: one(),
+            max_repeat: default_max_repeat(),
             quorum: None,
             significance: default_significance(),
             max_cost_usd: None,
@@ -147,6 +154,10 @@ impl Default for Gate {
 
 fn one() -> Spanned<u32> {
     Spanned::new(0..0, 1)
+}
+
+fn default_max_repeat() -> Spanned<u32> {
+    Spanned::new(0..0, bounds::DEFAULT_MAX_REPEAT)
 }
 
 fn default_significance() -> Spanned<f64> {

@@ -309,6 +309,7 @@ impl<'a> Drill<'a> {
             suite_changes: Vec::new(),
             base_suite: None,
             notes: Vec::new(),
+            look: Default::default(),
         });
         let head = judged.head.clone();
         let rules: Vec<_> = judged

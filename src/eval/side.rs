@@ -85,6 +85,7 @@ pub fn target(
         repeat,
         quorum: quorum.min(repeat),
         price,
+        first_trial: 0,
     };
     Ok((target, sent))
 }

@@ -20,6 +20,7 @@ use crate::prompts::{self, Prompt};
 
 /// A loaded suite, ready to render. The compiled templates are shared, so one side's
 /// prompts can render another revision's cases ([`Suite::with_cases`]).
+#[derive(Clone)]
 pub struct Suite {
     pub surface: String,
     /// The prompt every case renders.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::MetricThreshold;
 use crate::eval::case_diff::CaseChange;
-use crate::eval::run::{CaseSummary, Latency, MetricValue, SurfaceResult};
+use crate::eval::run::{CaseStatus, CaseSummary, Latency, MetricValue, SurfaceResult};
 
 /// The version of the documents promptgate writes (`report.json`, `eval.json`, shards):
 /// raised when a field changes meaning.
@@ -36,6 +36,73 @@ impl From<SurfaceResult> for SideResult {
             cost_usd: result.cost_usd,
             latency_ms: result.latency_ms,
         }
+    }
+}
+
+impl SideResult {
+    /// The totals of two parts of one side (other cases, or other trials of the same
+    /// cases): metrics re-weighted by their counts, costs summed, completeness of both.
+    /// Percentiles do not merge exactly; the slower part's stand for the whole.
+    fn absorb_totals(&mut self, other: &SideResult) {
+        let mut sums: BTreeMap<String, (f64, u64)> = BTreeMap::new();
+        for (name, metric) in self.metrics.iter().chain(other.metrics.iter()) {
+            let entry = sums.entry(name.clone()).or_default();
+            entry.0 += metric.mean * metric.count as f64;
+            entry.1 += metric.count;
+        }
+        self.metrics = sums
+            .into_iter()
+            .map(|(name, (sum, count))| {
+                let mean = sum / count.max(1) as f64;
+                (name, MetricValue { mean, count })
+            })
+            .collect();
+        self.cost_usd = self.cost_usd.zip(other.cost_usd).map(|(x, y)| x + y);
+        self.complete = self.complete && other.complete;
+        self.latency_ms = Latency {
+            p50: self.latency_ms.p50.max(other.latency_ms.p50),
+            p95: self.latency_ms.p95.max(other.latency_ms.p95),
+        };
+    }
+
+    /// Two parts of one side with different cases (two shards): cases joined.
+    pub fn join_cases(mut self, other: SideResult) -> SideResult {
+        self.absorb_totals(&other);
+        self.cases.extend(other.cases);
+        self
+    }
+
+    /// A later round of the same cases added: each case's trials summed, its status
+    /// re-decided by `quorum` (passing trials needed out of a number of trials), flaky
+    /// when its trials disagree, an error when either round errored. A case the later
+    /// round lacks keeps its trials; one only the later round has is added.
+    pub fn add_round(mut self, next: SideResult, quorum: impl Fn(u32) -> u32) -> SideResult {
+        self.absorb_totals(&next);
+        let mut by_id: BTreeMap<String, CaseSummary> =
+            next.cases.into_iter().map(|c| (c.id.clone(), c)).collect();
+        for case in &mut self.cases {
+            let Some(later) = by_id.remove(&case.id) else {
+                continue;
+            };
+            case.passed_trials += later.passed_trials;
+            case.trials += later.trials;
+            case.flaky = case.passed_trials != 0 && case.passed_trials != case.trials;
+            case.status = if case.status == CaseStatus::Error || later.status == CaseStatus::Error {
+                CaseStatus::Error
+            } else if case.passed_trials >= quorum(case.trials) {
+                CaseStatus::Pass
+            } else {
+                CaseStatus::Fail
+            };
+            if case.reason.is_none() || later.status != CaseStatus::Pass {
+                case.reason = later.reason.or(case.reason.take());
+            }
+            if case.output.is_none() {
+                case.output = later.output;
+            }
+        }
+        self.cases.extend(by_id.into_values());
+        self
     }
 }
 
@@ -112,6 +179,28 @@ pub struct BaseSuiteSides {
     pub head: SideResult,
 }
 
+/// Where a surface's judging stands in its sequential plan: after `round` of at most `max`
+/// rounds of trials. Before the last round a rule the data cannot decide yet is
+/// inconclusive (another round runs); at the last one the point estimate decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Look {
+    pub round: u32,
+    pub max: u32,
+}
+
+impl Default for Look {
+    /// One round that is also the last: what a plain run (no sequential plan) is.
+    fn default() -> Self {
+        Look { round: 1, max: 1 }
+    }
+}
+
+impl Look {
+    pub fn is_last(&self) -> bool {
+        self.round >= self.max
+    }
+}
+
 /// What a surface is judged from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SurfaceInput {
@@ -134,6 +223,9 @@ pub struct SurfaceInput {
     /// Observations made while loading the sides.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The round these results end with, of the plan's rounds.
+    #[serde(default)]
+    pub look: Look,
 }
 
 /// The head graded against the suite as it stood on the base.
@@ -177,6 +269,9 @@ pub struct Flip {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TailStats {
     pub cases: usize,
+    /// The tail's case ids, hardest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<String>,
     pub base_pass_rate: Option<f64>,
     pub head_pass_rate: f64,
 }
@@ -284,6 +379,29 @@ pub struct RuleResult {
     /// Why there is no value, or what the rule means here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// How the rule was decided, for the rules judged with their uncertainty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided: Option<Decided>,
+}
+
+/// How a threshold rule was decided from noisy data: the interval around its value (trial
+/// noise, cases fixed) and whether the data showed the answer or the point estimate had to.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Decided {
+    pub low: f64,
+    pub high: f64,
+    pub by: DecidedBy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DecidedBy {
+    /// The interval lies on one side of the threshold.
+    Data,
+    /// The last round came and the interval still straddled it.
+    PointEstimate,
+    /// Not yet: another round of trials is due (never in a finished report).
+    Inconclusive,
 }
 
 impl RuleResult {
@@ -360,11 +478,115 @@ pub struct SurfaceReport {
     pub first_error: Option<String>,
     pub complete: bool,
     pub notes: Vec<String>,
+    /// Rounds of trials the surface took, of the plan's most.
+    #[serde(default = "one")]
+    pub rounds: u32,
+    #[serde(default = "one")]
+    pub max_rounds: u32,
+    /// The mean paired drop of case outcomes (fractions of trials passed), base − head, with
+    /// its interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop: Option<Measured>,
+    /// Whether a rule still waits for another round (only before the last one).
+    #[serde(default)]
+    pub inconclusive: bool,
+    /// The smallest drop this suite blocks with 80% probability, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A value with its interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Measured {
+    pub value: f64,
+    pub low: f64,
+    pub high: f64,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn summary(id: &str, passed: u32, trials: u32, status: CaseStatus) -> CaseSummary {
+        CaseSummary {
+            id: id.into(),
+            status,
+            flaky: passed != 0 && passed != trials,
+            passed_trials: passed,
+            trials,
+            difficulty: None,
+            reason: (status != CaseStatus::Pass).then(|| format!("{id} failed")),
+            output: None,
+        }
+    }
+
+    fn result(cases: Vec<CaseSummary>, cost: f64) -> SideResult {
+        SideResult {
+            cases,
+            complete: true,
+            metrics: BTreeMap::from([(
+                "acc".to_string(),
+                MetricValue {
+                    mean: 1.0,
+                    count: 2,
+                },
+            )]),
+            cost_usd: Some(cost),
+            latency_ms: Latency { p50: 10, p95: 20 },
+        }
+    }
+
+    #[test]
+    fn a_later_round_adds_trials_and_re_decides_each_case() {
+        use CaseStatus::{Error, Fail, Pass};
+        let first = result(
+            vec![
+                summary("a", 1, 1, Pass),
+                summary("b", 0, 1, Fail),
+                summary("c", 1, 1, Pass),
+                summary("d", 1, 1, Pass),
+            ],
+            1.0,
+        );
+        let mut second = result(
+            vec![
+                summary("a", 1, 1, Pass),
+                summary("b", 1, 1, Pass),
+                summary("c", 0, 1, Fail),
+                summary("d", 0, 1, Error),
+            ],
+            2.0,
+        );
+        second.metrics.insert(
+            "acc".into(),
+            MetricValue {
+                mean: 0.0,
+                count: 2,
+            },
+        );
+        second.latency_ms = Latency { p50: 30, p95: 5 };
+        // A strict majority of the trials so far.
+        let joined = first.add_round(second, |trials| trials / 2 + 1);
+        let case = |id: &str| joined.cases.iter().find(|c| c.id == id).cloned().unwrap();
+        assert_eq!((case("a").passed_trials, case("a").trials), (2, 2));
+        assert_eq!((case("a").status, case("a").flaky), (Pass, false));
+        // One pass in two trials is no majority; the trials disagree.
+        assert_eq!((case("b").status, case("b").flaky), (Fail, true));
+        assert_eq!((case("c").status, case("c").flaky), (Fail, true));
+        assert_eq!(case("c").reason.as_deref(), Some("c failed"));
+        // An error in any round stays an error.
+        assert_eq!(case("d").status, Error);
+        assert_eq!(joined.cost_usd, Some(3.0));
+        assert_eq!(
+            (joined.metrics["acc"].mean, joined.metrics["acc"].count),
+            (0.5, 4)
+        );
+        assert_eq!((joined.latency_ms.p50, joined.latency_ms.p95), (30, 20));
+    }
 
     #[test]
     fn rule_ids_read_as_they_are_written() {

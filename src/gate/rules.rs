@@ -7,10 +7,11 @@
 use std::collections::HashMap;
 
 use super::model::{
-    AgainstBaseSuite, Flip, MetricBound, MetricStats, RuleId, RuleResult, SideCost, SideLatency,
-    SidePair, SideResult, SideSettings, SideStats, SurfaceChange, SurfaceInput, SurfaceReport,
-    TailStats, Thresholds,
+    AgainstBaseSuite, Decided, DecidedBy, Flip, Look, Measured, MetricBound, MetricStats, RuleId,
+    RuleResult, SideCost, SideLatency, SidePair, SideResult, SideSettings, SideStats,
+    SurfaceChange, SurfaceInput, SurfaceReport, TailStats, Thresholds,
 };
+use super::sequential::{self, Bound, CaseTrials, Estimate, Judgement, Looks};
 use super::statistics::{mcnemar_exact, tail, wilson};
 use crate::eval::case_diff::CaseChange;
 use crate::eval::run::{CaseStatus, CaseSummary};
@@ -34,20 +35,36 @@ pub fn judge_surface(input: SurfaceInput) -> SurfaceReport {
         .map(|_| mcnemar_exact(flips.regressions.len() as u64, flips.fixes.len() as u64));
     let tail_stats = head.and_then(|h| tail_stats(base, h));
     let metrics = metric_stats(&input.thresholds, base, head);
+    let noisy = Noisy::measure(&input, tail_stats.as_ref());
     let mut notes = Vec::new();
     let rules = if input.gated && input.change != SurfaceChange::Removed {
-        rules(
-            &input,
-            &base_stats,
-            &head_stats,
-            &flips,
-            mcnemar_p,
-            &tail_stats,
-            &metrics,
-        )
+        rules(&input, &noisy, &flips, mcnemar_p, &tail_stats, &metrics)
     } else {
         Vec::new()
     };
+    let inconclusive = rules
+        .iter()
+        .any(|r| r.decided.is_some_and(|d| d.by == DecidedBy::Inconclusive));
+    let drop = noisy.drop_interval(&input);
+    if let Some(drop) = drop.filter(|_| !inconclusive && input.gated) {
+        if drop.low <= 0.0 && drop.high >= 0.0 && drop.value.abs() > EPSILON {
+            notes.push(format!(
+                "within noise: the pass rate moved {:+.1} points, and the interval ({:+.1} to {:+.1}) includes no change at all",
+                -drop.value * 100.0,
+                -drop.high * 100.0,
+                -drop.low * 100.0
+            ));
+        }
+    }
+    if rules
+        .iter()
+        .any(|r| r.decided.is_some_and(|d| d.by == DecidedBy::PointEstimate))
+    {
+        notes.push(format!(
+            "after {} round(s) of trials the data could not settle every rule, so the point estimate decided (see each rule)",
+            input.look.round
+        ));
+    }
     if let (Some(tail), Some(delta)) = (&tail_stats, delta) {
         if let Some(base_tail) = tail.base_pass_rate {
             if tail.head_pass_rate + EPSILON < base_tail && delta >= -EPSILON {
@@ -100,6 +117,7 @@ pub fn judge_surface(input: SurfaceInput) -> SurfaceReport {
             suite_changes: Vec::new(),
             base_suite: None,
             notes: Vec::new(),
+            look: input.look,
         });
         let ids = |flips: &[Flip]| flips.iter().map(|f| f.id.clone()).collect::<Vec<_>>();
         AgainstBaseSuite {
@@ -187,6 +205,178 @@ pub fn judge_surface(input: SurfaceInput) -> SurfaceReport {
         base: base_stats,
         head: head_stats,
         notes,
+        rounds: input.look.round,
+        max_rounds: input.look.max,
+        drop,
+        inconclusive,
+        power: noisy.power_note(&input),
+    }
+}
+
+/// The rules' noisy measures: case outcomes as fractions of their trials, estimated with
+/// the standard error of trial noise (the cases held fixed).
+struct Noisy {
+    /// The head's mean fraction.
+    head: Estimate,
+    /// The mean paired drop (base − head) over the cases both sides ran.
+    drop: Option<Estimate>,
+    /// The drop's standard error if both sides were the same (its noise floor).
+    null_se: f64,
+    /// The head's mean fraction on the tail's cases.
+    tail: Option<Estimate>,
+    /// The base's mean fraction, cases and trials per case, for the power note.
+    base_rate: Option<f64>,
+    paired_cases: usize,
+    trials_per_case: f64,
+}
+
+impl Noisy {
+    fn measure(input: &SurfaceInput, tail: Option<&TailStats>) -> Noisy {
+        let trials = |c: &CaseSummary| CaseTrials {
+            passed: c.passed_trials,
+            trials: c.trials,
+        };
+        let counted = |c: &&CaseSummary| c.status != CaseStatus::Error;
+        let head_cases: Vec<&CaseSummary> = input
+            .head
+            .iter()
+            .flat_map(|h| h.cases.iter())
+            .filter(counted)
+            .collect();
+        let head = sequential::mean_rate(&head_cases.iter().map(|c| trials(c)).collect::<Vec<_>>());
+        let tail = tail.map(|tail| {
+            let cases: Vec<CaseTrials> = head_cases
+                .iter()
+                .filter(|c| tail.ids.contains(&c.id))
+                .map(|c| trials(c))
+                .collect();
+            sequential::mean_rate(&cases)
+        });
+        let pairs: Vec<(CaseTrials, CaseTrials)> = match (&input.base, &input.head) {
+            (Some(base), Some(_)) => {
+                let by_id: HashMap<&str, &CaseSummary> = base
+                    .cases
+                    .iter()
+                    .filter(counted)
+                    .map(|c| (c.id.as_str(), c))
+                    .collect();
+                head_cases
+                    .iter()
+                    .filter_map(|h| by_id.get(h.id.as_str()).map(|b| (trials(b), trials(h))))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        let base_rate = (!pairs.is_empty()).then(|| {
+            pairs.iter().filter_map(|(b, _)| b.fraction()).sum::<f64>() / pairs.len() as f64
+        });
+        let trials_per_case = if pairs.is_empty() {
+            0.0
+        } else {
+            pairs
+                .iter()
+                .map(|(b, h)| f64::from(b.trials.min(h.trials)))
+                .sum::<f64>()
+                / pairs.len() as f64
+        };
+        Noisy {
+            head,
+            drop: (!pairs.is_empty()).then(|| sequential::mean_drop(&pairs)),
+            null_se: sequential::null_se(&pairs),
+            tail,
+            base_rate,
+            paired_cases: pairs.len(),
+            trials_per_case,
+        }
+    }
+
+    fn looks(input: &SurfaceInput) -> Looks {
+        Looks {
+            max: input.look.max,
+            alpha: input.thresholds.significance,
+        }
+    }
+
+    /// The drop with its two-sided interval at the plain level (what the comment shows).
+    fn drop_interval(&self, input: &SurfaceInput) -> Option<Measured> {
+        let drop = self.drop.filter(|d| !d.value.is_nan())?;
+        let z = Noisy::looks(input).pass_z();
+        let margin = if drop.se.is_nan() {
+            f64::INFINITY
+        } else {
+            z * drop.se
+        };
+        Some(Measured {
+            value: drop.value,
+            low: drop.value - margin,
+            high: drop.value + margin,
+        })
+    }
+
+    /// "With N cases this suite can see drops of X points or more", by the last round.
+    fn power_note(&self, input: &SurfaceInput) -> Option<String> {
+        let base_rate = self.base_rate?;
+        let per_round = self.trials_per_case / f64::from(input.look.round.max(1));
+        Some(sequential::power_note(
+            self.paired_cases,
+            base_rate,
+            per_round * f64::from(input.look.max.max(1)),
+            input.thresholds.max_drop,
+            input.thresholds.significance,
+        ))
+    }
+}
+
+/// A threshold rule judged with its uncertainty at the surface's look.
+fn judged(
+    rule: RuleId,
+    estimate: Estimate,
+    threshold: f64,
+    bound: Bound,
+    input: &SurfaceInput,
+    floor: Option<f64>,
+) -> RuleResult {
+    let look: Look = input.look;
+    // Thresholds are written in decimal: a value equal to one in exact arithmetic holds.
+    let lenient = match bound {
+        Bound::AtMost => threshold + EPSILON,
+        Bound::AtLeast => threshold - EPSILON,
+    };
+    let verdict = sequential::judge(
+        estimate,
+        lenient,
+        bound,
+        look.round,
+        &Noisy::looks(input),
+        floor,
+    );
+    let by = match verdict.judgement {
+        Judgement::Inconclusive => DecidedBy::Inconclusive,
+        _ if verdict.by_point_estimate => DecidedBy::PointEstimate,
+        _ => DecidedBy::Data,
+    };
+    let note = match by {
+        DecidedBy::Inconclusive => Some(format!(
+            "inconclusive after round {} of {}: the interval straddles the threshold",
+            look.round, look.max
+        )),
+        DecidedBy::PointEstimate => Some(format!(
+            "decided by the point estimate after {} round(s): the interval still straddled the threshold",
+            look.round
+        )),
+        DecidedBy::Data => None,
+    };
+    RuleResult {
+        rule,
+        value: Some(estimate.value),
+        threshold: Some(threshold),
+        ok: verdict.judgement == Judgement::Held,
+        note,
+        decided: Some(Decided {
+            low: verdict.low,
+            high: verdict.high,
+            by,
+        }),
     }
 }
 
@@ -326,6 +516,7 @@ fn tail_stats(base: Option<&SideResult>, head: &SideResult) -> Option<TailStats>
     };
     Some(TailStats {
         cases: ids.len(),
+        ids: ids.iter().map(|id| id.to_string()).collect(),
         base_pass_rate: base.and_then(rate),
         head_pass_rate: rate(head).unwrap_or(0.0),
     })
@@ -359,8 +550,7 @@ fn metric_stats(
 
 fn rules(
     input: &SurfaceInput,
-    base: &Option<SideStats>,
-    head: &Option<SideStats>,
+    noisy: &Noisy,
     flips: &Flips,
     mcnemar_p: Option<f64>,
     tail: &Option<TailStats>,
@@ -373,34 +563,40 @@ fn rules(
         "not measured: the base side has no results (the reasons say why)"
     };
     let mut rules = Vec::new();
-    let head_rate = head.as_ref().map(|h| h.pass_rate);
     if let Some(min) = t.min_pass_rate {
-        rules.push(at_least(
-            RuleId::MinPassRate,
-            head_rate,
-            min,
-            "the head has no results",
-        ));
+        rules.push(if noisy.head.value.is_nan() {
+            at_least(RuleId::MinPassRate, None, min, "the head has no results")
+        } else {
+            judged(
+                RuleId::MinPassRate,
+                noisy.head,
+                min,
+                Bound::AtLeast,
+                input,
+                None,
+            )
+        });
     }
     if let Some(max) = t.max_drop {
-        let drop = base
-            .as_ref()
-            .zip(head.as_ref())
-            .map(|(b, h)| b.pass_rate - h.pass_rate);
-        rules.push(match drop {
-            Some(drop) => RuleResult {
-                rule: RuleId::MaxDrop,
-                value: Some(drop),
-                threshold: Some(max),
-                ok: drop <= max + EPSILON,
-                note: None,
-            },
+        // At the last round a drop must also be distinguishable from no change at all, at
+        // the level the interim looks leave (with identical sides the drop is pure noise).
+        let floor = Noisy::looks(input).block_z() * noisy.null_se;
+        rules.push(match noisy.drop.filter(|d| !d.value.is_nan()) {
+            Some(drop) => judged(
+                RuleId::MaxDrop,
+                drop,
+                max,
+                Bound::AtMost,
+                input,
+                Some(floor),
+            ),
             None => RuleResult {
                 rule: RuleId::MaxDrop,
                 value: None,
                 threshold: Some(max),
                 ok: input.change == SurfaceChange::Added,
                 note: Some(no_base.into()),
+                decided: None,
             },
         });
     }
@@ -414,6 +610,7 @@ fn rules(
             note: Some(format!(
                 "{b} regression(s), {c} fix(es); a significant regression blocks"
             )),
+            decided: None,
         },
         None => RuleResult {
             rule: RuleId::Mcnemar,
@@ -421,17 +618,26 @@ fn rules(
             threshold: Some(t.significance),
             ok: input.change == SurfaceChange::Added,
             note: Some(no_base.into()),
+            decided: None,
         },
     });
     if let Some(min) = t.tail_min_pass_rate {
-        rules.push(match tail {
-            Some(tail) => at_least(RuleId::TailMinPassRate, Some(tail.head_pass_rate), min, ""),
-            None => RuleResult {
+        rules.push(match (tail, noisy.tail.filter(|e| !e.value.is_nan())) {
+            (Some(_), Some(estimate)) => judged(
+                RuleId::TailMinPassRate,
+                estimate,
+                min,
+                Bound::AtLeast,
+                input,
+                None,
+            ),
+            _ => RuleResult {
                 rule: RuleId::TailMinPassRate,
                 value: None,
                 threshold: Some(min),
                 ok: false,
                 note: Some("cannot be measured: no case has a `difficulty`; add difficulties to the cases or remove the rule".into()),
+                decided: None,
             },
         });
     }
@@ -462,6 +668,7 @@ fn rules(
                     threshold: Some(max),
                     ok: v <= max + EPSILON,
                     note: None,
+                    decided: None,
                 },
                 None => RuleResult {
                     rule: metric(MetricBound::Max),
@@ -469,6 +676,7 @@ fn rules(
                     threshold: Some(max),
                     ok: false,
                     note: Some(unmeasured.clone()),
+                    decided: None,
                 },
             });
         }
@@ -481,6 +689,7 @@ fn rules(
                     threshold: Some(max_drop),
                     ok: drop <= max_drop + EPSILON,
                     note: None,
+                    decided: None,
                 },
                 None => RuleResult {
                     rule: metric(MetricBound::MaxDrop),
@@ -492,6 +701,7 @@ fn rules(
                     } else {
                         unmeasured.clone()
                     }),
+                    decided: None,
                 },
             });
         }
@@ -507,6 +717,7 @@ fn at_least(rule: RuleId, value: Option<f64>, min: f64, unmeasured: &str) -> Rul
             threshold: Some(min),
             ok: v + EPSILON >= min,
             note: None,
+            decided: None,
         },
         None => RuleResult {
             rule,
@@ -514,6 +725,7 @@ fn at_least(rule: RuleId, value: Option<f64>, min: f64, unmeasured: &str) -> Rul
             threshold: Some(min),
             ok: false,
             note: Some(unmeasured.into()),
+            decided: None,
         },
     }
 }
@@ -531,7 +743,7 @@ mod tests {
             id: id.into(),
             status,
             flaky,
-            passed_trials: 0,
+            passed_trials: u32::from(status == Pass),
             trials: 1,
             difficulty,
             reason: None,
@@ -566,6 +778,7 @@ mod tests {
             suite_changes: Vec::new(),
             base_suite: None,
             notes: Vec::new(),
+            look: Look::default(),
         }
     }
 
@@ -702,15 +915,22 @@ mod tests {
             .all(|r| r.ok));
     }
 
+    /// A case run twice with the same outcome: trials that show no noise.
+    fn twice(mut case: CaseSummary) -> CaseSummary {
+        case.trials = 2;
+        case.passed_trials *= 2;
+        case
+    }
+
     #[test]
     fn min_pass_rate_and_max_drop() {
         let base = side(vec![
-            case("a", Pass, false, None),
-            case("b", Pass, false, None),
+            twice(case("a", Pass, false, None)),
+            twice(case("b", Pass, false, None)),
         ]);
         let head = side(vec![
-            case("a", Pass, false, None),
-            case("b", Fail, false, None),
+            twice(case("a", Pass, false, None)),
+            twice(case("b", Fail, false, None)),
         ]);
         let report = judge_surface(input(
             Some(base),
@@ -835,5 +1055,120 @@ mod tests {
             .notes
             .iter()
             .any(|n| n.contains("added by this change")));
+    }
+
+    /// `n` one-trial cases, those in `failing` failed.
+    fn one_trial(n: usize, failing: impl Fn(usize) -> bool) -> SideResult {
+        side(
+            (0..n)
+                .map(|i| {
+                    let status = if failing(i) { Fail } else { Pass };
+                    case(&format!("c{i:03}"), status, false, None)
+                })
+                .collect(),
+        )
+    }
+
+    fn at(look: Look, base: SideResult, head: SideResult, max_drop: f64) -> SurfaceReport {
+        judge_surface(SurfaceInput {
+            look,
+            ..input(
+                Some(base),
+                head,
+                Thresholds {
+                    min_pass_rate: None,
+                    max_drop: Some(max_drop),
+                    ..thresholds()
+                },
+            )
+        })
+    }
+
+    fn max_drop_rule(report: &SurfaceReport) -> RuleResult {
+        report
+            .rules
+            .iter()
+            .find(|r| r.rule == RuleId::MaxDrop)
+            .cloned()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_noisy_drop_near_the_threshold_asks_for_another_round_until_the_last() {
+        // 200 cases at 85% on both sides, with 15 flips each way: no drop, but one trial
+        // cannot show that the drop stays under 2 points.
+        let base = one_trial(200, |i| i % 20 < 3 || (40..55).contains(&i));
+        let head = one_trial(200, |i| i % 20 < 3 || (60..75).contains(&i));
+        let first = at(Look { round: 1, max: 3 }, base.clone(), head.clone(), 0.02);
+        assert!(first.inconclusive, "{:?}", first.rules);
+        let rule = max_drop_rule(&first);
+        assert!(!rule.ok && rule.decided.unwrap().by == DecidedBy::Inconclusive);
+        assert_eq!((first.rounds, first.max_rounds), (1, 3));
+        // At the last round the point estimate decides (here: no drop at all, held).
+        let last = at(Look { round: 3, max: 3 }, base, head, 0.02);
+        assert!(!last.inconclusive);
+        let rule = max_drop_rule(&last);
+        assert!(rule.ok, "{rule:?}");
+        assert_eq!(rule.decided.unwrap().by, DecidedBy::PointEstimate);
+        assert!(last
+            .notes
+            .iter()
+            .any(|n| n.contains("point estimate decided")));
+    }
+
+    #[test]
+    fn no_flips_at_all_is_settled_in_the_first_round() {
+        let base = one_trial(200, |i| i % 7 == 0);
+        let report = at(Look { round: 1, max: 3 }, base.clone(), base, 0.0);
+        assert!(!report.inconclusive);
+        let rule = max_drop_rule(&report);
+        assert!(
+            rule.ok && rule.decided.unwrap().by == DecidedBy::Data,
+            "{rule:?}"
+        );
+        assert_eq!(report.drop.map(|d| (d.low, d.high)), Some((0.0, 0.0)));
+    }
+
+    #[test]
+    fn a_drop_that_noise_could_make_does_not_block_at_the_last_round_and_says_so() {
+        // One flip in four one-trial cases with `max_drop = 0`: above the threshold, but
+        // identical sides would differ this much by chance.
+        let base = one_trial(4, |_| false);
+        let head = one_trial(4, |i| i == 0);
+        let report = at(Look::default(), base.clone(), head.clone(), 0.0);
+        let rule = max_drop_rule(&report);
+        assert!(rule.ok, "{rule:?}");
+        assert_eq!(rule.decided.unwrap().by, DecidedBy::PointEstimate);
+        assert!(
+            report.notes.iter().any(|n| n.starts_with("within noise")),
+            "{:?}",
+            report.notes
+        );
+        // The same flip repeated over a second trial is no noise: it blocks.
+        let exact = at(
+            Look::default(),
+            side(base.cases.into_iter().map(twice).collect()),
+            side(head.cases.into_iter().map(twice).collect()),
+            0.0,
+        );
+        assert!(!max_drop_rule(&exact).ok);
+        assert_eq!(max_drop_rule(&exact).decided.unwrap().by, DecidedBy::Data);
+    }
+
+    #[test]
+    fn a_large_drop_is_blocked_in_the_first_round_and_the_power_is_reported() {
+        let base = one_trial(200, |i| i % 20 == 0);
+        let head = one_trial(200, |i| i % 20 == 0 || i % 4 == 1);
+        let report = at(Look { round: 1, max: 3 }, base, head, 0.05);
+        assert!(!report.inconclusive);
+        let rule = max_drop_rule(&report);
+        assert!(
+            !rule.ok && rule.decided.unwrap().by == DecidedBy::Data,
+            "{rule:?}"
+        );
+        assert_eq!(
+            report.power.as_deref(),
+            Some("with 200 cases this suite can see drops of 7 points or more (80% power)")
+        );
     }
 }

@@ -192,6 +192,13 @@ pub fn loosenings(base: &Config, head: &Config) -> Vec<String> {
             hg.repeat.get_ref()
         ));
     }
+    if hg.max_repeat.get_ref() < bg.max_repeat.get_ref() {
+        found.push(format!(
+            "`max_repeat` drops from {} to {}",
+            bg.max_repeat.get_ref(),
+            hg.max_repeat.get_ref()
+        ));
+    }
     if let (Some(b), h) = (&bg.max_cost_usd, &hg.max_cost_usd) {
         if h.as_ref().is_none_or(|h| h.get_ref() > b.get_ref()) {
             found.push("`max_cost_usd` is raised or removed".into());

@@ -247,10 +247,26 @@ fn surfaces_table(out: &mut String, report: &crate::gate::Report) {
             s.rules.len()
         );
     }
+    let noise: Vec<String> = report
+        .surfaces
+        .iter()
+        .filter_map(|s| {
+            super::noise_line(s).map(|line| format!("- {}: {}", code(&s.name), inline(&line)))
+        })
+        .collect();
+    if !noise.is_empty() {
+        let _ = writeln!(out, "\n{}", noise.join("\n"));
+    }
     for s in report.surfaces.iter().filter(|s| !s.rules.is_empty()) {
         let _ = writeln!(out, "\n<details><summary>Rules of <code>{}</code></summary>\n\n| rule | value | threshold | held |\n|---|---|---|---|", html(&s.name));
         for r in &s.rules {
             let value = r.value.map_or("not measured".into(), |v| format!("{v:.4}"));
+            let value = match &r.decided {
+                Some(d) if d.low.is_finite() && d.high.is_finite() && d.high - d.low > 1e-12 => {
+                    format!("{value} [{:.4}, {:.4}]", d.low, d.high)
+                }
+                _ => value,
+            };
             let threshold = r.threshold.map_or("—".into(), |t| t.to_string());
             let note = r
                 .note

@@ -129,6 +129,43 @@ pub fn body(change: &PromptChange) -> Body {
     }
 }
 
+/// What noise did to a surface's measure, in one line: the rounds of trials it took, the
+/// drop with its interval, whether the change is within noise, and the suite's power.
+/// `None` for a surface with nothing to say (no base side, one planned round).
+pub fn noise_line(surface: &crate::gate::SurfaceReport) -> Option<String> {
+    let mut parts = Vec::new();
+    if surface.max_rounds > 1 {
+        parts.push(format!(
+            "{} of {} round(s) of trials",
+            surface.rounds, surface.max_rounds
+        ));
+    }
+    if let Some(drop) = &surface.drop {
+        // Shown as the change in pass rate (head − base), like `delta`.
+        let interval = if drop.high - drop.low > 1e-12 {
+            format!(
+                " (interval {:+.1} to {:+.1})",
+                -drop.high * 100.0,
+                -drop.low * 100.0
+            )
+        } else {
+            String::new()
+        };
+        parts.push(format!(
+            "pass rate {:+.1} points{interval}",
+            -drop.value * 100.0
+        ));
+        if drop.low <= 0.0 && drop.high >= 0.0 && drop.high - drop.low > 1e-12 {
+            parts.push("within noise: the data cannot tell it from no change".into());
+        }
+    }
+    if surface.inconclusive {
+        parts.push("inconclusive: another round of trials was due".into());
+    }
+    parts.extend(surface.power.clone());
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -323,6 +323,9 @@ pub fn verdict(report: &crate::gate::Report, style: Style) -> String {
             s.fixes.len(),
             s.flaky.len()
         );
+        if let Some(line) = super::noise_line(s) {
+            let _ = writeln!(out, "    {}", style.paint(DIM, &esc(&line)));
+        }
         for rule in s.rules.iter().filter(|r| !r.ok) {
             let _ = writeln!(
                 out,

@@ -66,7 +66,7 @@ pub(super) async fn collect(
                 continue;
             }
             let mut trials = pending.remove(&(t, case)).unwrap_or_default();
-            for trial in 0..target.repeat {
+            for trial in target.first_trial..target.first_trial + target.repeat {
                 if !trials.iter().any(|r| r.trial == trial) {
                     trials.push(error_trial(trial, LOST_TRIAL.into()));
                 }

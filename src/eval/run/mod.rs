@@ -36,6 +36,7 @@ pub use shard::Shard;
 const LANDED_BUFFER: usize = 256;
 
 /// One suite to run with its provider and repeat policy.
+#[derive(Clone)]
 pub struct Target {
     pub suite: Suite,
     pub endpoint: Arc<Endpoint>,
@@ -46,6 +47,20 @@ pub struct Target {
     /// Passing trials a case needs.
     pub quorum: u32,
     pub price: Option<Price>,
+    /// The index of this run's first trial: a later round of the gate runs trials
+    /// `first_trial..first_trial + repeat`, so its answers (and cache entries) are new ones.
+    pub first_trial: u32,
+}
+
+impl Target {
+    /// The same target for round `round` (1-based) of a sequential plan: its `repeat`
+    /// trials come after the earlier rounds' (new answers, and new cache entries).
+    pub fn round(&self, round: u32) -> Target {
+        Target {
+            first_trial: round.saturating_sub(1).saturating_mul(self.repeat),
+            ..self.clone()
+        }
+    }
 }
 
 /// Run-wide settings.
@@ -177,7 +192,7 @@ where
             {
                 continue;
             }
-            for trial in 0..target.repeat {
+            for trial in target.first_trial..target.first_trial + target.repeat {
                 let permit = match semaphore.clone().acquire_owned().await {
                     Ok(permit) => permit,
                     Err(_) => break,
@@ -280,6 +295,7 @@ mod tests {
             repeat,
             quorum: default_quorum(repeat),
             price: None,
+            first_trial: 0,
         }
     }
 
