@@ -13,6 +13,7 @@
 //! last run (0 skips it). Results are checked (every case must pass); missed targets are
 //! reported, not failed, since wall-clock numbers vary between machines.
 
+mod common;
 #[path = "../tests/common/http.rs"]
 mod http;
 
@@ -115,21 +116,21 @@ fn report(what: &str, measured: &str, ok: bool, target: &str) {
 fn bench_check(url: &str) -> (f64, f64) {
     let repo = suite(url, 1000);
     let dir = repo.path();
-    git(dir, &["checkout", "-q", "-b", "docs"]);
+    common::git(dir, &["checkout", "-q", "-b", "docs"]);
     std::fs::write(dir.join("README.md"), "docs only\n").expect("readme");
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", "docs"]);
+    common::git(dir, &["add", "-A"]);
+    common::git(dir, &["commit", "-q", "-m", "docs"]);
     let untouched = best_of(10, || {
         time_check(dir, &["--base", "main", "--head", "docs"], 0)
     });
-    git(dir, &["checkout", "-q", "-b", "prompt", "main"]);
+    common::git(dir, &["checkout", "-q", "-b", "prompt", "main"]);
     std::fs::write(
         dir.join("prompts/answer.md"),
         "You are a friendly support assistant.\nQuestion {{ n }}: {{ question }}\n",
     )
     .expect("prompt");
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", "prompt"]);
+    common::git(dir, &["add", "-A"]);
+    common::git(dir, &["commit", "-q", "-m", "prompt"]);
     time_check(dir, &["--base", "main", "--head", "prompt"], 0);
     let cached = best_of(5, || {
         time_check(dir, &["--base", "main", "--head", "prompt"], 0)
@@ -180,25 +181,10 @@ fn suite(url: &str, cases: usize) -> tempfile::TempDir {
         })
         .collect();
     std::fs::write(dir.path().join("evals/support.jsonl"), lines).expect("cases");
-    git(dir.path(), &["init", "-q", "-b", "main"]);
-    git(dir.path(), &["add", "-A"]);
-    git(dir.path(), &["commit", "-q", "-m", "suite"]);
+    common::git(dir.path(), &["init", "-q", "-b", "main"]);
+    common::git(dir.path(), &["add", "-A"]);
+    common::git(dir.path(), &["commit", "-q", "-m", "suite"]);
     dir
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-        .env("GIT_COMMITTER_NAME", "bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
-        .status()
-        .expect("git");
-    assert!(status.success(), "git {args:?} failed");
 }
 
 /// Runs `promptgate eval --format json` in `dir`; checks every case passed; returns the wall

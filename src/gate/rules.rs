@@ -333,10 +333,9 @@ fn judged(
     estimate: Estimate,
     threshold: f64,
     bound: Bound,
-    input: &SurfaceInput,
+    (input, look): (&SurfaceInput, Look),
     floor: Option<f64>,
 ) -> RuleResult {
-    let look: Look = input.look;
     // Thresholds are written in decimal: a value equal to one in exact arithmetic holds.
     let lenient = match bound {
         Bound::AtMost => threshold + EPSILON,
@@ -572,7 +571,7 @@ fn rules(
                 noisy.head,
                 min,
                 Bound::AtLeast,
-                input,
+                (input, input.look),
                 None,
             )
         });
@@ -587,7 +586,7 @@ fn rules(
                 drop,
                 max,
                 Bound::AtMost,
-                input,
+                (input, input.look),
                 Some(floor),
             ),
             None => RuleResult {
@@ -628,7 +627,7 @@ fn rules(
                 estimate,
                 min,
                 Bound::AtLeast,
-                input,
+                (input, input.look),
                 None,
             ),
             _ => RuleResult {
@@ -681,16 +680,29 @@ fn rules(
             });
         }
         if let Some(max_drop) = rule.max_drop {
-            let drop = stats.and_then(|s| s.base.zip(s.head)).map(|(b, h)| b - h);
+            let drop = metric_drop(input, &rule.name);
             rules.push(match drop {
-                Some(drop) => RuleResult {
-                    rule: metric(MetricBound::MaxDrop),
-                    value: Some(drop),
-                    threshold: Some(max_drop),
-                    ok: drop <= max_drop + EPSILON,
-                    note: None,
-                    decided: None,
-                },
+                // Scores are not kept per case and trial, so a metric never asks for another
+                // round: it is judged as at the last one, and a drop must also be
+                // distinguishable from no change (each score's variance is at most m(1 − m)).
+                Some((drop, null_se)) => {
+                    let last = Look {
+                        round: input.look.max,
+                        max: input.look.max,
+                    };
+                    let floor = Noisy::looks(input).block_z() * null_se;
+                    judged(
+                        metric(MetricBound::MaxDrop),
+                        Estimate {
+                            value: drop,
+                            se: null_se,
+                        },
+                        max_drop,
+                        Bound::AtMost,
+                        (input, last),
+                        Some(floor),
+                    )
+                }
                 None => RuleResult {
                     rule: metric(MetricBound::MaxDrop),
                     value: None,
@@ -707,6 +719,21 @@ fn rules(
         }
     }
     rules
+}
+
+/// A metric's drop (base − head) and the standard error it would have if both sides were
+/// the same, bounding each score's variance by m(1 − m) for the pooled mean m.
+fn metric_drop(input: &SurfaceInput, name: &str) -> Option<(f64, f64)> {
+    let side = |s: &Option<SideResult>| s.as_ref().and_then(|s| s.metrics.get(name).cloned());
+    let (base, head) = (side(&input.base)?, side(&input.head)?);
+    let total = (base.count + head.count) as f64;
+    if base.count == 0 || head.count == 0 {
+        return None;
+    }
+    let pooled = (base.mean * base.count as f64 + head.mean * head.count as f64) / total;
+    let variance = (pooled * (1.0 - pooled)).max(0.0);
+    let null_se = (variance / base.count as f64 + variance / head.count as f64).sqrt();
+    Some((base.mean - head.mean, null_se))
 }
 
 fn at_least(rule: RuleId, value: Option<f64>, min: f64, unmeasured: &str) -> RuleResult {
@@ -735,7 +762,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::eval::run::Latency;
+    use crate::eval::run::{Latency, MetricValue};
     use crate::gate::model::MetricRule;
 
     fn case(id: &str, status: CaseStatus, flaky: bool, difficulty: Option<f64>) -> CaseSummary {
@@ -1170,5 +1197,49 @@ mod tests {
             report.power.as_deref(),
             Some("with 200 cases this suite can see drops of 7 points or more (80% power)")
         );
+    }
+
+    #[test]
+    fn a_metric_drop_must_be_told_from_noise_and_never_asks_for_a_round() {
+        let with_metric = |mean: f64, count: u64| {
+            let mut side = one_trial(10, |_| false);
+            side.metrics
+                .insert("accuracy".into(), MetricValue { mean, count });
+            side
+        };
+        let judge = |count: u64| {
+            judge_surface(SurfaceInput {
+                look: Look { round: 1, max: 3 },
+                ..input(
+                    Some(with_metric(0.9, count)),
+                    with_metric(0.8, count),
+                    Thresholds {
+                        min_pass_rate: None,
+                        max_drop: None,
+                        metrics: vec![MetricRule {
+                            name: "accuracy".into(),
+                            min: None,
+                            max: None,
+                            max_drop: Some(0.0),
+                        }],
+                        ..thresholds()
+                    },
+                )
+            })
+        };
+        let rule = |report: &SurfaceReport| {
+            report
+                .rules
+                .iter()
+                .find(|r| r.rule.to_string() == "metric:accuracy:max_drop")
+                .cloned()
+                .unwrap()
+        };
+        // Ten scores a side: a 10-point drop is what identical sides could show.
+        let few = judge(10);
+        assert!(!few.inconclusive && rule(&few).ok, "{:?}", rule(&few));
+        // A thousand: it is not.
+        let many = judge(1000);
+        assert!(!many.inconclusive && !rule(&many).ok, "{:?}", rule(&many));
     }
 }
