@@ -223,6 +223,7 @@ fn a_noisy_no_op_edit_is_settled_within_the_rounds_and_said_to_be_noise() {
     assert!((1..=3).contains(&rounds), "{surface:#}");
     // Each round asks both sides once per case.
     assert_eq!(server.requests().len() as u64, rounds * 2 * CASES as u64);
+    assert_eq!(surface["trials"].as_u64(), Some(rounds * 2 * CASES as u64));
     let drop = &surface["drop"];
     assert!(
         drop["low"].as_f64() < Some(0.0) && drop["high"].as_f64() > Some(0.0),

@@ -483,6 +483,10 @@ pub struct SurfaceReport {
     pub rounds: u32,
     #[serde(default = "one")]
     pub max_rounds: u32,
+    /// Trials run for the surface, every side and round (each a model call or a cached
+    /// answer).
+    #[serde(default)]
+    pub trials: u64,
     /// The mean paired drop of case outcomes (fractions of trials passed), base − head, with
     /// its interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -207,10 +207,27 @@ pub fn judge_surface(input: SurfaceInput) -> SurfaceReport {
         notes,
         rounds: input.look.round,
         max_rounds: input.look.max,
+        trials: trials_run(&input),
         drop,
         inconclusive,
         power: noisy.power_note(&input),
     }
+}
+
+/// Every trial the surface's sides ran, the base's suite included.
+fn trials_run(input: &SurfaceInput) -> u64 {
+    let suite = input.base_suite.as_ref();
+    [
+        input.base.as_ref(),
+        input.head.as_ref(),
+        suite.map(|s| &s.base),
+        suite.map(|s| &s.head),
+    ]
+    .into_iter()
+    .flatten()
+    .flat_map(|side| &side.cases)
+    .map(|c| u64::from(c.trials))
+    .sum()
 }
 
 /// The rules' noisy measures: case outcomes as fractions of their trials, estimated with

@@ -246,8 +246,8 @@ impl Looks {
 /// At the last round (`round >= looks.max`) a verdict is never inconclusive. An interval
 /// that is conclusive stands as at any look; one that still straddles the threshold leaves
 /// the point estimate to decide (`by_point_estimate`), which must also be beyond
-/// `noise_floor`, the caller's smallest value distinguishable from no change (for a drop,
-/// pass_z·`null_se`): `AtMost` is crossed iff value > max(threshold, floor), `AtLeast` iff
+/// `noise_floor`, the caller's smallest value distinguishable from no change (the gate uses
+/// block_z·`null_se` for a drop): `AtMost` is crossed iff value > max(threshold, floor), `AtLeast` iff
 /// value < min(threshold, floor). The reason: with identical sides the drop is pure noise,
 /// and a point-estimate rule with its threshold below the noise would block up to half of
 /// harmless edits, so at the last round a drop must be both above the threshold and
@@ -1024,7 +1024,8 @@ mod tests {
                 max: 1 + rng.below(5),
                 alpha,
             };
-            let (block, _) = gate_surface(&mut rng, &rates, &rates, max_drop, &looks, false);
+            // The floor the gate uses (`gate::rules`): block_z · null_se.
+            let (block, _) = gate_surface(&mut rng, &rates, &rates, max_drop, &looks, true);
             blocked += u32::from(block);
         }
         let rate = f64::from(blocked) / f64::from(replications);
@@ -1035,7 +1036,7 @@ mod tests {
 
     #[test]
     fn a_ten_point_drop_is_caught() {
-        let (caught, rounds) = operating_point(0x10, 2_000, 0.85, 0.75, 0.05, 3, false);
+        let (caught, rounds) = operating_point(0x10, 2_000, 0.85, 0.75, 0.05, 3, true);
         eprintln!("10-point drop, K = 3: blocked {caught:.4}, mean rounds {rounds:.3}");
         assert!(caught >= 0.95, "caught only {caught}");
         assert!(rounds < 2.5, "took {rounds} rounds on average");

@@ -136,8 +136,8 @@ pub fn noise_line(surface: &crate::gate::SurfaceReport) -> Option<String> {
     let mut parts = Vec::new();
     if surface.max_rounds > 1 {
         parts.push(format!(
-            "{} of {} round(s) of trials",
-            surface.rounds, surface.max_rounds
+            "{} of {} round(s) of trials ({} trials in all)",
+            surface.rounds, surface.max_rounds, surface.trials
         ));
     }
     if let Some(drop) = &surface.drop {
