@@ -164,7 +164,12 @@ pub(super) fn evaluate(mut plan: EvalPlan<'_, '_>) -> Result<Evaluated> {
                 inputs
                     .into_iter()
                     .enumerate()
-                    .filter(|(_, input)| gate::judge_surface(input.clone()).inconclusive)
+                    .filter(|(_, input)| {
+                        // More trials cannot mend a side that lost cases: its verdict is
+                        // `error` whatever the rules say.
+                        let report = gate::judge_surface(input.clone());
+                        report.inconclusive && report.complete
+                    })
                     .map(|(i, _)| i)
                     .collect()
             };
