@@ -80,6 +80,7 @@ fn round(side: &Side, rng: &mut Rng) -> SideResult {
                 difficulty: None,
                 reason: None,
                 output: None,
+                metrics: Default::default(),
             }
         })
         .collect();

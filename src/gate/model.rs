@@ -100,6 +100,9 @@ impl SideResult {
             if case.output.is_none() {
                 case.output = later.output;
             }
+            for (metric, scores) in later.metrics {
+                case.metrics.entry(metric).or_default().add(scores);
+            }
         }
         self.cases.extend(by_id.into_values());
         self
@@ -525,6 +528,7 @@ mod tests {
             difficulty: None,
             reason: (status != CaseStatus::Pass).then(|| format!("{id} failed")),
             output: None,
+            metrics: Default::default(),
         }
     }
 

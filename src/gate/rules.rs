@@ -11,7 +11,7 @@ use super::model::{
     RuleResult, SideCost, SideLatency, SidePair, SideResult, SideSettings, SideStats,
     SurfaceChange, SurfaceInput, SurfaceReport, TailStats, Thresholds,
 };
-use super::sequential::{self, Bound, CaseTrials, Estimate, Judgement, Looks};
+use super::sequential::{self, Bound, CaseTrials, Estimate, Judgement, Looks, ScoreTrials};
 use super::statistics::{mcnemar_exact, tail, wilson};
 use crate::eval::case_diff::CaseChange;
 use crate::eval::run::{CaseStatus, CaseSummary};
@@ -658,28 +658,37 @@ fn rules(
             "cannot be measured: no assertion carries metric `{}`",
             rule.name
         );
-        if let Some(min) = rule.min {
-            rules.push(at_least(
-                metric(MetricBound::Min),
-                head_mean,
-                min,
-                &unmeasured,
-            ));
-        }
-        if let Some(max) = rule.max {
-            rules.push(match head_mean {
-                Some(v) => RuleResult {
-                    rule: metric(MetricBound::Max),
+        let scores = MetricNoise::measure(input, &rule.name);
+        for (bound, threshold) in [(Bound::AtLeast, rule.min), (Bound::AtMost, rule.max)] {
+            let Some(threshold) = threshold else {
+                continue;
+            };
+            let id = metric(if bound == Bound::AtLeast {
+                MetricBound::Min
+            } else {
+                MetricBound::Max
+            });
+            rules.push(match (scores.head, head_mean) {
+                (Some(estimate), _) => {
+                    judged(id, estimate, threshold, bound, (input, input.look), None)
+                }
+                // Scores without per-case data (a shard file from an older promptgate):
+                // the point estimate decides.
+                (None, Some(v)) => RuleResult {
+                    rule: id,
                     value: Some(v),
-                    threshold: Some(max),
-                    ok: v <= max + EPSILON,
+                    threshold: Some(threshold),
+                    ok: match bound {
+                        Bound::AtLeast => v + EPSILON >= threshold,
+                        Bound::AtMost => v <= threshold + EPSILON,
+                    },
                     note: None,
                     decided: None,
                 },
-                None => RuleResult {
-                    rule: metric(MetricBound::Max),
+                (None, None) => RuleResult {
+                    rule: id,
                     value: None,
-                    threshold: Some(max),
+                    threshold: Some(threshold),
                     ok: false,
                     note: Some(unmeasured.clone()),
                     decided: None,
@@ -687,29 +696,32 @@ fn rules(
             });
         }
         if let Some(max_drop) = rule.max_drop {
-            let drop = metric_drop(input, &rule.name);
-            rules.push(match drop {
-                // Scores are not kept per case and trial, so a metric never asks for another
-                // round: it is judged as at the last one, and a drop must also be
-                // distinguishable from no change (each score's variance is at most m(1 − m)).
-                Some((drop, null_se)) => {
-                    let last = Look {
-                        round: input.look.max,
-                        max: input.look.max,
-                    };
-                    let floor = Noisy::looks(input).block_z() * null_se;
-                    judged(
-                        metric(MetricBound::MaxDrop),
-                        Estimate {
-                            value: drop,
-                            se: null_se,
-                        },
-                        max_drop,
-                        Bound::AtMost,
-                        (input, last),
-                        Some(floor),
-                    )
-                }
+            let fallback = metric_drop(input, &rule.name).map(|(drop, null_se)| {
+                // Without per-case scores a metric is judged as at the last round, each
+                // score's variance bounded by m(1 − m).
+                let last = Look {
+                    round: input.look.max,
+                    max: input.look.max,
+                };
+                let estimate = Estimate {
+                    value: drop,
+                    se: null_se,
+                };
+                (estimate, null_se, last)
+            });
+            let judged_drop = scores
+                .drop
+                .map(|(estimate, null_se)| (estimate, null_se, input.look))
+                .or(fallback);
+            rules.push(match judged_drop {
+                Some((estimate, null_se, look)) => judged(
+                    metric(MetricBound::MaxDrop),
+                    estimate,
+                    max_drop,
+                    Bound::AtMost,
+                    (input, look),
+                    Some(Noisy::looks(input).block_z() * null_se),
+                ),
                 None => RuleResult {
                     rule: metric(MetricBound::MaxDrop),
                     value: None,
@@ -726,6 +738,52 @@ fn rules(
         }
     }
     rules
+}
+
+/// A named metric under trial noise, from the cases' per-trial scores: the head's mean score,
+/// and the paired drop (base − head) with the standard error it would have if both sides
+/// were the same. `None` where no case carries per-case scores.
+struct MetricNoise {
+    head: Option<Estimate>,
+    drop: Option<(Estimate, f64)>,
+}
+
+impl MetricNoise {
+    fn measure(input: &SurfaceInput, name: &str) -> MetricNoise {
+        let scores = |side: &SideResult| -> Vec<(String, ScoreTrials)> {
+            side.cases
+                .iter()
+                .filter(|c| c.status != CaseStatus::Error)
+                .filter_map(|c| {
+                    let s = c.metrics.get(name)?;
+                    let trials = ScoreTrials {
+                        sum: s.sum,
+                        sum_sq: s.sum_sq,
+                        trials: s.trials,
+                    };
+                    Some((c.id.clone(), trials))
+                })
+                .collect()
+        };
+        let head = input.head.as_ref().map(scores).unwrap_or_default();
+        let base: HashMap<String, ScoreTrials> = input
+            .base
+            .as_ref()
+            .map(scores)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let pairs: Vec<(ScoreTrials, ScoreTrials)> = head
+            .iter()
+            .filter_map(|(id, h)| base.get(id).map(|b| (*b, *h)))
+            .collect();
+        let head: Vec<ScoreTrials> = head.into_iter().map(|(_, h)| h).collect();
+        MetricNoise {
+            head: (!head.is_empty()).then(|| sequential::mean_rate(&head)),
+            drop: (!pairs.is_empty())
+                .then(|| (sequential::mean_drop(&pairs), sequential::null_se(&pairs))),
+        }
+    }
 }
 
 /// A metric's drop (base − head) and the standard error it would have if both sides were
@@ -782,6 +840,7 @@ mod tests {
             difficulty,
             reason: None,
             output: Some(format!("{id} output")),
+            metrics: Default::default(),
         }
     }
 
@@ -1246,5 +1305,72 @@ mod tests {
         // A thousand: it is not.
         let many = judge(1000);
         assert!(!many.inconclusive && !rule(&many).ok, "{:?}", rule(&many));
+    }
+
+    /// `n` cases whose one metric scored `score` on each of `trials` trials.
+    fn scored(n: usize, score: impl Fn(usize) -> f64, trials: u32) -> SideResult {
+        let mut side = one_trial(n, |_| false);
+        for (i, case) in side.cases.iter_mut().enumerate() {
+            let s = score(i);
+            let r = f64::from(trials);
+            case.metrics.insert(
+                "accuracy".into(),
+                crate::eval::run::MetricScores {
+                    sum: s * r,
+                    sum_sq: s * s * r,
+                    trials,
+                },
+            );
+        }
+        side
+    }
+
+    #[test]
+    fn metric_rules_are_judged_under_noise_and_ask_for_rounds() {
+        let rules = Thresholds {
+            min_pass_rate: None,
+            max_drop: None,
+            metrics: vec![MetricRule {
+                name: "accuracy".into(),
+                min: Some(0.85),
+                max: None,
+                max_drop: Some(0.02),
+            }],
+            ..thresholds()
+        };
+        let judge = |trials: u32, round: u32| {
+            judge_surface(SurfaceInput {
+                look: Look { round, max: 3 },
+                ..input(
+                    Some(scored(
+                        100,
+                        |i| if i % 10 == 0 { 0.5 } else { 0.95 },
+                        trials,
+                    )),
+                    scored(100, |i| if i % 10 == 0 { 0.4 } else { 0.95 }, trials),
+                    rules.clone(),
+                )
+            })
+        };
+        let rule = |report: &SurfaceReport, name: &str| {
+            report
+                .rules
+                .iter()
+                .find(|r| r.rule.to_string() == name)
+                .cloned()
+                .unwrap()
+        };
+        // One trial each: scores near the bar cannot be told from noise yet.
+        let first = judge(1, 1);
+        assert!(first.inconclusive, "{:?}", first.rules);
+        // Two identical trials: no noise; the mean 0.905 holds `min`, and the 1-point drop
+        // holds `max_drop`, both by the data.
+        let second = judge(2, 2);
+        assert!(!second.inconclusive);
+        for name in ["metric:accuracy:min", "metric:accuracy:max_drop"] {
+            let r = rule(&second, name);
+            assert!(r.ok && r.decided.unwrap().by == DecidedBy::Data, "{r:?}");
+        }
+        assert!((rule(&second, "metric:accuracy:max_drop").value.unwrap() - 0.01).abs() < 1e-12);
     }
 }

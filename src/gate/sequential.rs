@@ -60,6 +60,66 @@ impl CaseTrials {
     }
 }
 
+/// One case's observations on one side, whatever they measure: the mean of its trials, its
+/// number of trials, and (with 2 trials or more) the unbiased within-case variance of one
+/// trial. Pass/fail trials ([`CaseTrials`]) and metric scores ([`ScoreTrials`]) alike.
+pub trait Observed: Copy {
+    fn mean(self) -> Option<f64>;
+    fn count(self) -> u32;
+    fn within(self) -> Option<f64>;
+    /// Both cases' trials taken together (for the noise floor, as if both sides were one).
+    fn pooled(self, other: Self) -> Self;
+}
+
+impl Observed for CaseTrials {
+    fn mean(self) -> Option<f64> {
+        self.fraction()
+    }
+    fn count(self) -> u32 {
+        self.trials
+    }
+    fn within(self) -> Option<f64> {
+        self.within_variance()
+    }
+    fn pooled(self, other: Self) -> Self {
+        CaseTrials {
+            passed: self.passes() + other.passes(),
+            trials: self.trials + other.trials,
+        }
+    }
+}
+
+/// One case's scores of a metric on one side: the sum and the sum of squares of its
+/// per-trial scores (each in [0, 1]), and how many trials scored.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct ScoreTrials {
+    pub sum: f64,
+    pub sum_sq: f64,
+    pub trials: u32,
+}
+
+impl Observed for ScoreTrials {
+    fn mean(self) -> Option<f64> {
+        (self.trials > 0).then(|| self.sum / f64::from(self.trials))
+    }
+    fn count(self) -> u32 {
+        self.trials
+    }
+    fn within(self) -> Option<f64> {
+        (self.trials >= 2).then(|| {
+            let r = f64::from(self.trials);
+            ((self.sum_sq - self.sum * self.sum / r) / (r - 1.0)).max(0.0)
+        })
+    }
+    fn pooled(self, other: Self) -> Self {
+        ScoreTrials {
+            sum: self.sum + other.sum,
+            sum_sq: self.sum_sq + other.sum_sq,
+            trials: self.trials + other.trials,
+        }
+    }
+}
+
 /// An estimate and its standard error from trial noise, the cases held fixed. Both are NaN
 /// when no case had a trial (nothing was measured).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -75,13 +135,15 @@ impl Estimate {
     };
 }
 
-/// The mean of the cases' pass fractions. Its variance is (1/n²) Σ vᵢ/rᵢ, with vᵢ the
-/// unbiased within-case k(r−k)/(r(r−1)) for a case with at least 2 trials and the side's
-/// pooled p̄(1−p̄) (p̄ the mean fraction) for a case with 1. Cases without trials are skipped.
-pub fn mean_rate(cases: &[CaseTrials]) -> Estimate {
-    let measured: Vec<(CaseTrials, f64)> = cases
+/// The mean of the cases' pass fractions (or mean scores). Its variance is (1/n²) Σ vᵢ/rᵢ,
+/// with vᵢ the unbiased within-case k(r−k)/(r(r−1)) (for scores, the sample variance of the
+/// trials) for a case with at least 2 trials and the side's pooled p̄(1−p̄) (p̄ the mean; for
+/// scores in [0, 1] the largest variance that mean allows) for a case with 1. Cases without
+/// trials are skipped.
+pub fn mean_rate<T: Observed>(cases: &[T]) -> Estimate {
+    let measured: Vec<(T, f64)> = cases
         .iter()
-        .filter_map(|case| case.fraction().map(|fraction| (*case, fraction)))
+        .filter_map(|case| case.mean().map(|fraction| (*case, fraction)))
         .collect();
     if measured.is_empty() {
         return Estimate::UNMEASURED;
@@ -91,7 +153,7 @@ pub fn mean_rate(cases: &[CaseTrials]) -> Estimate {
     let pooled = mean * (1.0 - mean);
     let variance_sum: f64 = measured
         .iter()
-        .map(|(case, _)| case.within_variance().unwrap_or(pooled) / f64::from(case.trials))
+        .map(|(case, _)| case.within().unwrap_or(pooled) / f64::from(case.count()))
         .sum();
     Estimate {
         value: mean,
@@ -104,10 +166,10 @@ pub fn mean_rate(cases: &[CaseTrials]) -> Estimate {
 /// variance is (1/n²) Σ (v_b/r_b + v_h/r_h) with the within-case estimates of `mean_rate`;
 /// otherwise it is the paired-sample s_d²/n of the differences, so a round without a single
 /// flip has `se == 0` (and a lone pair, whose spread is unknown, an infinite `se`).
-pub fn mean_drop(pairs: &[(CaseTrials, CaseTrials)]) -> Estimate {
-    let measured: Vec<(CaseTrials, CaseTrials, f64)> = pairs
+pub fn mean_drop<T: Observed>(pairs: &[(T, T)]) -> Estimate {
+    let measured: Vec<(T, T, f64)> = pairs
         .iter()
-        .filter_map(|&(base, head)| Some((base, head, base.fraction()? - head.fraction()?)))
+        .filter_map(|&(base, head)| Some((base, head, base.mean()? - head.mean()?)))
         .collect();
     if measured.is_empty() {
         return Estimate::UNMEASURED;
@@ -118,8 +180,7 @@ pub fn mean_drop(pairs: &[(CaseTrials, CaseTrials)]) -> Estimate {
         .iter()
         .map(|(base, head, _)| {
             Some(
-                base.within_variance()? / f64::from(base.trials)
-                    + head.within_variance()? / f64::from(head.trials),
+                base.within()? / f64::from(base.count()) + head.within()? / f64::from(head.count()),
             )
         })
         .sum();
@@ -142,10 +203,10 @@ pub fn mean_drop(pairs: &[(CaseTrials, CaseTrials)]) -> Estimate {
 /// trials pooled over both sides when each side has at least 2, else p̄(1−p̄) with p̄ the mean
 /// fraction over both sides. With r trials everywhere and no within-case estimates this is
 /// √(2·p̄(1−p̄)/(n·r)). NaN when no pair has trials on both sides.
-pub fn null_se(pairs: &[(CaseTrials, CaseTrials)]) -> f64 {
-    let measured: Vec<(CaseTrials, CaseTrials, f64)> = pairs
+pub fn null_se<T: Observed>(pairs: &[(T, T)]) -> f64 {
+    let measured: Vec<(T, T, f64)> = pairs
         .iter()
-        .filter_map(|&(base, head)| Some((base, head, base.fraction()? + head.fraction()?)))
+        .filter_map(|&(base, head)| Some((base, head, base.mean()? + head.mean()?)))
         .collect();
     if measured.is_empty() {
         return f64::NAN;
@@ -156,16 +217,12 @@ pub fn null_se(pairs: &[(CaseTrials, CaseTrials)]) -> f64 {
     let variance_sum: f64 = measured
         .iter()
         .map(|&(base, head, _)| {
-            let both = CaseTrials {
-                passed: base.passes() + head.passes(),
-                trials: base.trials + head.trials,
-            };
-            let v = if base.trials >= 2 && head.trials >= 2 {
-                both.within_variance().unwrap_or(pooled)
+            let v = if base.count() >= 2 && head.count() >= 2 {
+                base.pooled(head).within().unwrap_or(pooled)
             } else {
                 pooled
             };
-            v * (1.0 / f64::from(base.trials) + 1.0 / f64::from(head.trials))
+            v * (1.0 / f64::from(base.count()) + 1.0 / f64::from(head.count()))
         })
         .sum();
     variance_sum.sqrt() / n
@@ -612,6 +669,40 @@ mod tests {
     }
 
     #[test]
+    fn scores_are_observed_like_pass_fractions() {
+        // Scores 0.6, 0.8 and 1.0: mean 0.8, sample variance 0.04.
+        let three = ScoreTrials {
+            sum: 2.4,
+            sum_sq: 0.36 + 0.64 + 1.0,
+            trials: 3,
+        };
+        assert_close(three.mean().unwrap(), 0.8, 1e-12);
+        assert_close(three.within().unwrap(), 0.04, 1e-12);
+        // Two such cases: var of the mean = (0.04/3 + 0.04/3) / 4.
+        let estimate = mean_rate(&[three, three]);
+        assert_close(estimate.value, 0.8, 1e-12);
+        assert_close(estimate.se, (0.08 / 3.0 / 4.0_f64).sqrt(), 1e-12);
+        // One trial each: the pooled bound m(1 − m) of a score in [0, 1].
+        let once = |score: f64| ScoreTrials {
+            sum: score,
+            sum_sq: score * score,
+            trials: 1,
+        };
+        let estimate = mean_rate(&[once(0.5), once(0.9)]);
+        assert_close(estimate.value, 0.7, 1e-12);
+        assert_close(estimate.se, (2.0 * 0.21_f64).sqrt() / 2.0, 1e-12);
+        // Identical scores over trials: no noise, so the drop is exact.
+        let same = |score: f64| ScoreTrials {
+            sum: 2.0 * score,
+            sum_sq: 2.0 * score * score,
+            trials: 2,
+        };
+        let drop = mean_drop(&[(same(0.9), same(0.7)), (same(0.8), same(0.8))]);
+        assert_close(drop.value, 0.1, 1e-12);
+        assert_close(drop.se, 0.0, 1e-12);
+    }
+
+    #[test]
     fn mean_rate_with_one_trial_uses_the_pooled_variance() {
         let estimate = mean_rate(&[trials(1, 1), trials(0, 1), trials(1, 1), trials(1, 1)]);
         assert_close(estimate.value, 0.75, 1e-15);
@@ -636,7 +727,7 @@ mod tests {
         assert_close(estimate.value, 0.5, 1e-15);
         assert_eq!(estimate.se, 0.0);
         assert!(mean_rate(&[trials(0, 0)]).value.is_nan());
-        assert!(mean_rate(&[]).se.is_nan());
+        assert!(mean_rate::<CaseTrials>(&[]).se.is_nan());
     }
 
     #[test]
@@ -706,7 +797,7 @@ mod tests {
 
     #[test]
     fn mean_drop_edges() {
-        assert!(mean_drop(&[]).value.is_nan());
+        assert!(mean_drop::<CaseTrials>(&[]).value.is_nan());
         assert!(mean_drop(&[pair((1, 1), (0, 0))]).value.is_nan());
         let lone = mean_drop(&[pair((1, 1), (0, 1)), pair((1, 1), (0, 0))]);
         assert_eq!(lone.value, 1.0);
@@ -730,7 +821,7 @@ mod tests {
         // Within-case, pooled over the case's 6 and 4 trials: 3·3/30 · 2/3 and 3·1/12 · 1.
         let repeated = [pair((2, 3), (1, 3)), pair((2, 2), (1, 2))];
         assert_close(null_se(&repeated), ((0.2 + 0.25) / 4.0f64).sqrt(), 1e-15);
-        assert!(null_se(&[]).is_nan());
+        assert!(null_se::<CaseTrials>(&[]).is_nan());
     }
 
     #[test]

@@ -73,6 +73,7 @@ mod tests {
             difficulty: None,
             reason: reason.map(String::from),
             output: None,
+            metrics: Default::default(),
         };
         let xml = render(&[(
             "s".into(),

@@ -29,7 +29,9 @@ use job::{Job, Shared};
 
 pub use fold::{default_quorum, Accumulator};
 pub use job::build_request;
-pub use records::{AssertionResult, CaseRecord, CaseStatus, CaseSummary, TrialRecord};
+pub use records::{
+    AssertionResult, CaseRecord, CaseStatus, CaseSummary, MetricScores, TrialRecord,
+};
 pub use shard::Shard;
 
 /// Finished trials waiting for the collector.

@@ -2,6 +2,8 @@
 //! latency and cost; each finished case with its trials (what the sink receives); and the
 //! compact summary of a case that stays in memory (status, first reason, a trimmed output).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Messages of a failed or errored trial never exceed this in summaries.
@@ -80,6 +82,55 @@ pub struct CaseSummary {
     /// An output that shows the case's status (kept only when asked for).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// Per named metric, the case's per-trial scores (each the mean of the trial's
+    /// assertions carrying it), so metric rules can be judged under trial noise.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, MetricScores>,
+}
+
+/// One metric's scores on one case: their sum, the sum of their squares and how many
+/// trials scored it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricScores {
+    pub sum: f64,
+    pub sum_sq: f64,
+    pub trials: u32,
+}
+
+impl MetricScores {
+    /// Both sets of trials together.
+    pub fn add(&mut self, other: MetricScores) {
+        self.sum += other.sum;
+        self.sum_sq += other.sum_sq;
+        self.trials += other.trials;
+    }
+
+    /// Each metric's scores over `trials` (errored trials scored nothing).
+    fn of(trials: &[TrialRecord]) -> BTreeMap<String, MetricScores> {
+        let mut scores: BTreeMap<String, MetricScores> = BTreeMap::new();
+        for trial in trials.iter().filter(|t| t.error.is_none()) {
+            let mut per_trial: BTreeMap<&str, (f64, u32)> = BTreeMap::new();
+            for assertion in &trial.assertions {
+                if let Some(metric) = &assertion.metric {
+                    let entry = per_trial.entry(metric).or_default();
+                    entry.0 += assertion.score;
+                    entry.1 += 1;
+                }
+            }
+            for (metric, (sum, count)) in per_trial {
+                let score = sum / f64::from(count);
+                scores
+                    .entry(metric.to_string())
+                    .or_default()
+                    .add(MetricScores {
+                        sum: score,
+                        sum_sq: score * score,
+                        trials: 1,
+                    });
+            }
+        }
+        scores
+    }
 }
 
 impl CaseSummary {
@@ -94,6 +145,7 @@ impl CaseSummary {
             difficulty: record.difficulty,
             reason: reason(record),
             output: keep_output.then(|| representative_output(record)).flatten(),
+            metrics: MetricScores::of(&record.trials),
         }
     }
 }
@@ -146,4 +198,58 @@ fn reason(record: &CaseRecord) -> Option<String> {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assertion(metric: Option<&str>, score: f64) -> AssertionResult {
+        AssertionResult {
+            kind: "contains".into(),
+            pass: score >= 0.5,
+            score,
+            reason: String::new(),
+            metric: metric.map(String::from),
+        }
+    }
+
+    fn trial(trial: u32, assertions: Vec<AssertionResult>, error: Option<&str>) -> TrialRecord {
+        TrialRecord {
+            trial,
+            output: None,
+            error: error.map(String::from),
+            pass: true,
+            score: 1.0,
+            assertions,
+            latency_ms: 0,
+            input_tokens: None,
+            output_tokens: None,
+            cost_usd: None,
+            cached: false,
+        }
+    }
+
+    #[test]
+    fn each_trial_scores_a_metric_by_the_mean_of_its_assertions() {
+        let trials = [
+            trial(
+                0,
+                vec![
+                    assertion(Some("acc"), 1.0),
+                    assertion(Some("acc"), 0.5),
+                    assertion(None, 0.0),
+                ],
+                None,
+            ),
+            trial(1, vec![assertion(Some("acc"), 0.25)], None),
+            // An errored trial scores nothing.
+            trial(2, vec![assertion(Some("acc"), 1.0)], Some("timeout")),
+        ];
+        let scores = MetricScores::of(&trials);
+        assert_eq!(scores.len(), 1);
+        let acc = scores["acc"];
+        assert_eq!(acc.trials, 2);
+        assert!((acc.sum - 1.0).abs() < 1e-12 && (acc.sum_sq - (0.5625 + 0.0625)).abs() < 1e-12);
+    }
 }
