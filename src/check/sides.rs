@@ -124,6 +124,23 @@ pub(super) fn evaluate(mut plan: EvalPlan<'_, '_>) -> Result<Evaluated> {
     plan.context.blockers.extend(blockers);
     let share_answers = prepared.iter().any(|p| p.slots.base_suite.is_some());
     let max_rounds = *plan.policy.gate.max_repeat.get_ref();
+    // Recorded answers cannot be drawn again: a surface answered from a cassette is judged
+    // on the trials it recorded, in one round (its point estimate decides what is open).
+    let plans_rounds: Vec<u32> = prepared
+        .iter()
+        .map(|p| {
+            let replayed = p
+                .slots
+                .all()
+                .iter()
+                .any(|&slot| targets[slot].endpoint.kind == "replay");
+            if replayed {
+                1
+            } else {
+                max_rounds
+            }
+        })
+        .collect();
     let mut rounds = vec![1u32; plans.len()];
     let mut by_round = Vec::new();
     let mut budget = Budget {
@@ -156,19 +173,21 @@ pub(super) fn evaluate(mut plan: EvalPlan<'_, '_>) -> Result<Evaluated> {
         // A shard cannot see the other shards' cases, so it runs every round and `merge`
         // replays the looks on the joined data (the verdict one run gives).
         for round in 2..=max_rounds {
-            let inputs = surface_inputs(&plan, &prepared, &results, &rounds, max_rounds);
+            let inputs = surface_inputs(&plan, &prepared, &results, &rounds, &plans_rounds);
             let due: Vec<usize> = if plan.shard.is_some() {
                 by_round.push(inputs);
-                (0..plans.len()).collect()
+                (0..plans.len())
+                    .filter(|&i| round <= plans_rounds[i])
+                    .collect()
             } else {
                 inputs
                     .into_iter()
                     .enumerate()
-                    .filter(|(_, input)| {
+                    .filter(|(i, input)| {
                         // More trials cannot mend a side that lost cases: its verdict is
                         // `error` whatever the rules say.
                         let report = gate::judge_surface(input.clone());
-                        report.inconclusive && report.complete
+                        report.inconclusive && report.complete && round <= plans_rounds[*i]
                     })
                     .map(|(i, _)| i)
                     .collect()
@@ -191,7 +210,7 @@ pub(super) fn evaluate(mut plan: EvalPlan<'_, '_>) -> Result<Evaluated> {
             }
         }
     }
-    let inputs = surface_inputs(&plan, &prepared, &results, &rounds, max_rounds);
+    let inputs = surface_inputs(&plan, &prepared, &results, &rounds, &plans_rounds);
     let mut sides: Sides = Vec::new();
     for input in &inputs {
         for (label, side) in [("base", &input.base), ("head", &input.head)] {
@@ -243,14 +262,14 @@ fn surface_inputs(
     prepared: &[Prepared],
     results: &[SideResult],
     rounds: &[u32],
-    max_rounds: u32,
+    max_rounds: &[u32],
 ) -> Vec<SurfaceInput> {
     let take = |slot: Option<usize>| slot.and_then(|i| results.get(i).cloned());
     plan.plans
         .iter()
         .zip(prepared)
-        .zip(rounds)
-        .map(|((surface, prepared), &round)| {
+        .zip(rounds.iter().zip(max_rounds))
+        .map(|((surface, prepared), (&round, &max))| {
             let base_suite = prepared.slots.base_suite.and_then(|(b, h)| {
                 take(Some(b))
                     .zip(take(Some(h)))
@@ -268,10 +287,7 @@ fn surface_inputs(
                 suite_changes: prepared.suite_changes.clone(),
                 base_suite,
                 notes: prepared.notes.clone(),
-                look: Look {
-                    round,
-                    max: max_rounds,
-                },
+                look: Look { round, max },
             }
         })
         .collect()

@@ -385,10 +385,15 @@ pub fn judge(
 }
 
 /// The smallest true drop blocked with 80% power by the last round (a power note, so the
-/// normal approximation is enough): per trial pair σ² = 2·p(1−p) with p = `base_rate`,
-/// SE = √(σ²/(n·r)) with n = `cases` and r = `trials_per_case`; with a `max_drop` threshold
-/// t the drop must clear the last round's rule, max(t, z(1−α)·SE) + z(0.80)·SE; without one
-/// (only the significant-regression rule) (z(1−α) + z(0.80))·SE. Infinite without trials.
+/// normal approximation is enough), as in the two-proportion sample size with separate null
+/// and alternative variances (Fleiss, *Statistical Methods for Rates and Proportions*):
+/// with n = `cases`, r = `trials_per_case` and p = `base_rate`, the bar a drop must clear is
+/// max(t, z(1−α)·SE₀) with a `max_drop` threshold t, else z(1−α)·SE₀ (only the
+/// significant-regression rule), SE₀ = √(2·p(1−p)/(n·r)) the error of a drop between
+/// identical sides; the drop δ then clears it with 80% probability when
+/// δ = bar + z(0.80)·SE₁(δ), SE₁ = √((p(1−p) + q(1−q))/(n·r)) with q = p − δ the head's
+/// rate, solved by fixed-point iteration. (A perfect base, p = 1, still needs the head's
+/// noise: its drop is not free to see.) Infinite without trials.
 pub fn detectable_drop(
     cases: usize,
     base_rate: f64,
@@ -401,13 +406,25 @@ pub fn detectable_drop(
         return f64::INFINITY;
     }
     let p = base_rate.clamp(0.0, 1.0);
-    let se = (2.0 * p * (1.0 - p) / information).sqrt();
+    let null_se = (2.0 * p * (1.0 - p) / information).sqrt();
     let z_alpha = normal_quantile(1.0 - alpha);
     let z_power = normal_quantile(POWER);
-    match threshold {
-        Some(t) => t.max(z_alpha * se) + z_power * se,
-        None => (z_alpha + z_power) * se,
+    let bar = match threshold {
+        Some(t) => t.max(z_alpha * null_se),
+        None => z_alpha * null_se,
+    };
+    let mut drop = bar;
+    for _ in 0..100 {
+        let q = (p - drop).clamp(0.0, 1.0);
+        let se = ((p * (1.0 - p) + q * (1.0 - q)) / information).sqrt();
+        let next = bar + z_power * se;
+        let settled = (next - drop).abs() < 1e-12;
+        drop = next;
+        if settled {
+            break;
+        }
     }
+    drop
 }
 
 /// `detectable_drop` in words, rounded up to whole points (at least 1): "with 200 cases this
@@ -961,11 +978,16 @@ mod tests {
 
     #[test]
     fn detectable_drop_matches_the_sample_size_formula() {
-        // n·r = (z_α + z_β)² · 2σ² / δ², solved for δ.
+        // n·r = (z_α·σ₀ + z_β·σ₁)² / δ² (Fleiss), solved for δ: σ₀² = 2p(1−p) between
+        // identical sides, σ₁² = p(1−p) + q(1−q) with q = p − δ.
         let (z_alpha, z_beta) = (1.644853627, 0.841621234);
         let (p, delta) = (0.85, 0.05);
-        let information =
-            (z_alpha + z_beta) * (z_alpha + z_beta) * 2.0 * p * (1.0 - p) / (delta * delta);
+        let q: f64 = p - delta;
+        let (sigma0, sigma1) = (
+            (2.0 * p * (1.0 - p)).sqrt(),
+            (p * (1.0 - p) + q * (1.0 - q)).sqrt(),
+        );
+        let information = ((z_alpha * sigma0 + z_beta * sigma1) / delta).powi(2);
         let trials_per_case = information / 200.0;
         assert_close(
             detectable_drop(200, p, trials_per_case, None, 0.05),
@@ -978,19 +1000,24 @@ mod tests {
             delta,
             1e-9,
         );
-        let se = (2.0 * p * (1.0 - p) / information).sqrt();
-        assert_close(
-            detectable_drop(200, p, trials_per_case, Some(0.1), 0.05),
-            0.1 + z_beta * se,
-            1e-9,
-        );
+        let shifted = detectable_drop(200, p, trials_per_case, Some(0.1), 0.05);
+        let q = p - shifted;
+        let se = ((p * (1.0 - p) + q * (1.0 - q)) / information).sqrt();
+        assert_close(shifted, 0.1 + z_beta * se, 1e-9);
         assert_eq!(detectable_drop(0, p, 3.0, None, 0.05), f64::INFINITY);
+        // A perfect base still has to see the head's noise.
+        assert!(detectable_drop(12, 1.0, 1.0, Some(0.05), 0.05) > 0.12);
     }
 
     #[test]
     fn power_note_of_the_issue_example() {
         let drop = detectable_drop(200, 0.85, 3.0, Some(0.05), 0.05);
-        assert_close(drop, 0.05 + 0.841621234 * (0.255f64 / 600.0).sqrt(), 1e-9);
+        let q = 0.85 - drop;
+        assert_close(
+            drop,
+            0.05 + 0.841621234 * ((0.1275 + q * (1.0 - q)) / 600.0).sqrt(),
+            1e-9,
+        );
         assert_eq!(
             power_note(200, 0.85, 3.0, Some(0.05), 0.05),
             "with 200 cases this suite can see drops of 7 points or more (80% power)"
