@@ -25,6 +25,11 @@ pub enum Error {
     #[error(transparent)]
     GitHub(Box<dyn std::error::Error + Send + Sync>),
 
+    /// The ledger (`refs/notes/promptgate`) could not be read or written (`ledger::LedgerError`,
+    /// converted where it is raised).
+    #[error(transparent)]
+    Ledger(Box<dyn std::error::Error + Send + Sync>),
+
     /// A commit the pull request names is not in the local clone.
     #[error("{what} is not in this clone\n  help: run `{fetch}`{shallow}")]
     MissingCommit {
@@ -66,9 +71,11 @@ impl Error {
         match self {
             Error::Usage { .. } => exit::USAGE,
             Error::Invalid(_) => exit::INVALID,
-            Error::Git(_) | Error::GitHub(_) | Error::MissingCommit { .. } | Error::Io { .. } => {
-                exit::ERROR
-            }
+            Error::Git(_)
+            | Error::GitHub(_)
+            | Error::Ledger(_)
+            | Error::MissingCommit { .. }
+            | Error::Io { .. } => exit::ERROR,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod git;
 pub mod github;
 pub mod hook;
 pub mod init;
+pub mod ledger;
 pub mod prompts;
 pub mod report;
 pub mod secrets;

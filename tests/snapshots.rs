@@ -23,6 +23,7 @@ fn help_texts() {
         vec!["eval", "--help"],
         vec!["validate", "--help"],
         vec!["init", "--help"],
+        vec!["record", "--help"],
     ] {
         let run = common::run_in(dir.path(), &args);
         assert_eq!(run.code, 0);

@@ -8,6 +8,7 @@ mod eval;
 mod hook;
 mod merge;
 mod pull;
+mod record;
 mod validate;
 
 use std::io::{IsTerminal, Write};
@@ -81,6 +82,47 @@ pub enum Command {
     Init(InitArgs),
     /// Combine the shards of a `check --shard K/N` matrix into the verdict one run gives
     Merge(MergeArgs),
+    /// Evaluate the gated surfaces at a revision and add the results to the ledger
+    /// (git notes under refs/notes/promptgate)
+    Record(RecordArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The revision evaluated and recorded
+    #[arg(
+        long,
+        env = "PROMPTGATE_REV",
+        value_name = "REV",
+        default_value = "HEAD"
+    )]
+    pub rev: String,
+
+    /// Do not read cached responses (fresh responses are still stored)
+    #[arg(long, env = "PROMPTGATE_NO_CACHE")]
+    pub no_cache: bool,
+
+    /// Where responses are cached [default: .promptgate/cache at the repository root]
+    #[arg(long, env = "PROMPTGATE_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Also record, for each of the last N UTC ISO weeks, the last first-parent commit of
+    /// that week (cache first): a trend on day one
+    #[arg(long, env = "PROMPTGATE_BACKFILL", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=520))]
+    pub backfill: Option<u32>,
+
+    /// Share the ledger: fetch the remote's, merge (union of lines), push, retry until it lands
+    #[arg(long, env = "PROMPTGATE_PUSH")]
+    pub push: bool,
+
+    /// The remote --push shares the ledger with
+    #[arg(
+        long,
+        env = "PROMPTGATE_REMOTE",
+        value_name = "NAME",
+        default_value = "origin"
+    )]
+    pub remote: String,
 }
 
 /// The two sides of a change.
@@ -357,6 +399,7 @@ fn run(cli: &Cli) -> Result<i32> {
     match &cli.command {
         Command::Check(args) => check::run(cli, args),
         Command::Merge(args) => merge::run(cli, args),
+        Command::Record(args) => record::run(cli, args),
         Command::Hook(args) => hook::run(cli, args),
         Command::Drill(args) => drill::run(cli, args),
         Command::Diff(args) => diff::run(cli, args),

@@ -9,6 +9,38 @@ pub fn today() -> String {
     date_of_day(days as i64)
 }
 
+/// The current UTC time as RFC 3339 (`YYYY-MM-DDTHH:MM:SSZ`).
+pub fn now_rfc3339() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        date_of_day(days as i64),
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// The UTC ISO week (`YYYY-Www`) of a day number since 1970-01-01: weeks start on Monday,
+/// and week 1 is the one holding the year's first Thursday.
+pub fn iso_week(days: i64) -> String {
+    let weekday = (days + 3).rem_euclid(7); // 0 = Monday; 1970-01-01 was a Thursday
+    let thursday = days - weekday + 3;
+    let year: i64 = date_of_day(thursday)[..4].parse().unwrap_or(1970);
+    let week = (thursday - days_from_civil(year, 1, 1)) / 7 + 1;
+    format!("{year:04}-W{week:02}")
+}
+
+/// Today's day number since 1970-01-01 (UTC).
+pub fn today_number() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| (d.as_secs() / 86_400) as i64)
+}
+
 /// The civil date of a day number since 1970-01-01 (Howard Hinnant's algorithm).
 pub fn date_of_day(days: i64) -> String {
     let z = days + 719_468;
@@ -106,6 +138,18 @@ mod tests {
             assert_eq!(day_of_date(&date_of_day(day)), Some(day));
         }
         assert_eq!(day_of_date("2026-13-01"), None);
+    }
+
+    #[test]
+    fn iso_weeks_match_the_calendar() {
+        let day = |y, m, d| days_from_civil(y, m, d);
+        // 2026-12-01 is a Tuesday in week 49; 2021-01-03 (a Sunday) is still 2020-W53;
+        // 2024-12-30 (a Monday) is already 2025-W01.
+        assert_eq!(iso_week(day(2026, 12, 1)), "2026-W49");
+        assert_eq!(iso_week(day(2021, 1, 3)), "2020-W53");
+        assert_eq!(iso_week(day(2021, 1, 4)), "2021-W01");
+        assert_eq!(iso_week(day(2024, 12, 30)), "2025-W01");
+        assert_eq!(iso_week(day(1970, 1, 1)), "1970-W01");
     }
 
     #[test]

@@ -1,0 +1,294 @@
+//! The ledger: what promptgate measured, kept in the repository itself as git notes under
+//! `refs/notes/promptgate` — one JSON line per entry, attached to the evaluated commit,
+//! readable with `git notes --ref=promptgate show <commit>`. Writing appends lines (the
+//! union of what was there and what is new: no entry is ever lost); reading keeps every
+//! entry it understands and skips, with a warning naming the commit, a malformed line, an
+//! unknown `schema_version` or a note another tool wrote.
+
+use std::collections::BTreeMap;
+
+use git2::Oid;
+use serde::{Deserialize, Serialize};
+
+use crate::eval::run::Latency;
+
+pub mod push;
+pub mod record;
+
+/// The notes ref the ledger lives under.
+pub const NOTES_REF: &str = "refs/notes/promptgate";
+
+/// The version of the entries this promptgate writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What an entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// A surface's suite evaluated at the commit.
+    Eval,
+    /// The gate's verdict on the change the commit made.
+    Gate,
+    /// A model-watch comparison.
+    Experiment,
+}
+
+/// One ledger line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub schema_version: u32,
+    /// Unique per `record` run: the entries one run wrote share it.
+    pub run_id: String,
+    pub kind: EntryKind,
+    /// UTC, RFC 3339.
+    pub recorded_at: String,
+    pub commit: String,
+    pub surface: String,
+    pub provider: String,
+    /// The model the config names.
+    pub model: String,
+    /// The model the provider's answers name, when they name one.
+    #[serde(default)]
+    pub model_reported: Option<String>,
+    pub cases: usize,
+    pub passed: usize,
+    pub pass_rate: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    #[serde(default)]
+    pub tail_pass_rate: Option<f64>,
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
+    #[serde(default)]
+    pub latency_ms: Latency,
+    #[serde(default)]
+    pub failed: Vec<String>,
+    #[serde(default)]
+    pub flaky: Vec<String>,
+    /// Fingerprints (SHA-256) of the case file and the entry prompt file.
+    pub suite: String,
+    pub prompt: String,
+}
+
+/// Why the ledger could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("cannot {action} the ledger ({NOTES_REF}) at commit {commit}: {source}\n  help: check that the repository is writable and `git notes --ref=promptgate list` works")]
+    Git {
+        action: &'static str,
+        commit: String,
+        source: git2::Error,
+    },
+}
+
+impl From<LedgerError> for crate::error::Error {
+    fn from(error: LedgerError) -> Self {
+        crate::error::Error::Ledger(Box::new(error))
+    }
+}
+
+/// A commit's entries, and what was skipped on the way.
+#[derive(Debug, Default)]
+pub struct Read {
+    pub entries: Vec<Entry>,
+    /// One per skipped line, naming the commit and why.
+    pub warnings: Vec<String>,
+}
+
+/// The entries attached to `commit` (none without a note).
+pub fn read(repo: &git2::Repository, commit: Oid) -> Result<Read, LedgerError> {
+    let text = note_text(repo, commit)?;
+    Ok(parse(&commit.to_string(), &text))
+}
+
+/// The entries of a note's text; every line that is not one is a warning.
+pub fn parse(commit: &str, text: &str) -> Read {
+    let mut read = Read::default();
+    let short = &commit[..commit.len().min(12)];
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = match serde_json::from_str(line) {
+            Ok(value) => value,
+            Err(e) => {
+                read.warnings.push(format!(
+                    "ledger note of {short}, line {}: not a JSON entry ({e}); skipped",
+                    n + 1
+                ));
+                continue;
+            }
+        };
+        match value
+            .get("schema_version")
+            .and_then(serde_json::Value::as_u64)
+        {
+            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+            Some(v) => {
+                read.warnings.push(format!(
+                    "ledger note of {short}, line {}: schema_version {v} is not one this promptgate reads ({SCHEMA_VERSION}); skipped (upgrade promptgate to read it)",
+                    n + 1
+                ));
+                continue;
+            }
+            None => {
+                read.warnings.push(format!(
+                    "ledger note of {short}, line {}: not a promptgate entry (no schema_version); skipped",
+                    n + 1
+                ));
+                continue;
+            }
+        }
+        match serde_json::from_value::<Entry>(value) {
+            Ok(entry) => read.entries.push(entry),
+            Err(e) => read.warnings.push(format!(
+                "ledger note of {short}, line {}: a malformed entry ({e}); skipped",
+                n + 1
+            )),
+        }
+    }
+    read
+}
+
+/// Appends `entries` to `commit`'s note, keeping every line already there.
+pub fn append(repo: &git2::Repository, commit: Oid, entries: &[Entry]) -> Result<(), LedgerError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let fail = |action, source| LedgerError::Git {
+        action,
+        commit: commit.to_string(),
+        source,
+    };
+    let mut text = note_text(repo, commit)?;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    for entry in entries {
+        // An entry always serializes: its fields are plain data.
+        if let Ok(line) = serde_json::to_string(entry) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    let signature = repo
+        .signature()
+        .or_else(|_| git2::Signature::now("promptgate", "promptgate@localhost"))
+        .map_err(|e| fail("sign", e))?;
+    repo.note(&signature, &signature, Some(NOTES_REF), commit, &text, true)
+        .map_err(|e| fail("write", e))?;
+    Ok(())
+}
+
+/// The note's text, or "" without one.
+fn note_text(repo: &git2::Repository, commit: Oid) -> Result<String, LedgerError> {
+    match repo.find_note(Some(NOTES_REF), commit) {
+        Ok(note) => Ok(note.message().unwrap_or_default().to_string()),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(String::new()),
+        Err(e) => Err(LedgerError::Git {
+            action: "read",
+            commit: commit.to_string(),
+            source: e,
+        }),
+    }
+}
+
+/// A run id: the time and the process, unique enough to tell two runs apart.
+pub fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{nanos:x}-{:x}", std::process::id())
+}
+
+/// The SHA-256 of some bytes, hex.
+pub fn fingerprint(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(surface: &str) -> Entry {
+        Entry {
+            schema_version: SCHEMA_VERSION,
+            run_id: run_id(),
+            kind: EntryKind::Eval,
+            recorded_at: crate::util::time::now_rfc3339(),
+            commit: "c".repeat(40),
+            surface: surface.into(),
+            provider: "main".into(),
+            model: "gpt-4o-mini".into(),
+            model_reported: None,
+            cases: 10,
+            passed: 9,
+            pass_rate: 0.9,
+            ci_low: 0.6,
+            ci_high: 0.98,
+            tail_pass_rate: None,
+            metrics: BTreeMap::new(),
+            cost_usd: None,
+            latency_ms: Latency::default(),
+            failed: vec!["c3".into()],
+            flaky: Vec::new(),
+            suite: fingerprint(b"cases"),
+            prompt: fingerprint(b"prompt"),
+        }
+    }
+
+    fn repo_with_commit() -> (tempfile::TempDir, git2::Repository, Oid) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = git2::Repository::init(dir.path()).expect("init");
+        let signature = git2::Signature::now("t", "t@example.com").expect("signature");
+        let tree = {
+            let mut index = repo.index().expect("index");
+            let oid = index.write_tree().expect("tree");
+            repo.find_tree(oid).expect("tree")
+        };
+        let commit = repo
+            .commit(Some("HEAD"), &signature, &signature, "c", &tree, &[])
+            .expect("commit");
+        drop(tree);
+        (dir, repo, commit)
+    }
+
+    #[test]
+    fn appending_keeps_every_earlier_entry() {
+        let (_dir, repo, commit) = repo_with_commit();
+        append(&repo, commit, &[entry("a")]).expect("append");
+        append(&repo, commit, &[entry("b"), entry("c")]).expect("append");
+        let read = read(&repo, commit).expect("read");
+        let surfaces: Vec<&str> = read.entries.iter().map(|e| e.surface.as_str()).collect();
+        assert_eq!(surfaces, ["a", "b", "c"]);
+        assert!(read.warnings.is_empty(), "{:?}", read.warnings);
+    }
+
+    #[test]
+    fn garbage_is_skipped_with_a_warning_naming_the_commit() {
+        let good = serde_json::to_string(&entry("a")).unwrap();
+        let future = good.replace("\"schema_version\":1", "\"schema_version\":99");
+        let text = format!(
+            "{good}\nnot json at all\n{{\"note\": \"another tool\"}}\n{future}\n{{\"schema_version\":1,\"kind\":\"eval\"}}\n"
+        );
+        let read = parse("0123456789abcdef", &text);
+        assert_eq!(read.entries.len(), 1);
+        assert_eq!(read.warnings.len(), 4, "{:?}", read.warnings);
+        assert!(read.warnings.iter().all(|w| w.contains("0123456789ab")));
+        assert!(read.warnings[2].contains("schema_version 99"));
+    }
+
+    #[test]
+    fn a_commit_without_a_note_has_no_entries() {
+        let (_dir, repo, commit) = repo_with_commit();
+        let read = read(&repo, commit).expect("read");
+        assert!(read.entries.is_empty() && read.warnings.is_empty());
+    }
+}

@@ -1,0 +1,212 @@
+//! `record`: every gated surface evaluated at one commit (cache first, the same evaluation
+//! `eval` runs) and written to the ledger as `eval` entries: pass rate with its Wilson
+//! interval, the tail, metrics, cost, latency, the failing and flaky case ids, and
+//! fingerprints of the suite and prompt. A surface that could not be measured completely is
+//! not recorded: the ledger holds measurements, never guesses.
+
+use std::path::{Path, PathBuf};
+
+use git2::Oid;
+
+use super::{append, fingerprint, run_id, Entry, EntryKind, SCHEMA_VERSION};
+use crate::config;
+use crate::diagnostic::Diagnostic;
+use crate::error::{Error, Result};
+use crate::eval::cache::{self, Cache};
+use crate::eval::run::{self, CaseStatus, SurfaceResult};
+use crate::eval::{revision, side};
+use crate::gate::statistics::{tail, wilson};
+use crate::git::{FileEntry, Repo, Snapshot};
+
+/// What to record.
+#[derive(Debug, Clone)]
+pub struct RecordRequest {
+    /// The revision evaluated.
+    pub rev: String,
+    /// The config's path in the repository (read at `rev`).
+    pub config_path: String,
+    /// Where responses are cached (`None`: `.promptgate/cache` in the checkout).
+    pub cache_dir: Option<PathBuf>,
+    pub read_cache: bool,
+}
+
+/// What one `record` wrote.
+#[derive(Debug)]
+pub struct Recorded {
+    pub commit: Oid,
+    pub entries: Vec<Entry>,
+    /// Surfaces left out because a case could not be run or graded, with why.
+    pub incomplete: Vec<String>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// What a surface's entry needs from before the run.
+struct Described {
+    surface: String,
+    model: String,
+    suite: String,
+    prompt: String,
+}
+
+/// Evaluates every gated surface at `request.rev` and appends the entries to the ledger.
+pub fn record(repo: &Repo, request: &RecordRequest) -> Result<Recorded> {
+    let commit = repo.resolve(&request.rev)?;
+    let snapshot = repo.tree_snapshot(commit)?;
+    let Some(FileEntry::File(bytes)) = snapshot.read(&request.config_path)? else {
+        return Err(Error::invalid(
+            Diagnostic::error(
+                &request.config_path,
+                format!("no config file at {}", crate::git::short(commit)),
+            )
+            .with_help("commit a promptgate.toml (`promptgate init`), or record a later revision"),
+        ));
+    };
+    let origin = format!("{}@{}", request.config_path, crate::git::short(commit));
+    let loaded = config::load(&origin, &bytes).map_err(Error::Invalid)?;
+    let config = loaded.config;
+    let surfaces = revision::select_surfaces(&config, &[])?;
+    let root = repo
+        .workdir()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| repo.raw().path().to_path_buf());
+    let source = (origin.as_str(), String::from_utf8_lossy(&bytes));
+    let prepared = revision::prepare(&config, &surfaces, &snapshot, source, &root, false)?;
+    let mut warnings = loaded.warnings;
+    warnings.extend(prepared.warnings);
+    let read_bytes = |path: &str| match snapshot.read(path) {
+        Ok(Some(FileEntry::File(bytes))) => fingerprint(&bytes),
+        _ => String::new(),
+    };
+    let described: Vec<Described> = prepared
+        .targets
+        .iter()
+        .map(|t| Described {
+            surface: t.suite.surface.clone(),
+            model: run::build_request(&t.endpoint, t.suite.params(), Vec::new()).model,
+            suite: read_bytes(&t.suite.case_file),
+            prompt: read_bytes(&t.suite.entry.path),
+        })
+        .collect();
+    let cache_dir = request
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| root.join(cache::DEFAULT_DIR));
+    let options = side::options(&config, Cache::new(cache_dir, request.read_cache));
+    let result = side::run(prepared.targets, options, |_| {})
+        .map_err(|e| Error::io("start", "the async runtime", e))?;
+    let (run_id, recorded_at) = (run_id(), crate::util::time::now_rfc3339());
+    let mut entries = Vec::new();
+    let mut incomplete = Vec::new();
+    for (surface, described) in result.surfaces.iter().zip(described) {
+        if !surface.complete {
+            incomplete.push(format!(
+                "surface `{}`: {} case(s) could not be run or graded, so nothing was recorded for it",
+                surface.name, surface.errors
+            ));
+            continue;
+        }
+        entries.push(entry(surface, described, commit, &run_id, &recorded_at));
+    }
+    append(repo.raw(), commit, &entries)?;
+    Ok(Recorded {
+        commit,
+        entries,
+        incomplete,
+        warnings,
+    })
+}
+
+/// The commits `--backfill weeks` records: for each of the last `weeks` UTC ISO weeks (this
+/// one included), the last first-parent commit from `from` committed in it, newest first.
+/// A week without a commit has none (the review shows it as a gap, never invents it).
+pub fn backfill_commits(repo: &Repo, from: Oid, weeks: u32) -> Result<Vec<Oid>> {
+    let raw = repo.raw();
+    let today = crate::util::time::today_number();
+    let wanted: Vec<String> = (0..i64::from(weeks))
+        .map(|back| crate::util::time::iso_week(today - 7 * back))
+        .collect();
+    let oldest_day = today - 7 * i64::from(weeks) - 7;
+    let walk_error = |source: git2::Error| {
+        Error::from(crate::git::GitError::Git {
+            context: "walk the first-parent history for --backfill".into(),
+            source,
+        })
+    };
+    let mut walk = raw.revwalk().map_err(walk_error)?;
+    walk.push(from).map_err(walk_error)?;
+    walk.simplify_first_parent().map_err(walk_error)?;
+    let mut picked: Vec<(String, Oid)> = Vec::new();
+    for oid in walk {
+        let oid = oid.map_err(walk_error)?;
+        let commit = raw.find_commit(oid).map_err(walk_error)?;
+        let day = commit.committer().when().seconds().div_euclid(86_400);
+        if day < oldest_day {
+            break;
+        }
+        let week = crate::util::time::iso_week(day);
+        if wanted.contains(&week) && !picked.iter().any(|(w, _)| *w == week) {
+            picked.push((week, oid));
+        }
+    }
+    Ok(picked.into_iter().map(|(_, oid)| oid).collect())
+}
+
+fn entry(
+    surface: &SurfaceResult,
+    described: Described,
+    commit: Oid,
+    run_id: &str,
+    recorded_at: &str,
+) -> Entry {
+    let cases = &surface.case_summaries;
+    let ids = |keep: &dyn Fn(&crate::eval::run::CaseSummary) -> bool| {
+        cases
+            .iter()
+            .filter(|c| keep(c))
+            .map(|c| c.id.clone())
+            .collect()
+    };
+    let interval = wilson(surface.passed as u64, surface.cases as u64);
+    let hardest = tail(
+        &cases
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i, c.difficulty))
+            .collect::<Vec<_>>(),
+    );
+    let tail_pass_rate = (!hardest.is_empty()).then(|| {
+        let passed = hardest
+            .iter()
+            .filter(|&&i| cases[i].status == CaseStatus::Pass)
+            .count();
+        passed as f64 / hardest.len() as f64
+    });
+    Entry {
+        schema_version: SCHEMA_VERSION,
+        run_id: run_id.to_string(),
+        kind: EntryKind::Eval,
+        recorded_at: recorded_at.to_string(),
+        commit: commit.to_string(),
+        surface: described.surface,
+        provider: surface.provider.clone(),
+        model: described.model,
+        model_reported: None,
+        cases: surface.cases,
+        passed: surface.passed,
+        pass_rate: surface.pass_rate,
+        ci_low: interval.low,
+        ci_high: interval.high,
+        tail_pass_rate,
+        metrics: surface
+            .metrics
+            .iter()
+            .map(|(name, m)| (name.clone(), m.mean))
+            .collect(),
+        cost_usd: surface.cost_usd,
+        latency_ms: surface.latency_ms,
+        failed: ids(&|c| c.status == CaseStatus::Fail),
+        flaky: ids(&|c| c.flaky),
+        suite: described.suite,
+        prompt: described.prompt,
+    }
+}

@@ -1,0 +1,241 @@
+//! The ledger, end to end: `promptgate record` on a real repository against a local model
+//! server writes one JSON line per gated surface to `refs/notes/promptgate` (readable with
+//! plain git), appends on every run (cache first), and records nothing for a surface it
+//! could not measure.
+
+mod common;
+#[path = "common/http.rs"]
+mod http;
+
+use common::TestRepo;
+use http::{Reply, Server};
+use serde_json::{json, Value};
+
+const KEY_VAR: &str = "PG_TEST_KEY";
+
+fn repo(server: &Server) -> TestRepo {
+    let repo = TestRepo::new();
+    let config = format!(
+        "[provider.main]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"gpt-4o-mini\"\napi_key_env = \"{KEY_VAR}\"\n\n\
+         [[surface]]\nname = \"support\"\nprompts = [\"prompts/*.md\"]\ncases = \"evals/support.jsonl\"\nprovider = \"main\"\ntier = \"self\"\nmin_pass_rate = 0.5\n\n\
+         [[surface]]\nname = \"docs\"\nprompts = [\"docs/*.md\"]\ntier = \"self\"\ngate = false\n",
+        server.url
+    );
+    let cases: String = (0..10)
+        .map(|i| {
+            let word = if i < 2 { "hard" } else { "easy" };
+            format!(
+                "{}\n",
+                json!({"id": format!("c{i}"), "difficulty": i, "vars": {"question": format!("{word} question {i}")}, "assert": [{"type": "contains", "value": "correct", "metric": "accuracy"}]})
+            )
+        })
+        .collect();
+    repo.write("promptgate.toml", config)
+        .write("prompts/answer.md", "Q: {{ question }}\n")
+        .write("docs/readme.md", "docs\n")
+        .write("evals/support.jsonl", cases)
+        .write(".gitignore", ".promptgate/\n");
+    repo.commit("base");
+    repo
+}
+
+/// A server that fails the hard questions.
+fn server() -> Server {
+    Server::start(|request| {
+        Reply::openai(if request.prompt().contains("hard") {
+            "wrong"
+        } else {
+            "correct"
+        })
+    })
+}
+
+fn record(repo: &TestRepo) -> common::Run {
+    common::run_with_env(repo.path(), &["record"], &[(KEY_VAR, "sk-test")])
+}
+
+fn ledger(repo: &TestRepo) -> Vec<Value> {
+    repo.git(&["notes", "--ref=promptgate", "show", "HEAD"])
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+#[test]
+fn record_writes_one_entry_per_gated_surface_readable_with_git() {
+    let server = server();
+    let repo = repo(&server);
+    let run = record(&repo);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    common::assert_contains(&run.stdout, "recorded 1 entry");
+    let entries = ledger(&repo);
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    let entry = &entries[0];
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    assert_eq!(entry["schema_version"], 1);
+    assert_eq!(entry["kind"], "eval");
+    assert_eq!(entry["commit"], head.as_str());
+    assert_eq!(entry["surface"], "support");
+    assert_eq!(entry["model"], "gpt-4o-mini");
+    assert_eq!(
+        (entry["cases"].as_u64(), entry["passed"].as_u64()),
+        (Some(10), Some(8))
+    );
+    assert_eq!(entry["pass_rate"], 0.8);
+    assert!(entry["ci_low"].as_f64() < Some(0.8) && entry["ci_high"].as_f64() > Some(0.8));
+    assert_eq!(entry["failed"], json!(["c0", "c1"]));
+    // The hardest case (difficulty 9) passes.
+    assert_eq!(entry["tail_pass_rate"], 1.0);
+    assert_eq!(entry["metrics"]["accuracy"], 0.8);
+    assert_eq!(entry["suite"].as_str().map(str::len), Some(64));
+    assert_eq!(entry["prompt"].as_str().map(str::len), Some(64));
+    assert!(entry["recorded_at"]
+        .as_str()
+        .is_some_and(|t| t.ends_with('Z')));
+}
+
+#[test]
+fn every_record_appends_and_a_rerun_comes_from_the_cache() {
+    let server = server();
+    let repo = repo(&server);
+    assert_eq!(record(&repo).code, 0);
+    let calls = server.requests().len();
+    assert_eq!(record(&repo).code, 0);
+    assert_eq!(server.requests().len(), calls, "a cached record made calls");
+    let entries = ledger(&repo);
+    assert_eq!(entries.len(), 2);
+    assert_ne!(entries[0]["run_id"], entries[1]["run_id"]);
+}
+
+#[test]
+fn a_surface_that_could_not_be_measured_is_not_recorded() {
+    let server = Server::start(|_| Reply::json(400, json!({"error": {"message": "bad request"}})));
+    let repo = repo(&server);
+    let run = record(&repo);
+    assert_eq!(run.code, 4, "{}{}", run.stdout, run.stderr);
+    common::assert_contains(&run.stderr, "nothing was recorded for it");
+    assert!(!common::git_succeeds(
+        repo.path(),
+        &["notes", "--ref=promptgate", "show", "HEAD"]
+    ));
+}
+
+/// Commits `message` with both dates `days_ago` days before now.
+fn commit_dated(repo: &TestRepo, message: &str, days_ago: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let date = format!("@{} +0000", now - days_ago * 86_400);
+    repo.git(&["add", "-A"]);
+    let status = common::git_command(
+        repo.path(),
+        &["commit", "-q", "--allow-empty", "-m", message],
+    )
+    .env("GIT_AUTHOR_DATE", &date)
+    .env("GIT_COMMITTER_DATE", &date)
+    .status()
+    .expect("git commit");
+    assert!(status.success());
+    repo.git(&["rev-parse", "HEAD"])
+}
+
+fn entries_on(dir: &std::path::Path, commit: &str) -> usize {
+    let output = common::git_command(dir, &["notes", "--ref=promptgate", "show", commit])
+        .output()
+        .expect("git notes");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count()
+}
+
+#[test]
+fn backfill_records_the_last_commit_of_each_week_and_invents_none() {
+    let server = server();
+    let repo = TestRepo::new();
+    let seed = self::repo(&server);
+    // The same files, committed over five weeks: two commits four weeks back, none three.
+    for path in [
+        "promptgate.toml",
+        "prompts/answer.md",
+        "docs/readme.md",
+        "evals/support.jsonl",
+        ".gitignore",
+    ] {
+        let text = std::fs::read(seed.path().join(path)).expect("read");
+        repo.write(path, text);
+    }
+    let four_early = commit_dated(&repo, "four weeks back, early", 29);
+    let four_late = commit_dated(&repo, "four weeks back, late", 28);
+    repo.write("docs/readme.md", "two\n");
+    let two = commit_dated(&repo, "two weeks back", 14);
+    repo.write("docs/readme.md", "one\n");
+    let one = commit_dated(&repo, "one week back", 7);
+    repo.write("docs/readme.md", "now\n");
+    let now = commit_dated(&repo, "this week", 0);
+    let run = common::run_with_env(
+        repo.path(),
+        &["record", "--backfill", "6"],
+        &[(KEY_VAR, "sk-test")],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    for (commit, expected) in [
+        (&now, 1),
+        (&one, 1),
+        (&two, 1),
+        (&four_late, 1),
+        (&four_early, 0),
+    ] {
+        assert_eq!(
+            entries_on(repo.path(), commit),
+            expected,
+            "{commit}\n{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn two_recorders_pushing_at_once_both_land() {
+    let server = server();
+    let origin = repo(&server);
+    let bare = common::tempdir();
+    common::git_in(
+        &bare,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            &origin.path().display().to_string(),
+            ".",
+        ],
+    );
+    let clones: Vec<std::path::PathBuf> = (0..2)
+        .map(|_| {
+            let clone = common::tempdir();
+            common::git_in(&clone, &["clone", "-q", &bare.display().to_string(), "."]);
+            clone
+        })
+        .collect();
+    let head = common::git_in(&clones[0], &["rev-parse", "HEAD"]);
+    let rounds = 3;
+    for _ in 0..rounds {
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = clones
+                .iter()
+                .map(|clone| {
+                    scope.spawn(move || {
+                        common::run_with_env(clone, &["record", "--push"], &[(KEY_VAR, "sk-test")])
+                    })
+                })
+                .collect();
+            for run in runs {
+                let run = run.join().expect("recorder");
+                assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+            }
+        });
+    }
+    // Every entry of every run landed on the remote: none was lost to a concurrent push.
+    assert_eq!(entries_on(&bare, &head), 2 * rounds);
+}
