@@ -81,7 +81,7 @@ pub(super) fn run(cli: &Cli, args: &CheckArgs) -> Result<i32> {
 /// The request the flags make: the cache directory made absolute against where
 /// promptgate runs, as the flag reads.
 fn request(cli: &Cli, args: &CheckArgs, repo: &Repo) -> Result<CheckRequest> {
-    let cache_dir = match &args.cache_dir {
+    let cache_dir = match &args.cache.cache_dir {
         Some(dir) if dir.is_relative() => Some(
             std::env::current_dir()
                 .map_err(|e| Error::io("read", "the current directory", e))?
@@ -95,7 +95,7 @@ fn request(cli: &Cli, args: &CheckArgs, repo: &Repo) -> Result<CheckRequest> {
         config_path: config_path(cli, repo),
         pr_body: args.pr_body.clone(),
         cache_dir,
-        read_cache: !args.no_cache,
+        read_cache: !args.cache.no_cache,
         shard: args.shard.clone(),
         head_trust: if args.trust_head {
             HeadTrust::Trusted

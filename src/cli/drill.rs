@@ -41,8 +41,8 @@ pub(super) fn run(cli: &Cli, args: &DrillArgs) -> Result<i32> {
     })?;
     let request = DrillRequest {
         to: args.to.clone(),
-        cache_dir: args.cache_dir.clone(),
-        read_cache: !args.no_cache,
+        cache_dir: args.cache.cache_dir.clone(),
+        read_cache: !args.cache.no_cache,
     };
     let mut drill = Drill::new(&repo, &config, surface, from, &request);
     let report = match drill.perform(&config_path) {

@@ -58,7 +58,10 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
     let options = Options {
         shard,
         grader: revision::grader(&config, &root, args.record)?,
-        ..side::options(&config, Cache::new(cache_dir(&root, args), !args.no_cache))
+        ..side::options(
+            &config,
+            Cache::new(cache_dir(&root, args), !args.cache.no_cache),
+        )
     };
     let total_trials: u64 = targets
         .iter()
@@ -102,7 +105,7 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
 }
 
 fn cache_dir(root: &Path, args: &EvalArgs) -> std::path::PathBuf {
-    match &args.cache_dir {
+    match &args.cache.cache_dir {
         Some(dir) => dir.clone(),
         None => root.join(cache::DEFAULT_DIR),
     }

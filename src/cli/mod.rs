@@ -98,13 +98,8 @@ pub struct RecordArgs {
     )]
     pub rev: String,
 
-    /// Do not read cached responses (fresh responses are still stored)
-    #[arg(long, env = "PROMPTGATE_NO_CACHE")]
-    pub no_cache: bool,
-
-    /// Where responses are cached [default: .promptgate/cache at the repository root]
-    #[arg(long, env = "PROMPTGATE_CACHE_DIR", value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 
     /// Also record, for each of the last N UTC ISO weeks, the last first-parent commit of
     /// that week (cache first): a trend on day one
@@ -123,6 +118,18 @@ pub struct RecordArgs {
         default_value = "origin"
     )]
     pub remote: String,
+}
+
+/// The response cache, as every command that calls a model takes it.
+#[derive(Debug, Clone, Args)]
+pub struct CacheArgs {
+    /// Do not read cached responses (fresh responses are still stored)
+    #[arg(long, env = "PROMPTGATE_NO_CACHE")]
+    pub no_cache: bool,
+
+    /// Where responses are cached [default: .promptgate/cache at the repository root]
+    #[arg(long, env = "PROMPTGATE_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// The two sides of a change.
@@ -162,13 +169,8 @@ pub struct CheckArgs {
     #[arg(long, env = "PROMPTGATE_PR_BODY", value_name = "FILE")]
     pub pr_body: Option<PathBuf>,
 
-    /// Do not read cached responses (fresh responses are still stored)
-    #[arg(long, env = "PROMPTGATE_NO_CACHE")]
-    pub no_cache: bool,
-
-    /// Where responses are cached [default: .promptgate/cache at the repository root]
-    #[arg(long, env = "PROMPTGATE_CACHE_DIR", value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 
     /// Run only shard K of N of the cases; with --out, leaves DIR/shard.json for `promptgate merge`
     #[arg(long, env = "PROMPTGATE_SHARD", value_name = "K/N", requires = "out")]
@@ -222,13 +224,8 @@ pub struct DrillArgs {
     #[arg(long, conflicts_with_all = ["surface", "from", "to"])]
     pub status: bool,
 
-    /// Do not read cached responses
-    #[arg(long, env = "PROMPTGATE_NO_CACHE")]
-    pub no_cache: bool,
-
-    /// Where responses are cached [default: .promptgate/cache at the repository root]
-    #[arg(long, env = "PROMPTGATE_CACHE_DIR", value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 #[derive(Debug, Args)]
@@ -331,13 +328,8 @@ pub struct EvalArgs {
     #[arg(long, env = "PROMPTGATE_SHARD", value_name = "K/N")]
     pub shard: Option<String>,
 
-    /// Do not read cached responses (fresh responses are still stored)
-    #[arg(long, env = "PROMPTGATE_NO_CACHE")]
-    pub no_cache: bool,
-
-    /// Where responses are cached [default: .promptgate/cache at the repository root]
-    #[arg(long, env = "PROMPTGATE_CACHE_DIR", value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 
     /// Fill replay cassettes by calling each replay provider's `record_from` provider
     #[arg(long)]

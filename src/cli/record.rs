@@ -25,8 +25,8 @@ pub(super) fn run(cli: &Cli, args: &RecordArgs) -> Result<i32> {
         let request = RecordRequest {
             rev: commit.to_string(),
             config_path: config_path(cli, &repo),
-            cache_dir: args.cache_dir.clone(),
-            read_cache: !args.no_cache,
+            cache_dir: args.cache.cache_dir.clone(),
+            read_cache: !args.cache.no_cache,
         };
         let recorded = match record(&repo, &request) {
             Ok(recorded) => recorded,
