@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use common::TestRepo;
 
 use lab::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// The control: the plain 30 → 14 days change is blocked by its cases.
 #[test]
@@ -282,32 +282,14 @@ fn a_premium_variant_is_not_priced_as_its_family() {
 #[test]
 fn the_base_branchs_surfaces_map_the_change() {
     let server = honest(Lie::default());
-    let repo = TestRepo::new();
-    repo.write(".gitignore", ".promptgate/cache\n")
-        .write("promptgate.toml", config(&server, "", ""))
-        .write("prompts/answer.md", PROMPT)
-        .write("billing/answer.md", PROMPT)
-        .write(
-            "evals/support.jsonl",
-            cases(json!({"type": "contains", "value": "30 days"})),
-        );
-    repo.commit("an ungated billing prompt");
-    repo.git(&["branch", "feature"]);
-    repo.write(
-        "promptgate.toml",
-        config(&server, "", "")
-            + "\n[[surface]]\nname = \"billing\"\nprompts = [\"billing/*.md\"]\ncases = \"evals/support.jsonl\"\nprovider = \"main\"\ntier = \"council\"\nmin_pass_rate = 0.9\n\n[tier.council]\napprovers = [\"acme/billing\"]\nmin_approvals = 1\n",
+    let repo = billing_gated_after_the_branch(
+        &server,
+        "\n[[surface]]\nname = \"billing\"\nprompts = [\"billing/*.md\"]\ncases = \"evals/support.jsonl\"\nprovider = \"main\"\ntier = \"council\"\nmin_pass_rate = 0.9\n\n[tier.council]\napprovers = [\"acme/billing\"]\nmin_approvals = 1\n",
+        &[],
     );
-    repo.commit("main gates billing");
     repo.git(&["checkout", "-q", "feature"]);
     repo.write("billing/answer.md", PROMPT.replace("30 days", "14 days"));
     repo.commit("edit billing");
-    let run = common::run_with_env(
-        repo.path(),
-        &["check", "--base", "main", "--format", "json"],
-        &[(KEY_VAR, KEY)],
-    );
-    let report: Value = serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("exit {}: {e}: {}", run.code, run.stderr));
-    assert_not_pass(&report, run.code);
+    let (report, code) = check_json(&repo);
+    assert_not_pass(&report, code);
 }

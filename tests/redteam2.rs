@@ -30,27 +30,14 @@ fn control_the_plain_change_is_blocked() {
 #[test]
 fn a_surface_the_base_added_is_graded_on_the_base_suite() {
     let server = honest(Lie::default());
-    let repo = TestRepo::new();
-    repo.write(".gitignore", ".promptgate/cache\n")
-        .write("promptgate.toml", config(&server, "", ""))
-        .write("prompts/answer.md", PROMPT)
-        .write("billing/answer.md", PROMPT)
-        .write(
-            "evals/support.jsonl",
+    let repo = billing_gated_after_the_branch(
+        &server,
+        "\n[[surface]]\nname = \"billing\"\nprompts = [\"billing/*.md\"]\ncases = \"evals/billing.jsonl\"\nprovider = \"main\"\ntier = \"self\"\nmin_pass_rate = 0.9\n",
+        &[(
+            "evals/billing.jsonl",
             cases(json!({"type": "contains", "value": "30 days"})),
-        );
-    repo.commit("an ungated billing prompt");
-    repo.git(&["branch", "feature"]);
-    repo.write(
-        "promptgate.toml",
-        config(&server, "", "")
-            + "\n[[surface]]\nname = \"billing\"\nprompts = [\"billing/*.md\"]\ncases = \"evals/billing.jsonl\"\nprovider = \"main\"\ntier = \"self\"\nmin_pass_rate = 0.9\n",
-    )
-    .write(
-        "evals/billing.jsonl",
-        cases(json!({"type": "contains", "value": "30 days"})),
+        )],
     );
-    repo.commit("main gates billing with a suite");
     repo.git(&["checkout", "-q", "feature"]);
     repo.write("billing/answer.md", PROMPT.replace("30 days", "14 days"))
         .write(
@@ -58,15 +45,8 @@ fn a_surface_the_base_added_is_graded_on_the_base_suite() {
             cases(json!({"type": "contains", "value": "14 days"})),
         );
     repo.commit("edit billing, with my own suite");
-    let run = common::run_with_env(
-        repo.path(),
-        &["check", "--base", "main", "--format", "json"],
-        &[(KEY_VAR, KEY)],
-    );
-    let report: Value = serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("exit {}: {e}: {}", run.code, run.stderr));
-    std::mem::forget(repo);
-    assert_not_pass(&report, run.code);
+    let (report, code) = check_json(&repo);
+    assert_not_pass(&report, code);
 }
 
 /// The base defines a second `openai` provider, `canned`, on a server that always says 30

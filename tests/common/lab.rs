@@ -113,6 +113,45 @@ pub fn gate_with(
     (report, run.code, server)
 }
 
+/// `main` with an ungated `billing/answer.md` next to the lab's surface, `feature` branched
+/// there, and then, on `main` only, `surface` (TOML) added to the config and `files` written:
+/// a surface the base gated after the branch was cut. Returns the repository on `main`.
+pub fn billing_gated_after_the_branch(
+    server: &Server,
+    surface: &str,
+    files: &[(&str, String)],
+) -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write(".gitignore", ".promptgate/cache\n")
+        .write("promptgate.toml", config(server, "", ""))
+        .write("prompts/answer.md", PROMPT)
+        .write("billing/answer.md", PROMPT)
+        .write(
+            "evals/support.jsonl",
+            cases(json!({"type": "contains", "value": "30 days"})),
+        );
+    repo.commit("an ungated billing prompt");
+    repo.git(&["branch", "feature"]);
+    repo.write("promptgate.toml", config(server, "", "") + surface);
+    for (path, text) in files {
+        repo.write(path, text);
+    }
+    repo.commit("main gates billing");
+    repo
+}
+
+/// `check --base main --format json` in `repo`: the report and the exit code.
+pub fn check_json(repo: &TestRepo) -> (Value, i32) {
+    let run = common::run_with_env(
+        repo.path(),
+        &["check", "--base", "main", "--format", "json"],
+        &[(KEY_VAR, KEY)],
+    );
+    let report: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("exit {}: {e}: {}", run.code, run.stderr));
+    (report, run.code)
+}
+
 pub fn assert_not_pass(report: &Value, code: i32) {
     assert_ne!(code, 0, "{report:#}");
     assert_ne!(report["verdict"], "pass", "{report:#}");
