@@ -212,13 +212,11 @@ fn gather(repo: &Repo, request: &CheckRequest, pull: &dyn PullSource) -> Result<
         changed_files: plan::changed_files(&changes),
         ..Context::default()
     };
-    let mut checked = Checked::decided(gate::decide(Context::default(), Vec::new()), None);
-    checked.warnings = warnings;
-    checked.base_note = range.defaulted.clone();
     if changes.changes.is_empty() {
         // Nothing a surface depends on changed: nothing to gate.
-        checked.report = gate::decide(context, Vec::new());
-        checked.changes = Some(changes);
+        let mut checked = Checked::decided(gate::decide(context, Vec::new()), Some(changes));
+        checked.warnings = warnings;
+        checked.base_note = range.defaulted;
         return Ok(checked);
     }
     let policy = base_config
@@ -343,18 +341,23 @@ fn gather(repo: &Repo, request: &CheckRequest, pull: &dyn PullSource) -> Result<
         pull,
         (repo, base, head),
     ));
-    checked.shard = request
+    let shard = request
         .shard
         .as_ref()
         .map(|shard| ShardFile::new(shard, &context, &inputs, evaluated.by_round));
-    checked.secret_vars = [&base_config, &head_config, &old_config]
+    let secret_vars = [&base_config, &head_config, &old_config]
         .into_iter()
         .flatten()
         .flat_map(|c| c.config.provider.values())
         .filter_map(|p| p.get_ref().api_key_env.clone())
         .collect();
-    checked.report = gate::decide(context, surfaces);
-    checked.changes = Some(changes);
-    checked.sides = sides;
-    Ok(checked)
+    Ok(Checked {
+        report: gate::decide(context, surfaces),
+        changes: Some(changes),
+        sides,
+        secret_vars,
+        warnings,
+        base_note: range.defaulted,
+        shard,
+    })
 }
