@@ -2,10 +2,11 @@
 //! `GIT_DIR`, `GIT_WORK_TREE`, `GIT_INDEX_FILE`), resolving revisions, the default branch
 //! and the merge base (with the shallow-clone diagnosis), reading files at a revision, in
 //! the index or in the working tree ([`Snapshot`]), and the raw tree diff with rename
-//! detection.
+//! detection; which pull request merged a commit ([`pr`]).
 
 mod diff;
 mod index_file;
+pub mod pr;
 mod snapshot;
 
 pub use diff::{FileChange, FileSide, Status};

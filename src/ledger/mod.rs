@@ -70,6 +70,35 @@ pub struct Entry {
     /// Fingerprints (SHA-256) of the case file and the entry prompt file.
     pub suite: String,
     pub prompt: String,
+    /// What a `gate` entry adds (present exactly when `kind` is `gate`).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateFacts>,
+}
+
+/// The gate's verdict on the change a commit made to its first parent: what a `gate`
+/// entry adds to the head's measurement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateFacts {
+    /// The first parent (the change's base) and the commit itself.
+    pub base: String,
+    pub head: String,
+    /// The pull request that merged it, from GitHub's merge or squash message.
+    #[serde(default)]
+    pub pr: Option<u64>,
+    pub verdict: crate::gate::Verdict,
+    pub tier: crate::config::Tier,
+    #[serde(default)]
+    pub approved_by: Vec<String>,
+    /// Case ids that passed on the base and fail on the head, and the other way round.
+    #[serde(default)]
+    pub regressions: Vec<String>,
+    #[serde(default)]
+    pub fixes: Vec<String>,
+    /// The change artifact's impact and rollback texts, when it had them.
+    #[serde(default)]
+    pub impact: Option<String>,
+    #[serde(default)]
+    pub rollback: Option<String>,
 }
 
 /// Why the ledger could not be read or written.
@@ -241,6 +270,7 @@ mod tests {
             flaky: Vec::new(),
             suite: fingerprint(b"cases"),
             prompt: fingerprint(b"prompt"),
+            gate: None,
         }
     }
 
@@ -283,6 +313,34 @@ mod tests {
         assert_eq!(read.warnings.len(), 4, "{:?}", read.warnings);
         assert!(read.warnings.iter().all(|w| w.contains("0123456789ab")));
         assert!(read.warnings[2].contains("schema_version 99"));
+    }
+
+    #[test]
+    fn gate_facts_sit_at_the_top_level_and_read_back() {
+        let mut gate = entry("a");
+        gate.kind = EntryKind::Gate;
+        gate.gate = Some(GateFacts {
+            base: "b".repeat(40),
+            head: "c".repeat(40),
+            pr: Some(12),
+            verdict: crate::gate::Verdict::NeedsSignoff,
+            tier: crate::config::Tier::Council,
+            approved_by: vec!["alice".into()],
+            regressions: vec!["c3".into()],
+            fixes: Vec::new(),
+            impact: Some("friendlier".into()),
+            rollback: None,
+        });
+        let line = serde_json::to_string(&gate).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["pr"], 12);
+        assert_eq!(value["verdict"], "needs-signoff");
+        assert_eq!(value["tier"], "council");
+        let read = parse("c", &line);
+        assert_eq!(read.entries, [gate]);
+        let plain = serde_json::to_string(&entry("b")).unwrap();
+        assert!(!plain.contains("\"verdict\""), "{plain}");
+        assert_eq!(parse("c", &plain).entries[0].gate, None);
     }
 
     #[test]

@@ -208,5 +208,6 @@ fn entry(
         flaky: ids(&|c| c.flaky),
         suite: described.suite,
         prompt: described.prompt,
+        gate: None,
     }
 }
