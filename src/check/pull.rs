@@ -147,17 +147,9 @@ pub fn locate(env: Env, wanted: &Wanted, repo: Option<&Repo>) -> Result<GithubPu
 
 /// `--repo`, else `GITHUB_REPOSITORY`, else the `origin` remote when it is on the server.
 fn repository(wanted: &Wanted, env: &Env, repo: Option<&Repo>) -> Result<Repository> {
-    if let Some(text) = &wanted.repo {
-        return Repository::parse(text)
-            .ok_or_else(|| Error::usage(format!("--repo `{text}` is not OWNER/NAME")));
-    }
-    env.repository
-        .as_deref()
-        .and_then(Repository::parse)
-        .or_else(|| {
-            let url = repo?.remote_url("origin")?;
-            Repository::from_remote_url(&url, &env.server_url)
-        })
+    let origin = repo.and_then(|r| r.remote_url("origin"));
+    Repository::locate(wanted.repo.as_deref(), env, origin.as_deref())
+        .map_err(Error::usage)?
         .ok_or_else(|| {
             Error::usage(
                 "--pr and --post need the GitHub repository: pass --repo OWNER/NAME (or set GITHUB_REPOSITORY)",

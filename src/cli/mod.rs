@@ -9,6 +9,7 @@ mod hook;
 mod merge;
 mod pull;
 mod record;
+mod review;
 mod validate;
 
 use std::io::{IsTerminal, Write};
@@ -85,6 +86,9 @@ pub enum Command {
     /// Evaluate the gated surfaces at a revision and add the results to the ledger
     /// (git notes under refs/notes/promptgate)
     Record(RecordArgs),
+    /// The Monday eval review from the ledger: headline trend per week, this week's
+    /// regression flags with the change they started with, the tail, drift
+    Review(ReviewArgs),
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +122,69 @@ pub struct RecordArgs {
         default_value = "origin"
     )]
     pub remote: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// The revision whose first-parent history is reviewed (the default branch's tip)
+    #[arg(
+        long,
+        env = "PROMPTGATE_REV",
+        value_name = "REV",
+        default_value = "HEAD"
+    )]
+    pub rev: String,
+
+    /// How many UTC ISO weeks, this one included
+    #[arg(long, env = "PROMPTGATE_WEEKS", value_name = "N", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=104))]
+    pub weeks: u32,
+
+    /// Review only this surface (repeatable) [default: every gated surface]
+    #[arg(
+        long,
+        env = "PROMPTGATE_SURFACE",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    pub surface: Vec<String>,
+
+    /// Output format
+    #[arg(
+        long,
+        env = "PROMPTGATE_FORMAT",
+        value_name = "FORMAT",
+        default_value = "text"
+    )]
+    pub format: Format,
+
+    /// Write review.json, review.md and an SVG chart per surface into DIR
+    #[arg(long, env = "PROMPTGATE_OUT", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Open or update this week's review issue on GitHub, with a task-list item per
+    /// regression flag (token from GITHUB_TOKEN, API from GITHUB_API_URL)
+    #[arg(long, env = "PROMPTGATE_POST")]
+    pub post: bool,
+
+    /// The GitHub repository --post writes to [default: GITHUB_REPOSITORY, else the origin remote]
+    #[arg(long, env = "PROMPTGATE_REPO", value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+
+    /// Read the local ledger only (by default the remote's is fetched and merged in first)
+    #[arg(long, env = "PROMPTGATE_NO_FETCH")]
+    pub no_fetch: bool,
+
+    /// The remote the ledger is fetched from
+    #[arg(
+        long,
+        env = "PROMPTGATE_REMOTE",
+        value_name = "NAME",
+        default_value = "origin"
+    )]
+    pub remote: String,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 /// The response cache, as every command that calls a model takes it.
@@ -392,6 +459,7 @@ fn run(cli: &Cli) -> Result<i32> {
         Command::Check(args) => check::run(cli, args),
         Command::Merge(args) => merge::run(cli, args),
         Command::Record(args) => record::run(cli, args),
+        Command::Review(args) => review::run(cli, args),
         Command::Hook(args) => hook::run(cli, args),
         Command::Drill(args) => drill::run(cli, args),
         Command::Diff(args) => diff::run(cli, args),

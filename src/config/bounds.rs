@@ -259,6 +259,26 @@ pub(super) fn price_per_mtok<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::
     }
 }
 
+/// A fraction: finite, between 0 and 1.
+fn fraction<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<f64, D::Error> {
+    let value = finite(d, key)?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(de::Error::custom(format!(
+            "`{key}` must be a fraction between 0 and 1 (0.1 for 10%), not {value}"
+        )))
+    }
+}
+
+pub(super) fn tail_drop<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    fraction(d, "tail_drop")
+}
+
+pub(super) fn average_hold<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    fraction(d, "average_hold")
+}
+
 // A metric's thresholds: finite.
 
 pub(super) fn metric_min<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {

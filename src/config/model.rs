@@ -26,6 +26,8 @@ pub struct Config {
     pub price: BTreeMap<String, Price>,
     #[serde(default)]
     pub drill: Drill,
+    #[serde(default)]
+    pub review: Review,
     /// The config as written, to compare what the typed fields do not carry key by key
     /// (governance tables, provider endpoints, surface file mappings); filled by
     /// `config::load`.
@@ -87,6 +89,35 @@ impl Default for Drill {
             max_minutes: thirty(),
         }
     }
+}
+
+/// What the Monday review calls a stealth problem.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Review {
+    /// The tail falling this much (a fraction) between weeks...
+    #[serde(default = "tenth", deserialize_with = "bounds::tail_drop")]
+    pub tail_drop: f64,
+    /// ...while the average moved less than this is a stealth problem.
+    #[serde(default = "twentieth", deserialize_with = "bounds::average_hold")]
+    pub average_hold: f64,
+}
+
+impl Default for Review {
+    fn default() -> Self {
+        Review {
+            tail_drop: tenth(),
+            average_hold: twentieth(),
+        }
+    }
+}
+
+fn tenth() -> f64 {
+    0.10
+}
+
+fn twentieth() -> f64 {
+    0.05
 }
 
 fn ninety() -> u32 {
@@ -326,6 +357,8 @@ pub struct Surface {
     /// Run by `promptgate drill` after the rollback (e.g. a feature-flag flip in staging),
     /// as argv without a shell, with the target revision in its environment.
     pub drill_command: Option<Vec<String>>,
+    /// The Monday review's one number: `pass_rate` (the default) or a metric's name.
+    pub headline: Option<String>,
 }
 
 impl Surface {

@@ -88,6 +88,26 @@ impl Repository {
         })
     }
 
+    /// The repository a command talks to: `--repo` (`flag`) when given, else
+    /// `GITHUB_REPOSITORY`, else the `origin` remote when it is on the server. `Err` says
+    /// a `--repo` is not `OWNER/NAME`; `Ok(None)`: nothing names one.
+    pub fn locate(
+        flag: Option<&str>,
+        env: &Env,
+        origin_url: Option<&str>,
+    ) -> Result<Option<Repository>, String> {
+        if let Some(text) = flag {
+            return Repository::parse(text)
+                .map(Some)
+                .ok_or_else(|| format!("--repo `{text}` is not OWNER/NAME"));
+        }
+        Ok(env
+            .repository
+            .as_deref()
+            .and_then(Repository::parse)
+            .or_else(|| Repository::from_remote_url(origin_url?, &env.server_url)))
+    }
+
     /// `owner/name` from a remote URL on `server` (https or ssh form).
     pub fn from_remote_url(url: &str, server_url: &str) -> Option<Repository> {
         let host = server_url

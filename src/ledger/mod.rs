@@ -14,6 +14,7 @@ use crate::eval::run::Latency;
 
 pub mod push;
 pub mod record;
+pub mod review;
 
 /// The notes ref the ledger lives under.
 pub const NOTES_REF: &str = "refs/notes/promptgate";

@@ -1,7 +1,8 @@
 //! Sharing the ledger: `record --push` fetches the remote's ledger, takes it as the base,
 //! adds back every line of the local ledger it lacks (the union of lines: no entry is ever
 //! lost, whoever wrote it) and pushes; when another recorder pushed in between, the push is
-//! refused and the whole round is taken again, up to a bound. Fetch and push run the `git`
+//! refused and the whole round is taken again, up to a bound. Readers fetch the same way
+//! (the remote's ledger plus every local line), without pushing. Fetch and push run the `git`
 //! command, so they reach whatever remote the clone reaches (HTTPS with the runner's
 //! credentials in Actions, SSH, a path).
 
@@ -29,6 +30,8 @@ pub enum PushError {
         attempts: u32,
         reason: String,
     },
+    #[error("cannot fetch the ledger from `{remote}`: {reason}\n  help: check that the remote is reachable (in Actions: actions/checkout with `fetch-depth: 0`), or pass --no-fetch to read the local ledger only")]
+    Fetch { remote: String, reason: String },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(
@@ -82,6 +85,38 @@ pub fn push(repo: &git2::Repository, dir: &Path, remote: &str) -> Result<u32, Pu
         attempts: ATTEMPTS,
         reason,
     })
+}
+
+/// Brings the remote's ledger in for a reader: the local ledger becomes the remote's plus
+/// every local line it lacks. `false` when the remote has no ledger yet.
+pub fn fetch(repo: &git2::Repository, dir: &Path, remote: &str) -> Result<bool, PushError> {
+    let (fetched, stderr) = git(
+        dir,
+        &[
+            "fetch",
+            "-q",
+            remote,
+            &format!("+{NOTES_REF}:{REMOTE_COPY}"),
+        ],
+    )?;
+    if !fetched {
+        if stderr.contains("couldn't find remote ref") {
+            return Ok(false);
+        }
+        return Err(PushError::Fetch {
+            remote: remote.to_string(),
+            reason: stderr.trim().to_string(),
+        });
+    }
+    let tip = repo
+        .refname_to_id(REMOTE_COPY)
+        .map_err(|source| LedgerError::Git {
+            action: "read the fetched",
+            commit: REMOTE_COPY.to_string(),
+            source,
+        })?;
+    merge_onto(repo, tip)?;
+    Ok(true)
 }
 
 /// Makes the local ledger the remote's (`tip`) plus every local line it lacks.

@@ -50,6 +50,14 @@ struct Described {
 
 /// Evaluates every gated surface at `request.rev` and appends the entries to the ledger.
 pub fn record(repo: &Repo, request: &RecordRequest) -> Result<Recorded> {
+    let recorded = measure(repo, request, &[])?;
+    append(repo.raw(), recorded.commit, &recorded.entries)?;
+    Ok(recorded)
+}
+
+/// The entries `record` would write for the named surfaces (empty: every gated one),
+/// without writing them.
+pub fn measure(repo: &Repo, request: &RecordRequest, only: &[String]) -> Result<Recorded> {
     let commit = repo.resolve(&request.rev)?;
     let snapshot = repo.tree_snapshot(commit)?;
     let Some(FileEntry::File(bytes)) = snapshot.read(&request.config_path)? else {
@@ -64,7 +72,7 @@ pub fn record(repo: &Repo, request: &RecordRequest) -> Result<Recorded> {
     let origin = format!("{}@{}", request.config_path, crate::git::short(commit));
     let loaded = config::load(&origin, &bytes).map_err(Error::Invalid)?;
     let config = loaded.config;
-    let surfaces = revision::select_surfaces(&config, &[])?;
+    let surfaces = revision::select_surfaces(&config, only)?;
     let root = repo
         .workdir()
         .map(Path::to_path_buf)
@@ -107,7 +115,6 @@ pub fn record(repo: &Repo, request: &RecordRequest) -> Result<Recorded> {
         }
         entries.push(entry(surface, described, commit, &run_id, &recorded_at));
     }
-    append(repo.raw(), commit, &entries)?;
     Ok(Recorded {
         commit,
         entries,

@@ -1,0 +1,169 @@
+//! What the review asks the repository beyond the ledger: the config it reviews with (the
+//! tip's: the base decides), which surfaces a first-parent commit's change touched, which
+//! case ids a surface had at a commit, and, for a commit the ledger has no record of, the
+//! surface's failing cases measured there (cache first). Behind a trait so the analysis can
+//! be tested and benchmarked without a model.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use git2::Oid;
+
+use crate::changeset::{self, ConfigSource};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::git::{FileEntry, Repo, Snapshot};
+
+/// The repository questions the review asks.
+pub trait Lab {
+    /// The config at the reviewed tip.
+    fn config(&mut self, tip: Oid) -> Result<Config>;
+    /// Whether the change from `commit`'s first parent to `commit` touched `surface`.
+    fn touches(&mut self, commit: Oid, surface: &str) -> Result<bool>;
+    /// The case ids `surface` had at `commit` (`None`: unknown there).
+    fn case_ids(&mut self, commit: Oid, surface: &str) -> Result<Option<BTreeSet<String>>>;
+    /// The cases of `surface` failing at `commit` (`None`: it could not be measured
+    /// completely there).
+    fn failing(&mut self, commit: Oid, surface: &str) -> Result<Option<BTreeSet<String>>>;
+}
+
+/// The real repository, evaluating (cache first) where the ledger has no record.
+pub struct RepoLab<'r> {
+    repo: &'r Repo,
+    config_path: String,
+    cache_dir: Option<PathBuf>,
+    read_cache: bool,
+    /// Per commit, the surfaces its change touched (`None`: its config does not load, so
+    /// any surface may have moved).
+    touched: BTreeMap<Oid, Option<BTreeSet<String>>>,
+    /// Commits evaluated for the review, to say so.
+    pub evaluated: Vec<(Oid, String)>,
+}
+
+impl<'r> RepoLab<'r> {
+    pub fn new(
+        repo: &'r Repo,
+        config_path: String,
+        cache_dir: Option<PathBuf>,
+        read_cache: bool,
+    ) -> Self {
+        RepoLab {
+            repo,
+            config_path,
+            cache_dir,
+            read_cache,
+            touched: BTreeMap::new(),
+            evaluated: Vec::new(),
+        }
+    }
+
+    /// The config file's bytes at `commit`, if it has one.
+    fn config_bytes(&self, commit: Oid) -> Result<Option<Vec<u8>>> {
+        let snapshot = self.repo.tree_snapshot(commit)?;
+        Ok(match snapshot.read(&self.config_path)? {
+            Some(FileEntry::File(bytes)) => Some(bytes),
+            _ => None,
+        })
+    }
+}
+
+impl Lab for RepoLab<'_> {
+    fn config(&mut self, tip: Oid) -> Result<Config> {
+        let Some(bytes) = self.config_bytes(tip)? else {
+            return Err(Error::invalid(
+                crate::diagnostic::Diagnostic::error(
+                    &self.config_path,
+                    format!("no config file at {}", crate::git::short(tip)),
+                )
+                .with_help("commit a promptgate.toml (`promptgate init`) on the reviewed branch"),
+            ));
+        };
+        let origin = format!("{}@{}", self.config_path, crate::git::short(tip));
+        Ok(crate::config::load(&origin, &bytes)
+            .map_err(Error::Invalid)?
+            .config)
+    }
+
+    fn touches(&mut self, commit: Oid, surface: &str) -> Result<bool> {
+        if let Some(known) = self.touched.get(&commit) {
+            return Ok(known.as_ref().is_none_or(|s| s.contains(surface)));
+        }
+        let raw = self.repo.raw();
+        let parent = raw
+            .find_commit(commit)
+            .ok()
+            .and_then(|c| c.parent_id(0).ok());
+        let surfaces = match (parent, self.config_bytes(commit)?) {
+            (Some(parent), Some(bytes)) => {
+                let old = self.repo.tree_snapshot(parent)?;
+                let new = self.repo.tree_snapshot(commit)?;
+                let origin = format!("{}@{}", self.config_path, crate::git::short(commit));
+                let source = ConfigSource {
+                    origin: &origin,
+                    repo_path: &self.config_path,
+                    bytes: &bytes,
+                };
+                match changeset::assemble(self.repo, &old, &new, source, |_| {
+                    self.repo.diff_commits(parent, commit)
+                }) {
+                    Ok(set) => Some(set.surfaces.into_iter().collect()),
+                    // A commit whose config does not load changed it: any surface may
+                    // have moved.
+                    Err(Error::Invalid(_)) => None,
+                    Err(error) => return Err(error),
+                }
+            }
+            _ => Some(BTreeSet::new()),
+        };
+        let touches = surfaces.as_ref().is_none_or(|s| s.contains(surface));
+        self.touched.insert(commit, surfaces);
+        Ok(touches)
+    }
+
+    fn case_ids(&mut self, commit: Oid, surface: &str) -> Result<Option<BTreeSet<String>>> {
+        let Some(bytes) = self.config_bytes(commit)? else {
+            return Ok(None);
+        };
+        let Ok(loaded) = crate::config::load(&self.config_path, &bytes) else {
+            return Ok(None);
+        };
+        let Some(path) = loaded
+            .config
+            .surface_named(surface)
+            .and_then(|s| s.cases.as_ref())
+            .map(|c| c.get_ref().clone())
+        else {
+            return Ok(None);
+        };
+        let snapshot = self.repo.tree_snapshot(commit)?;
+        let Some(FileEntry::File(cases)) = snapshot.read(&path)? else {
+            return Ok(None);
+        };
+        Ok(crate::eval::cases::parse(&path, &cases)
+            .ok()
+            .map(|cases| cases.into_iter().map(|c| c.id).collect()))
+    }
+
+    fn failing(&mut self, commit: Oid, surface: &str) -> Result<Option<BTreeSet<String>>> {
+        let request = crate::ledger::record::RecordRequest {
+            rev: commit.to_string(),
+            config_path: self.config_path.clone(),
+            cache_dir: self.cache_dir.clone(),
+            read_cache: self.read_cache,
+        };
+        self.evaluated.push((commit, surface.to_string()));
+        let measured = match crate::ledger::record::measure(self.repo, &request, &[surface.into()])
+        {
+            Ok(measured) => measured,
+            // A commit where the surface does not load cannot be where a case started
+            // failing in a way the review can tell.
+            Err(Error::Invalid(_) | Error::Usage { .. }) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        Ok(measured
+            .entries
+            .into_iter()
+            .find(|e| e.surface == surface)
+            .map(|e| e.failed.into_iter().collect()))
+    }
+}
