@@ -1,6 +1,6 @@
 //! `promptgate record`: the library's [`record`] run at `--rev` (and, with `--backfill N`,
-//! at the last first-parent commit of each of the last N weeks), what it wrote, and with
-//! `--push` the ledger shared with the remote.
+//! at the last first-parent commit of each of the last N weeks), what it wrote (a line per
+//! `eval` entry and per `gate` entry), and with `--push` the ledger shared with the remote.
 
 use super::{config_path, open_repo, print_warnings, Cli, RecordArgs};
 use crate::error::{Error, Result};
@@ -20,12 +20,22 @@ pub(super) fn run(cli: &Cli, args: &RecordArgs) -> Result<i32> {
             }
         }
     }
+    // Absolute, as the flag reads from where promptgate runs: the gate resolves a relative
+    // one against the checkout, and both must use the same answers.
+    let cache_dir = match &args.cache.cache_dir {
+        Some(dir) if dir.is_relative() => Some(
+            std::env::current_dir()
+                .map_err(|e| Error::io("read", "the current directory", e))?
+                .join(dir),
+        ),
+        dir => dir.clone(),
+    };
     let mut incomplete = false;
     for commit in revisions {
         let request = RecordRequest {
             rev: commit.to_string(),
             config_path: config_path(cli, &repo),
-            cache_dir: args.cache.cache_dir.clone(),
+            cache_dir: cache_dir.clone(),
             read_cache: !args.cache.no_cache,
         };
         let recorded = match record(&repo, &request) {
@@ -63,13 +73,25 @@ pub(super) fn run(cli: &Cli, args: &RecordArgs) -> Result<i32> {
 fn report(recorded: &Recorded) {
     let short = crate::git::short(recorded.commit);
     for entry in &recorded.entries {
-        println!(
-            "{short} {}: {}/{} cases pass ({:.1}%)",
-            crate::report::escape_controls(&entry.surface),
-            entry.passed,
-            entry.cases,
-            entry.pass_rate * 100.0
-        );
+        let surface = crate::report::escape_controls(&entry.surface);
+        match &entry.gate {
+            Some(gate) => println!(
+                "{short} gate{} {surface}: {}, {}, {}",
+                gate.pr.map(|n| format!(" (#{n})")).unwrap_or_default(),
+                gate.verdict.as_str(),
+                gate.tier.as_str(),
+                match gate.regressions.len() {
+                    1 => "1 regression".to_string(),
+                    n => format!("{n} regressions"),
+                }
+            ),
+            None => println!(
+                "{short} {surface}: {}/{} cases pass ({:.1}%)",
+                entry.passed,
+                entry.cases,
+                entry.pass_rate * 100.0
+            ),
+        }
     }
     println!(
         "recorded {} entr{} on {short} in {NOTES_REF}",

@@ -1,13 +1,15 @@
 //! `record`: every gated surface evaluated at one commit (cache first, the same evaluation
 //! `eval` runs) and written to the ledger as `eval` entries: pass rate with its Wilson
 //! interval, the tail, metrics, cost, latency, the failing and flaky case ids, and
-//! fingerprints of the suite and prompt. A surface that could not be measured completely is
-//! not recorded: the ledger holds measurements, never guesses.
+//! fingerprints of the suite and prompt. When the commit's first-parent change touched
+//! surfaces, the gate's `gate` entries follow (see [`super::gate`]). A surface that could not
+//! be measured completely is not recorded: the ledger holds measurements, never guesses.
 
 use std::path::{Path, PathBuf};
 
 use git2::Oid;
 
+use super::gate;
 use super::{append, fingerprint, run_id, Entry, EntryKind, SCHEMA_VERSION};
 use crate::config;
 use crate::diagnostic::Diagnostic;
@@ -25,7 +27,8 @@ pub struct RecordRequest {
     pub rev: String,
     /// The config's path in the repository (read at `rev`).
     pub config_path: String,
-    /// Where responses are cached (`None`: `.promptgate/cache` in the checkout).
+    /// Where responses are cached, absolute (`None`: `.promptgate/cache` in the checkout);
+    /// the evaluation and the gate share it.
     pub cache_dir: Option<PathBuf>,
     pub read_cache: bool,
 }
@@ -34,30 +37,42 @@ pub struct RecordRequest {
 #[derive(Debug)]
 pub struct Recorded {
     pub commit: Oid,
+    /// The `eval` entries, then the `gate` entries.
     pub entries: Vec<Entry>,
-    /// Surfaces left out because a case could not be run or graded, with why.
+    /// Surfaces (or a gate) left out because a case could not be run or graded, with why.
     pub incomplete: Vec<String>,
     pub warnings: Vec<Diagnostic>,
 }
 
 /// What a surface's entry needs from before the run.
-struct Described {
-    surface: String,
-    model: String,
-    suite: String,
-    prompt: String,
+pub(super) struct Described {
+    pub surface: String,
+    pub model: String,
+    pub suite: String,
+    pub prompt: String,
 }
 
-/// Evaluates every gated surface at `request.rev` and appends the entries to the ledger.
+/// Evaluates every gated surface at `request.rev`, gates the commit's first-parent change
+/// when it touched surfaces (answers the evaluation just cached are reused), and appends
+/// the entries to the ledger.
 pub fn record(repo: &Repo, request: &RecordRequest) -> Result<Recorded> {
-    let recorded = measure(repo, request, &[])?;
+    let recorded = evaluate(repo, request, &[], true)?;
     append(repo.raw(), recorded.commit, &recorded.entries)?;
     Ok(recorded)
 }
 
-/// The entries `record` would write for the named surfaces (empty: every gated one),
-/// without writing them.
+/// The `eval` entries `record` would write for the named surfaces (empty: every gated
+/// one), without gating the change or writing anything.
 pub fn measure(repo: &Repo, request: &RecordRequest, only: &[String]) -> Result<Recorded> {
+    evaluate(repo, request, only, false)
+}
+
+fn evaluate(
+    repo: &Repo,
+    request: &RecordRequest,
+    only: &[String],
+    with_gate: bool,
+) -> Result<Recorded> {
     let commit = repo.resolve(&request.rev)?;
     let snapshot = repo.tree_snapshot(commit)?;
     let Some(FileEntry::File(bytes)) = snapshot.read(&request.config_path)? else {
@@ -99,13 +114,13 @@ pub fn measure(repo: &Repo, request: &RecordRequest, only: &[String]) -> Result<
         .cache_dir
         .clone()
         .unwrap_or_else(|| root.join(cache::DEFAULT_DIR));
-    let options = side::options(&config, Cache::new(cache_dir, request.read_cache));
+    let options = side::options(&config, Cache::new(&cache_dir, request.read_cache));
     let result = side::run(prepared.targets, options, |_| {})
         .map_err(|e| Error::io("start", "the async runtime", e))?;
     let (run_id, recorded_at) = (run_id(), crate::util::time::now_rfc3339());
     let mut entries = Vec::new();
     let mut incomplete = Vec::new();
-    for (surface, described) in result.surfaces.iter().zip(described) {
+    for (surface, described) in result.surfaces.iter().zip(&described) {
         if !surface.complete {
             incomplete.push(format!(
                 "surface `{}`: {} case(s) could not be run or graded, so nothing was recorded for it",
@@ -114,6 +129,32 @@ pub fn measure(repo: &Repo, request: &RecordRequest, only: &[String]) -> Result<
             continue;
         }
         entries.push(entry(surface, described, commit, &run_id, &recorded_at));
+    }
+    if !with_gate {
+        return Ok(Recorded {
+            commit,
+            entries,
+            incomplete,
+            warnings,
+        });
+    }
+    let setup = gate::Setup {
+        config_path: &request.config_path,
+        cache_dir,
+        read_cache: request.read_cache,
+    };
+    let stamp = gate::Stamp {
+        run_id: &run_id,
+        recorded_at: &recorded_at,
+    };
+    let gated = gate::gate(repo, commit, &setup, &described, &stamp);
+    entries.extend(gated.entries);
+    incomplete.extend(gated.incomplete);
+    for warning in gated.warnings {
+        // The gate reads the same config again: each warning is said once.
+        if !warnings.contains(&warning) {
+            warnings.push(warning);
+        }
     }
     Ok(Recorded {
         commit,
@@ -160,7 +201,7 @@ pub fn backfill_commits(repo: &Repo, from: Oid, weeks: u32) -> Result<Vec<Oid>> 
 
 fn entry(
     surface: &SurfaceResult,
-    described: Described,
+    described: &Described,
     commit: Oid,
     run_id: &str,
     recorded_at: &str,
@@ -194,9 +235,9 @@ fn entry(
         kind: EntryKind::Eval,
         recorded_at: recorded_at.to_string(),
         commit: commit.to_string(),
-        surface: described.surface,
+        surface: described.surface.clone(),
         provider: surface.provider.clone(),
-        model: described.model,
+        model: described.model.clone(),
         model_reported: None,
         cases: surface.cases,
         passed: surface.passed,
@@ -213,8 +254,8 @@ fn entry(
         latency_ms: surface.latency_ms,
         failed: ids(&|c| c.status == CaseStatus::Fail),
         flaky: ids(&|c| c.flaky),
-        suite: described.suite,
-        prompt: described.prompt,
+        suite: described.suite.clone(),
+        prompt: described.prompt.clone(),
         gate: None,
     }
 }
