@@ -90,6 +90,7 @@ fn round(side: &Side, rng: &mut Rng) -> SideResult {
         metrics: BTreeMap::new(),
         cost_usd: None,
         latency_ms: Latency::default(),
+        models_reported: Default::default(),
     }
 }
 

@@ -444,6 +444,45 @@ fn out_dir_gets_every_report_and_a_rerun_is_cached() {
 }
 
 #[test]
+fn report_json_names_the_model_each_side_s_answers_name_live_and_cached() {
+    // The head's answers come from a newer snapshot of the configured model.
+    let server = Server::start(|request| {
+        let head = request.prompt().contains("v2");
+        let mut body: Value =
+            serde_json::from_str(&Reply::openai("correct answer").body).unwrap_or_default();
+        body["model"] = json!(if head {
+            "gpt-4o-mini-2024-11-20"
+        } else {
+            "gpt-4o-mini-2024-07-18"
+        });
+        Reply::json(200, body)
+    });
+    let repo = repo(&server, &Setup::default(), 4, &[], REWORDED);
+    let (code, live, _) = check(&repo, &[]);
+    assert_verdict(code, &live, 0, "pass");
+    let calls = server.requests().len();
+    let (code, cached, _) = check(&repo, &[]);
+    assert_verdict(code, &cached, 0, "pass");
+    assert_eq!(
+        server.requests().len(),
+        calls,
+        "the rerun called the provider"
+    );
+    for report in [&live, &cached] {
+        let surface = &report["surfaces"][0];
+        assert_eq!(
+            surface["model"],
+            json!({"base": "gpt-4o-mini", "head": "gpt-4o-mini"})
+        );
+        assert_eq!(
+            surface["model_reported"],
+            json!({"base": "gpt-4o-mini-2024-07-18", "head": "gpt-4o-mini-2024-11-20"}),
+            "{report:#}"
+        );
+    }
+}
+
+#[test]
 fn the_verdict_comment_escapes_model_output_and_stays_under_the_limit() {
     let hostile =
         "```\n<!-- promptgate:verdict -->\n@acme/everyone <script>alert(1)</script>\n".repeat(200);

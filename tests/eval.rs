@@ -164,6 +164,72 @@ fn a_rerun_comes_from_the_cache_and_no_cache_calls_again() {
     assert_eq!(server.requests().len(), 10);
 }
 
+/// An OpenAI answer naming `model` as the one that wrote it.
+fn answer_from(model: &str, text: &str) -> Reply {
+    let mut body: Value = serde_json::from_str(&Reply::openai(text).body).expect("json");
+    body["model"] = json!(model);
+    Reply::json(200, body)
+}
+
+#[test]
+fn the_model_the_answers_name_is_reported_live_and_from_the_cache() {
+    // The provider quietly moves one answer in four to a newer snapshot of the model.
+    let server = Server::start(|request| {
+        let model = if question(request).contains("q3") {
+            "gpt-4o-mini-2024-11-20"
+        } else {
+            "gpt-4o-mini-2024-07-18"
+        };
+        answer_from(model, "ok")
+    });
+    let cases: Vec<Value> = (0..4)
+        .map(|i| case(&format!("c{i}"), &format!("q{i}"), json!([])))
+        .collect();
+    let repo = repo(&openai(&server, ""), &cases, "");
+    let (code, live) = eval_json(&repo, &[]);
+    assert_eq!((code, live["calls"].as_u64()), (0, Some(4)), "{live:#}");
+    let (code, cached) = eval_json(&repo, &[]);
+    assert_eq!(
+        (code, cached["cache_hits"].as_u64()),
+        (0, Some(4)),
+        "{cached:#}"
+    );
+    assert_eq!(server.requests().len(), 4);
+    for json in [&live, &cached] {
+        let surface = &json["surfaces"][0];
+        assert_eq!(
+            surface["model_reported"], "gpt-4o-mini-2024-07-18",
+            "{json:#}"
+        );
+        assert_eq!(
+            surface["models_reported"],
+            json!({"gpt-4o-mini-2024-07-18": 3, "gpt-4o-mini-2024-11-20": 1})
+        );
+        assert_eq!(
+            case_by_id(json, "c3")["trials"][0]["model_reported"],
+            "gpt-4o-mini-2024-11-20"
+        );
+    }
+    // One model named throughout: no breakdown; no model named: null.
+    let server = Server::start(|_| answer_from("gpt-4o-mini-2024-07-18", "ok"));
+    let repo = self::repo(&openai(&server, ""), &cases, "");
+    let (_, single) = eval_json(&repo, &[]);
+    assert_eq!(
+        single["surfaces"][0]["model_reported"],
+        "gpt-4o-mini-2024-07-18"
+    );
+    assert!(
+        single["surfaces"][0].get("models_reported").is_none(),
+        "{single:#}"
+    );
+    let repo = self::repo("kind = \"exec\"\ncommand = [\"echo\", \"ok\"]", &cases, "");
+    let (_, unnamed) = eval_json(&repo, &[]);
+    assert!(
+        unnamed["surfaces"][0]["model_reported"].is_null(),
+        "{unnamed:#}"
+    );
+}
+
 #[test]
 fn repeats_are_separate_samples_folded_by_quorum_and_flaky_cases_are_flagged() {
     let counter = Arc::new(AtomicUsize::new(0));
@@ -613,6 +679,7 @@ fn eval_shards_merge_into_the_results_of_one_run() {
         "pass_rate",
         "metrics",
         "input_tokens",
+        "model_reported",
     ] {
         assert_eq!(
             merged["surfaces"][0][field], single["surfaces"][0][field],
@@ -620,6 +687,7 @@ fn eval_shards_merge_into_the_results_of_one_run() {
         );
     }
     assert_eq!(merged["cases"].as_array().map(Vec::len), Some(20));
+    assert_eq!(merged["surfaces"][0]["model_reported"], "test-model");
 }
 
 /// `eval` never ends in success having evaluated nothing: a surface whose prompt globs match

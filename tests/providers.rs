@@ -153,7 +153,7 @@ fn error_json(message: &str) -> Value {
 // --- OpenAI: the request and the answer ---
 
 #[tokio::test]
-async fn openai_returns_text_and_token_counts() {
+async fn openai_returns_text_token_counts_and_the_model_named() {
     let server = Server::script(vec![Reply::openai("Hello there")]);
     let completion = Api::OpenAi.complete(&server.url, Some(KEY)).await.unwrap();
     assert_eq!(
@@ -162,6 +162,7 @@ async fn openai_returns_text_and_token_counts() {
             text: "Hello there".into(),
             input_tokens: Some(10),
             output_tokens: Some(5),
+            model: Some("test-model".into()),
         }
     );
 }
@@ -261,7 +262,7 @@ async fn openai_answers_without_usable_text_are_permanent() {
 // --- Anthropic: the request and the answer ---
 
 #[tokio::test]
-async fn anthropic_returns_text_and_token_counts() {
+async fn anthropic_returns_text_token_counts_and_the_model_named() {
     let server = Server::script(vec![Reply::anthropic("Hello there")]);
     let completion = Api::Anthropic
         .complete(&server.url, Some(KEY))
@@ -273,6 +274,7 @@ async fn anthropic_returns_text_and_token_counts() {
             text: "Hello there".into(),
             input_tokens: Some(10),
             output_tokens: Some(5),
+            model: Some("test-model".into()),
         }
     );
 }

@@ -253,6 +253,7 @@ fn empty_side() -> SideResult {
         metrics: Default::default(),
         cost_usd: None,
         latency_ms: Default::default(),
+        models_reported: Default::default(),
     }
 }
 

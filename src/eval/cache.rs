@@ -172,6 +172,7 @@ mod tests {
                 text: "ok".into(),
                 input_tokens: Some(3),
                 output_tokens: None,
+                model: Some("m-2024-07-18".into()),
             },
             latency_ms: 12,
         };
@@ -180,5 +181,22 @@ mod tests {
         std::fs::write(dir.path().join("ab").join("cdef.json"), "{torn").unwrap();
         assert_eq!(cache.get("abcdef"), None);
         assert_eq!(Cache::new(dir.path(), false).get("abcdef"), None);
+    }
+
+    #[test]
+    fn entries_written_before_answers_named_their_model_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path(), true);
+        std::fs::create_dir_all(dir.path().join("ab")).unwrap();
+        std::fs::write(
+            dir.path().join("ab").join("cdef.json"),
+            r#"{"completion":{"text":"ok","input_tokens":3},"latency_ms":12}"#,
+        )
+        .unwrap();
+        let entry = cache.get("abcdef").expect("an old entry is a hit");
+        assert_eq!(
+            (entry.completion.text.as_str(), entry.completion.model),
+            ("ok", None)
+        );
     }
 }

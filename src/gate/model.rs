@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::MetricThreshold;
 use crate::eval::case_diff::CaseChange;
-use crate::eval::run::{CaseStatus, CaseSummary, Latency, MetricValue, SurfaceResult};
+use crate::eval::run::{
+    CaseStatus, CaseSummary, Latency, MetricValue, ModelsReported, SurfaceResult,
+};
 
 /// The version of the documents promptgate writes (`report.json`, `eval.json`, shards):
 /// raised when a field changes meaning.
@@ -25,6 +27,9 @@ pub struct SideResult {
     pub metrics: BTreeMap<String, MetricValue>,
     pub cost_usd: Option<f64>,
     pub latency_ms: Latency,
+    /// How many of the side's answers named each model.
+    #[serde(default, skip_serializing_if = "ModelsReported::is_empty")]
+    pub models_reported: ModelsReported,
 }
 
 impl From<SurfaceResult> for SideResult {
@@ -35,6 +40,7 @@ impl From<SurfaceResult> for SideResult {
             metrics: result.metrics,
             cost_usd: result.cost_usd,
             latency_ms: result.latency_ms,
+            models_reported: result.models_reported,
         }
     }
 }
@@ -59,6 +65,7 @@ impl SideResult {
             .collect();
         self.cost_usd = self.cost_usd.zip(other.cost_usd).map(|(x, y)| x + y);
         self.complete = self.complete && other.complete;
+        self.models_reported.absorb(&other.models_reported);
         self.latency_ms = Latency {
             p50: self.latency_ms.p50.max(other.latency_ms.p50),
             p95: self.latency_ms.p95.max(other.latency_ms.p95),
@@ -229,6 +236,20 @@ pub struct SurfaceInput {
     /// The round these results end with, of the plan's rounds.
     #[serde(default)]
     pub look: Look,
+}
+
+impl SurfaceInput {
+    /// The model each side's answers named most (see [`ModelsReported::most_named`]).
+    pub fn model_reported(&self) -> SidePair<String> {
+        let most_named = |side: &Option<SideResult>| {
+            let models = &side.as_ref()?.models_reported;
+            models.most_named().map(String::from)
+        };
+        SidePair {
+            base: most_named(&self.base),
+            head: most_named(&self.head),
+        }
+    }
 }
 
 /// The head graded against the suite as it stood on the base.
@@ -465,6 +486,9 @@ pub struct SurfaceReport {
     pub latency_ms: SideLatency,
     /// The model each side ran with; `provider` and `parameters` likewise.
     pub model: SidePair<String>,
+    /// The model each side's answers named most (`None` when none named one).
+    #[serde(default)]
+    pub model_reported: SidePair<String>,
     pub provider: SidePair<String>,
     pub parameters: SidePair<serde_json::Map<String, serde_json::Value>>,
     /// The eval cases the change adds, removes or edits, each with what loosens the suite.
@@ -545,6 +569,7 @@ mod tests {
             )]),
             cost_usd: Some(cost),
             latency_ms: Latency { p50: 10, p95: 20 },
+            models_reported: Default::default(),
         }
     }
 
@@ -594,6 +619,40 @@ mod tests {
             (0.5, 4)
         );
         assert_eq!((joined.latency_ms.p50, joined.latency_ms.p95), (30, 20));
+    }
+
+    #[test]
+    fn the_models_answers_name_add_up_across_rounds_and_shards() {
+        let named = |model: &str, answers: u64| {
+            let mut side = result(vec![summary("a", 1, 1, CaseStatus::Pass)], 0.0);
+            side.models_reported.add(model, answers);
+            side
+        };
+        let rounds = named("m-1", 2).add_round(named("m-2", 3), |trials| trials / 2 + 1);
+        let joined = rounds.join_cases(named("m-1", 2));
+        let counts: Vec<(&str, u64)> = joined
+            .models_reported
+            .counts()
+            .iter()
+            .map(|(m, n)| (m.as_str(), *n))
+            .collect();
+        assert_eq!(counts, [("m-1", 4), ("m-2", 3)]);
+        let input: SurfaceInput = serde_json::from_value(serde_json::json!({
+            "name": "s", "change": "modified", "changed_files": [], "gated": true,
+            "thresholds": {"min_pass_rate": null, "max_drop": null,
+                "tail_min_pass_rate": null, "metrics": [], "significance": 0.05},
+            "base": {"cases": [], "metrics": {}, "cost_usd": null,
+                "latency_ms": {"p50": 0, "p95": 0}},
+            "head": serde_json::to_value(&joined).expect("side"),
+        }))
+        .expect("an input written before sides counted models still reads");
+        assert_eq!(
+            input.model_reported(),
+            SidePair {
+                base: None,
+                head: Some("m-1".to_string())
+            }
+        );
     }
 
     #[test]

@@ -181,6 +181,7 @@ pub fn judge_surface(input: SurfaceInput) -> SurfaceReport {
             head: head.map(|h| h.latency_ms),
         },
         model,
+        model_reported: input.model_reported(),
         provider,
         parameters,
         suite_changes: input.suite_changes.clone(),
@@ -851,6 +852,7 @@ mod tests {
             metrics: BTreeMap::new(),
             cost_usd: Some(0.0),
             latency_ms: Latency::default(),
+            models_reported: Default::default(),
         }
     }
 

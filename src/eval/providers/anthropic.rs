@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::http::{empty_content, merge_params, messages_json, Exchange};
+use super::http::{empty_content, merge_params, messages_json, reported_model, Exchange};
 use super::{Completion, ProviderError, Request};
 
 const PROVIDER: &str = "anthropic";
@@ -83,5 +83,49 @@ fn parse_completion(body: &Value) -> Result<Completion, String> {
         text,
         input_tokens: body.pointer("/usage/input_tokens").and_then(Value::as_u64),
         output_tokens: body.pointer("/usage/output_tokens").and_then(Value::as_u64),
+        model: reported_model(body),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(model: Option<Value>) -> Value {
+        let mut body = json!({
+            "content": [{"type": "text", "text": "hi"}],
+            "usage": {"input_tokens": 3, "output_tokens": 1}
+        });
+        if let (Some(model), Some(fields)) = (model, body.as_object_mut()) {
+            fields.insert("model".into(), model);
+        }
+        body
+    }
+
+    #[test]
+    fn the_model_the_answer_names_is_kept() {
+        let completion = parse_completion(&answer(Some(json!("claude-3-5-haiku-20241022"))));
+        assert_eq!(
+            completion.map(|c| (c.text, c.model)),
+            Ok(("hi".into(), Some("claude-3-5-haiku-20241022".into())))
+        );
+    }
+
+    #[test]
+    fn a_missing_empty_or_non_string_model_is_none_not_an_error() {
+        for model in [
+            None,
+            Some(json!(null)),
+            Some(json!(" ")),
+            Some(json!(true)),
+            Some(json!(["m"])),
+        ] {
+            let completion = parse_completion(&answer(model.clone()));
+            assert_eq!(
+                completion.map(|c| (c.text, c.output_tokens, c.model)),
+                Ok(("hi".into(), Some(1), None)),
+                "{model:?}"
+            );
+        }
+    }
 }

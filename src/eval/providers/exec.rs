@@ -90,6 +90,7 @@ impl Exec {
             text,
             input_tokens: None,
             output_tokens: None,
+            model: None,
         })
     }
 

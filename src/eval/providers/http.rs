@@ -40,6 +40,14 @@ pub(super) fn empty_content(reason_field: &str, reason: Option<&str>) -> String 
     }
 }
 
+/// The top-level `model` string an answer names; anything else is `None`, never an error.
+pub(super) fn reported_model(body: &Value) -> Option<String> {
+    body.get("model")
+        .and_then(Value::as_str)
+        .filter(|model| !model.trim().is_empty())
+        .map(String::from)
+}
+
 /// One POST to a provider's JSON API, with the failure conventions both APIs share. Every
 /// error it builds starts with the provider's name and has the API key redacted, even when
 /// the server echoes the key back.

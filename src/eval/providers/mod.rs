@@ -38,6 +38,10 @@ pub struct Completion {
     pub input_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tokens: Option<u64>,
+    /// The model the answer names (the response's top-level `model`, e.g.
+    /// `gpt-4o-mini-2024-07-18`), which may be more exact than the one asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 /// A failed call, and whether trying again may help.

@@ -4,7 +4,7 @@
 use reqwest::header::AUTHORIZATION;
 use serde_json::{json, Map, Value};
 
-use super::http::{empty_content, merge_params, messages_json, Exchange};
+use super::http::{empty_content, merge_params, messages_json, reported_model, Exchange};
 use super::{Completion, ProviderError, Request};
 
 const PROVIDER: &str = "openai";
@@ -73,5 +73,49 @@ fn parse_completion(body: &Value) -> Result<Completion, String> {
         output_tokens: body
             .pointer("/usage/completion_tokens")
             .and_then(Value::as_u64),
+        model: reported_model(body),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(model: Option<Value>) -> Value {
+        let mut body = json!({
+            "choices": [{"message": {"role": "assistant", "content": "hi"}}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1}
+        });
+        if let (Some(model), Some(fields)) = (model, body.as_object_mut()) {
+            fields.insert("model".into(), model);
+        }
+        body
+    }
+
+    #[test]
+    fn the_model_the_answer_names_is_kept() {
+        let completion = parse_completion(&answer(Some(json!("gpt-4o-mini-2024-07-18"))));
+        assert_eq!(
+            completion.map(|c| (c.text, c.model)),
+            Ok(("hi".into(), Some("gpt-4o-mini-2024-07-18".into())))
+        );
+    }
+
+    #[test]
+    fn a_missing_empty_or_non_string_model_is_none_not_an_error() {
+        for model in [
+            None,
+            Some(json!(null)),
+            Some(json!("")),
+            Some(json!(4)),
+            Some(json!({"id": "x"})),
+        ] {
+            let completion = parse_completion(&answer(model.clone()));
+            assert_eq!(
+                completion.map(|c| (c.text, c.input_tokens, c.model)),
+                Ok(("hi".into(), Some(3), None)),
+                "{model:?}"
+            );
+        }
+    }
 }

@@ -116,3 +116,51 @@ impl Recorder {
         writeln!(file, "{line}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(content: &str) -> Request {
+        Request {
+            model: "gpt-4o-mini".into(),
+            messages: vec![ChatMessage {
+                role: "user".into(),
+                content: content.into(),
+            }],
+            params: Default::default(),
+        }
+    }
+
+    #[test]
+    fn cassettes_keep_the_reported_model_and_older_lines_still_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.jsonl");
+        let (new, old) = (request("new"), request("old"));
+        let named = Completion {
+            text: "a".into(),
+            input_tokens: Some(1),
+            output_tokens: Some(1),
+            model: Some("gpt-4o-mini-2024-07-18".into()),
+        };
+        Recorder::open(&path)
+            .and_then(|recorder| recorder.record(&new, 0, &named))
+            .expect("record");
+        // A line recorded before answers named their model.
+        let line = format!(
+            "{{\"key\":\"{}\",\"model\":\"gpt-4o-mini\",\"trial\":0,\"messages\":[],\"completion\":{{\"text\":\"b\"}}}}\n",
+            request_key(&old, 0)
+        );
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("open");
+        file.write_all(line.as_bytes()).expect("append");
+        let replay = Replay::load(&path, false).expect("cassette");
+        assert_eq!(replay.complete(&new, 0), Ok(named));
+        assert_eq!(
+            replay.complete(&old, 0).map(|c| (c.text, c.model)),
+            Ok(("b".into(), None))
+        );
+    }
+}

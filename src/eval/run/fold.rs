@@ -10,7 +10,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::records::{error_trial, CaseRecord, CaseStatus, CaseSummary, TrialRecord};
-use super::{Latency, MetricValue, Options, RunResult, Shard, SurfaceResult, Target};
+use super::{
+    Latency, MetricValue, ModelsReported, Options, RunResult, Shard, SurfaceResult, Target,
+};
 
 /// The error of a trial whose task never reported back.
 pub(super) const LOST_TRIAL: &str = "the trial never finished: the task running it failed";
@@ -131,6 +133,7 @@ pub struct Accumulator {
     input_tokens: u64,
     output_tokens: u64,
     latencies: Vec<u64>,
+    models: ModelsReported,
     expected: usize,
 }
 
@@ -155,6 +158,7 @@ impl Accumulator {
             input_tokens: 0,
             output_tokens: 0,
             latencies: Vec::with_capacity(expected * repeat as usize),
+            models: ModelsReported::default(),
             expected,
         }
     }
@@ -168,6 +172,9 @@ impl Accumulator {
                 .cost
                 .zip(trial.cost_usd.or(trial.error.as_ref().map(|_| 0.0)))
                 .map(|(a, b)| a + b);
+            if let Some(model) = &trial.model_reported {
+                self.models.add(model, 1);
+            }
             self.input_tokens += trial.input_tokens.unwrap_or(0);
             self.output_tokens += trial.output_tokens.unwrap_or(0);
             for result in &trial.assertions {
@@ -226,6 +233,8 @@ impl Accumulator {
                 p50: percentile(&self.latencies, 50),
                 p95: percentile(&self.latencies, 95),
             },
+            model_reported: self.models.most_named().map(String::from),
+            models_reported: self.models,
             case_summaries: self.summaries,
         }
     }
@@ -333,5 +342,47 @@ mod tests {
         surface.add(&record("a"));
         surface.add(&record("b"));
         assert!(surface.finish("s", "p").complete);
+    }
+
+    #[test]
+    fn a_surface_reports_the_model_most_of_its_answers_name() {
+        let named = |model: Option<&str>| {
+            let mut t = trial(true, false);
+            t.model_reported = model.map(String::from);
+            t
+        };
+        let record = |id: &str, trials: Vec<TrialRecord>| CaseRecord {
+            surface: "s".into(),
+            id: id.into(),
+            status: CaseStatus::Pass,
+            flaky: false,
+            passed_trials: trials.len() as u32,
+            difficulty: None,
+            trials,
+        };
+        let mut surface = Accumulator::new(2, 2, false);
+        surface.add(&record(
+            "a",
+            vec![named(Some("m-new")), named(Some("m-old"))],
+        ));
+        surface.add(&record("b", vec![named(Some("m-new")), named(None)]));
+        let surface = surface.finish("s", "p");
+        assert_eq!(surface.model_reported.as_deref(), Some("m-new"));
+        let counts: Vec<(&str, u64)> = surface
+            .models_reported
+            .counts()
+            .iter()
+            .map(|(m, n)| (m.as_str(), *n))
+            .collect();
+        assert_eq!(counts, [("m-new", 2), ("m-old", 1)]);
+        let json = serde_json::to_value(&surface).expect("json");
+        assert_eq!(json["models_reported"]["m-old"], 1);
+
+        let mut unnamed = Accumulator::new(1, 1, false);
+        unnamed.add(&record("a", vec![named(None)]));
+        let unnamed = unnamed.finish("s", "p");
+        assert_eq!(unnamed.model_reported, None);
+        let json = serde_json::to_value(&unnamed).expect("json");
+        assert!(json["model_reported"].is_null() && json.get("models_reported").is_none());
     }
 }

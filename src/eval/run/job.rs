@@ -164,6 +164,7 @@ impl Job {
             output_tokens: entry.completion.output_tokens,
             cost_usd: cost,
             cached,
+            model_reported: entry.completion.model.clone(),
         }
     }
 

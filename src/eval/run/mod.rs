@@ -8,6 +8,7 @@
 mod budget;
 mod fold;
 mod job;
+mod models;
 mod records;
 mod shard;
 
@@ -29,6 +30,7 @@ use job::{Job, Shared};
 
 pub use fold::{default_quorum, Accumulator};
 pub use job::build_request;
+pub use models::ModelsReported;
 pub use records::{
     AssertionResult, CaseRecord, CaseStatus, CaseSummary, MetricScores, TrialRecord,
 };
@@ -111,8 +113,18 @@ pub struct SurfaceResult {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub latency_ms: Latency,
+    /// The model named by the most of the surface's answers (ties: the first by name);
+    /// `None` when no answer named one (`exec` and older replay or cached answers).
+    pub model_reported: Option<String>,
+    /// How many answers named each model; written only when they named more than one.
+    #[serde(skip_serializing_if = "single_model")]
+    pub models_reported: ModelsReported,
     #[serde(skip)]
     pub case_summaries: Vec<CaseSummary>,
+}
+
+fn single_model(models: &ModelsReported) -> bool {
+    !models.is_mixed()
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]

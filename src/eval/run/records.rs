@@ -42,6 +42,9 @@ pub struct TrialRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
     pub cached: bool,
+    /// The model the answer named (cached answers keep the one named when they were made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_reported: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,6 +167,7 @@ pub(super) fn error_trial(trial: u32, message: String) -> TrialRecord {
         output_tokens: None,
         cost_usd: None,
         cached: false,
+        model_reported: None,
     }
 }
 /// The output of a trial that agrees with the case's status, trimmed.
@@ -227,6 +231,7 @@ mod tests {
             output_tokens: None,
             cost_usd: None,
             cached: false,
+            model_reported: None,
         }
     }
 
