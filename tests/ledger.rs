@@ -78,6 +78,8 @@ fn record_writes_one_entry_per_gated_surface_readable_with_git() {
     assert_eq!(entry["commit"], head.as_str());
     assert_eq!(entry["surface"], "support");
     assert_eq!(entry["model"], "gpt-4o-mini");
+    // What the answers named, so a silent provider update shows.
+    assert_eq!(entry["model_reported"], "test-model");
     assert_eq!(
         (entry["cases"].as_u64(), entry["passed"].as_u64()),
         (Some(10), Some(8))
@@ -359,12 +361,14 @@ fn a_merged_pull_request_gets_a_gate_entry_with_its_number_and_regressions() {
         "suite",
         "prompt",
         "model",
+        "model_reported",
         "provider",
         "run_id",
     ] {
         assert_eq!(gate[field], eval[field], "{field}");
     }
     assert_eq!(gate["failed"], json!(["c0", "c1", "c2", "c3"]));
+    assert_eq!(gate["model_reported"], "test-model");
     // A rerun is answered from the cache, gate included.
     let rerun = record(&repo);
     assert_eq!(rerun.code, 0, "{}{}", rerun.stdout, rerun.stderr);

@@ -230,7 +230,7 @@ fn entry(
             .head
             .clone()
             .unwrap_or_else(|| described.model.clone()),
-        model_reported: None,
+        model_reported: surface.model_reported.head.clone(),
         cases: stats.cases,
         passed: stats.passed,
         pass_rate: stats.pass_rate,

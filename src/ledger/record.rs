@@ -238,7 +238,7 @@ fn entry(
         surface: described.surface.clone(),
         provider: surface.provider.clone(),
         model: described.model.clone(),
-        model_reported: None,
+        model_reported: surface.model_reported.clone(),
         cases: surface.cases,
         passed: surface.passed,
         pass_rate: surface.pass_rate,
