@@ -661,6 +661,7 @@ fn action_yml_is_a_composite_action_with_the_documented_interface() {
     let expected = BTreeMap::from([
         ("config", Some("")),
         ("github-token", Some("${{ github.token }}")),
+        ("command", Some("check")),
         ("args", Some("")),
         ("post", Some("true")),
         ("version", Some("latest")),
@@ -1064,6 +1065,69 @@ fn post_false_omits_post() {
     let run = sim.run();
     assert!(run.succeeded(), "{run:#?}");
     assert!(run.step("check").stdout.contains("::warning::"));
+}
+
+#[test]
+fn record_and_review_run_their_command_with_the_exit_code_as_is() {
+    // The push workflow: `record --push`; `post` does not apply to it.
+    let sim = Sim::new()
+        .release(LINUX_X64)
+        .input("command", "record")
+        .input("args", "--push");
+    let run = sim.run();
+    assert!(run.succeeded(), "{run:#?}");
+    let calls: Vec<Vec<String>> = sim
+        .calls("promptgate")
+        .into_iter()
+        .map(|c| c.args)
+        .filter(|a| a.first().is_some_and(|a| a != "--version"))
+        .collect();
+    assert_eq!(calls, [["record", "--push"]]);
+    assert_eq!(run.step("check").outputs["exit-code"], "0");
+
+    // The weekly schedule: `review --post`, with the token for the issue.
+    let sim = Sim::new().release(LINUX_X64).input("command", "review");
+    let run = sim.run();
+    assert!(run.succeeded(), "{run:#?}");
+    let review: Vec<_> = sim
+        .calls("promptgate")
+        .into_iter()
+        .filter(|c| c.args.first().is_some_and(|a| a == "review"))
+        .collect();
+    assert_eq!(review.len(), 1);
+    assert_eq!(review[0].args, ["review", "--post"]);
+    assert!(review[0].token_set);
+
+    // A failing record fails the step with its own code, whatever the verdict logic says.
+    let sim = Sim::new()
+        .release(LINUX_X64)
+        .input("command", "record")
+        .dies(4);
+    let run = sim.run();
+    let step = run.step("check");
+    assert_eq!(step.code, 4);
+    assert!(
+        step.stdout.contains("::error::promptgate record failed"),
+        "{}",
+        step.stdout
+    );
+}
+
+#[test]
+fn an_unknown_command_is_an_error() {
+    let sim = Sim::new().release(LINUX_X64).input("command", "deploy");
+    let run = sim.run();
+    let check = run.step("check");
+    assert_eq!(check.code, 1);
+    assert!(
+        check.stdout.contains("must be check, record or review"),
+        "{}",
+        check.stdout
+    );
+    assert!(sim
+        .calls("promptgate")
+        .iter()
+        .all(|c| c.args.first().is_some_and(|a| a == "--version")));
 }
 
 #[test]
