@@ -17,7 +17,6 @@ mod common;
 #[path = "../tests/common/http.rs"]
 mod http;
 
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -120,7 +119,7 @@ fn bench_check(url: &str) -> (f64, f64) {
     std::fs::write(dir.join("README.md"), "docs only\n").expect("readme");
     common::git(dir, &["add", "-A"]);
     common::git(dir, &["commit", "-q", "-m", "docs"]);
-    let untouched = best_of(10, || {
+    let untouched = common::best_of(10, || {
         time_check(dir, &["--base", "main", "--head", "docs"], 0)
     });
     common::git(dir, &["checkout", "-q", "-b", "prompt", "main"]);
@@ -132,14 +131,10 @@ fn bench_check(url: &str) -> (f64, f64) {
     common::git(dir, &["add", "-A"]);
     common::git(dir, &["commit", "-q", "-m", "prompt"]);
     time_check(dir, &["--base", "main", "--head", "prompt"], 0);
-    let cached = best_of(5, || {
+    let cached = common::best_of(5, || {
         time_check(dir, &["--base", "main", "--head", "prompt"], 0)
     });
     (untouched, cached)
-}
-
-fn best_of(runs: usize, mut run: impl FnMut() -> f64) -> f64 {
-    (0..runs).map(|_| run()).fold(f64::MAX, f64::min)
 }
 
 /// Runs `promptgate check` in `dir` and returns its wall time; the exit code must match.
@@ -205,7 +200,7 @@ fn eval(dir: &Path, extra: &[&str], cases: usize) -> Measured {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn promptgate");
-    let (status, max_rss_kib) = wait_with_rusage(child.id() as i32);
+    let (status, max_rss_kib) = common::wait_with_rusage(child.id() as i32);
     let seconds = started.elapsed().as_secs_f64();
     assert!(status.success(), "promptgate eval failed: {status:?}");
     let result: serde_json::Value =
@@ -219,14 +214,4 @@ fn eval(dir: &Path, extra: &[&str], cases: usize) -> Measured {
         seconds,
         max_rss_mib: max_rss_kib as f64 / 1024.0,
     }
-}
-
-/// Waits for a child with `wait4`, which also reports its peak resident set (in KiB).
-fn wait_with_rusage(pid: i32) -> (std::process::ExitStatus, i64) {
-    let mut status = 0;
-    // SAFETY: plain libc call with valid pointers to locals; `pid` is our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4 failed");
-    (std::process::ExitStatus::from_raw(status), usage.ru_maxrss)
 }

@@ -1,5 +1,5 @@
 //! What the benchmarks share: running git in a scratch repository with a fixed identity
-//! and no user or system config.
+//! and no user or system config, a child's peak memory from `wait4`, the best of N runs.
 
 use std::path::Path;
 use std::process::Command;
@@ -18,4 +18,22 @@ pub fn git(dir: &Path, args: &[&str]) {
         .status()
         .expect("git");
     assert!(status.success(), "git {args:?} failed");
+}
+
+/// Waits for a child with `wait4`, which also reports its peak resident set (in KiB).
+#[allow(dead_code)]
+pub fn wait_with_rusage(pid: i32) -> (std::process::ExitStatus, i64) {
+    use std::os::unix::process::ExitStatusExt;
+    let mut status = 0;
+    // SAFETY: plain libc call with valid pointers to locals; `pid` is our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4 failed");
+    (std::process::ExitStatus::from_raw(status), usage.ru_maxrss)
+}
+
+/// The smallest of `runs` measurements.
+#[allow(dead_code)]
+pub fn best_of(runs: usize, mut run: impl FnMut() -> f64) -> f64 {
+    (0..runs).map(|_| run()).fold(f64::MAX, f64::min)
 }
