@@ -6,6 +6,7 @@
 
 pub mod artifacts;
 pub mod model;
+mod noise;
 pub mod rules;
 pub mod sequential;
 pub mod statistics;
