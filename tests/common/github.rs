@@ -2,7 +2,7 @@
 //! scripted HTTP/1.1 server of `http.rs` (real sockets, keep-alive, every request recorded),
 //! which a crate including this module declares as `#[path = "common/http.rs"] mod http;`.
 //! It owns the state a promptgate run reads and writes on GitHub (tokens, pull requests, PR
-//! comments, reviews, commit statuses, team memberships), answers the way GitHub does (JSON
+//! comments, reviews, commit statuses, team memberships, issues), answers the way GitHub does (JSON
 //! bodies, `Link` pagination, 401/403/404/422 bodies, a `/api/v3` prefix for Enterprise base
 //! URLs), and replays injected failures first. Dropping it stops the server.
 #![allow(dead_code)]
@@ -22,6 +22,7 @@ const FIRST_REVIEW_ID: u64 = 5000;
 const FIRST_STATUS_ID: u64 = 9000;
 const MAX_DESCRIPTION: usize = 140;
 const MAX_COMMENT_BODY: usize = 65536;
+const MAX_ISSUE_TITLE: usize = 256;
 
 /// A JSON answer with GitHub's content type.
 fn json_reply(status: u16, value: Value) -> Reply {
@@ -140,6 +141,23 @@ pub struct Status {
     pub target_url: Option<String>,
     /// `"default"` when the request had none, as on GitHub.
     pub context: String,
+}
+
+/// An issue as stored; pull requests appear among issues too (`pull`), as on GitHub, and
+/// share their numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub number: u64,
+    pub login: String,
+    pub title: String,
+    /// `None`: GitHub's `"body": null`.
+    pub body: Option<String>,
+    /// `"open"` or `"closed"`.
+    pub state: String,
+    /// A pull request as the issues list shows it (with a `pull_request` key).
+    pub pull: bool,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
 /// A pull request review as stored.
@@ -302,6 +320,41 @@ impl GitHub {
             .insert(login.to_ascii_lowercase(), association.into());
     }
 
+    /// Opens an issue by `login`; returns its number (the next after every issue, pull
+    /// request and `set_pull` number so far).
+    pub fn add_issue(&self, login: &str, title: &str, body: &str) -> u64 {
+        self.state().insert_issue(login, title, Some(body), false)
+    }
+
+    /// A pull request by `login`, as `GET /repos/{o}/{r}/issues` lists it; returns its number.
+    pub fn add_pull_issue(&self, login: &str, title: &str, body: &str) -> u64 {
+        self.state().insert_issue(login, title, Some(body), true)
+    }
+
+    /// Closes issue `number` (someone dealt with it).
+    pub fn close_issue(&self, number: u64) {
+        let mut state = self.state();
+        let issue = state
+            .issues
+            .iter_mut()
+            .find(|i| i.number == number)
+            .expect("an issue with that number");
+        issue.state = "closed".into();
+    }
+
+    /// Every issue route answers 410 "Issues are disabled for this repo" (a repository with
+    /// issues turned off); pull request comments still work.
+    pub fn disable_issues(&self) {
+        self.state().issues_disabled = true;
+    }
+
+    /// Every issue and pull request listed among issues, by number.
+    pub fn issues(&self) -> Vec<Issue> {
+        let mut issues = self.state().issues.clone();
+        issues.sort_by_key(|i| i.number);
+        issues
+    }
+
     /// The comments on PR `pr`, in creation order.
     pub fn comments(&self, pr: u64) -> Vec<Comment> {
         self.state()
@@ -442,6 +495,9 @@ struct State {
     unreadable_teams: HashSet<(String, String)>,
     known_shas: Option<HashSet<String>>,
     associations: HashMap<String, String>,
+    /// In creation order.
+    issues: Vec<Issue>,
+    issues_disabled: bool,
     failures: VecDeque<Failure>,
     /// `127.0.0.1:PORT`, for requests without a `Host` header.
     host: String,
@@ -489,6 +545,8 @@ impl State {
             unreadable_teams: HashSet::new(),
             known_shas: None,
             associations: HashMap::new(),
+            issues: Vec::new(),
+            issues_disabled: false,
             failures: VecDeque::new(),
             host: String::new(),
         }
@@ -508,6 +566,29 @@ impl State {
             },
         ));
         id
+    }
+
+    fn insert_issue(&mut self, login: &str, title: &str, body: Option<&str>, pull: bool) -> u64 {
+        let number = self
+            .issues
+            .iter()
+            .map(|i| i.number)
+            .chain(self.pulls.keys().copied())
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let now = now_rfc3339();
+        self.issues.push(Issue {
+            number,
+            login: login.into(),
+            title: title.into(),
+            body: body.map(str::to_string),
+            state: "open".into(),
+            pull,
+            created_at: now.clone(),
+            updated_at: now,
+        });
+        number
     }
 
     /// Answers `request` (the server has recorded it).
@@ -608,6 +689,24 @@ impl State {
                 Ok(n) => self.list_reviews(cx, owner, repo, n),
                 Err(_) => Reply::not_found(),
             },
+            (_, ["repos", _, _, "issues"] | ["repos", _, _, "issues", _])
+                if self.issues_disabled =>
+            {
+                Reply::message(410, "Issues are disabled for this repo", DOCS)
+            }
+            ("GET", ["repos", owner, repo, "issues"]) => self.list_issues(cx, owner, repo),
+            ("POST", ["repos", owner, repo, "issues"]) => self.create_issue(cx, owner, repo),
+            ("GET", ["repos", owner, repo, "issues", n]) => match n.parse::<u64>() {
+                Ok(n) => match self.issues.iter().find(|i| i.number == n) {
+                    Some(issue) => json_reply(200, self.issue_json(issue, &cx.base, owner, repo)),
+                    None => Reply::not_found(),
+                },
+                Err(_) => Reply::not_found(),
+            },
+            ("PATCH", ["repos", owner, repo, "issues", n]) => match n.parse() {
+                Ok(n) => self.update_issue(cx, owner, repo, n),
+                Err(_) => Reply::not_found(),
+            },
             ("GET", ["repos", owner, repo, "issues", n, "comments"]) => match n.parse() {
                 Ok(n) => self.list_comments(cx, owner, repo, n),
                 Err(_) => Reply::not_found(),
@@ -675,6 +774,75 @@ impl State {
             .map(|(_, r)| self.review_json(r, pr, &cx.base, owner, repo))
             .collect();
         paginate(cx, items)
+    }
+
+    /// `state` (`open` by default, `closed`, `all`) and `direction` (`desc` by default: newest
+    /// first, as GitHub sorts by creation), paginated.
+    fn list_issues(&self, cx: &Context, owner: &str, repo: &str) -> Reply {
+        let state = query_param(cx.query, "state").unwrap_or("open");
+        if !["open", "closed", "all"].contains(&state) {
+            return Reply::validation_failed(json!([{
+                "resource": "Issue", "code": "invalid", "field": "state",
+            }]));
+        }
+        let mut items: Vec<Value> = self
+            .issues
+            .iter()
+            .filter(|i| state == "all" || i.state == state)
+            .map(|i| self.issue_json(i, &cx.base, owner, repo))
+            .collect();
+        if query_param(cx.query, "direction") != Some("asc") {
+            items.reverse();
+        }
+        paginate(cx, items)
+    }
+
+    fn create_issue(&mut self, cx: &Context, owner: &str, repo: &str) -> Reply {
+        let Some(login) = cx.caller.login().map(str::to_string) else {
+            return Reply::requires_authentication();
+        };
+        let fields = match issue_fields(cx.request) {
+            Ok(fields) => fields,
+            Err(reply) => return reply,
+        };
+        let Some(title) = fields.title else {
+            return Reply::validation_failed(json!([{
+                "resource": "Issue", "code": "missing_field", "field": "title",
+            }]));
+        };
+        let number = self.insert_issue(&login, &title, fields.body.flatten().as_deref(), false);
+        let issue = self.issues.last().expect("just inserted");
+        json_reply(201, self.issue_json(issue, &cx.base, owner, repo)).with_header(
+            "location",
+            &format!("{}/repos/{owner}/{repo}/issues/{number}", cx.base),
+        )
+    }
+
+    /// Anyone with write access may edit any issue (unlike comments, no authorship check).
+    fn update_issue(&mut self, cx: &Context, owner: &str, repo: &str, number: u64) -> Reply {
+        if cx.caller.login().is_none() {
+            return Reply::requires_authentication();
+        }
+        let Some(index) = self.issues.iter().position(|i| i.number == number) else {
+            return Reply::not_found();
+        };
+        let fields = match issue_fields(cx.request) {
+            Ok(fields) => fields,
+            Err(reply) => return reply,
+        };
+        let issue = &mut self.issues[index];
+        if let Some(title) = fields.title {
+            issue.title = title;
+        }
+        if let Some(body) = fields.body {
+            issue.body = body;
+        }
+        if let Some(state) = fields.state {
+            issue.state = state;
+        }
+        issue.updated_at = now_rfc3339();
+        let issue = issue.clone();
+        json_reply(200, self.issue_json(&issue, &cx.base, owner, repo))
     }
 
     fn get_comment(&self, cx: &Context, owner: &str, repo: &str, id: u64) -> Reply {
@@ -882,6 +1050,40 @@ impl State {
         })
     }
 
+    fn issue_json(&self, i: &Issue, base: &str, owner: &str, repo: &str) -> Value {
+        let kind = if i.pull { "pull" } else { "issues" };
+        let mut issue = json!({
+            "id": 2_000_000 + i.number,
+            "node_id": format!("I_kwDO{}", i.number),
+            "url": format!("{base}/repos/{owner}/{repo}/issues/{}", i.number),
+            "repository_url": format!("{base}/repos/{owner}/{repo}"),
+            "html_url": format!("https://github.com/{owner}/{repo}/{kind}/{}", i.number),
+            "number": i.number,
+            "state": i.state,
+            "state_reason": Value::Null,
+            "title": i.title,
+            "body": i.body,
+            "user": self.user_json(&i.login, base),
+            "labels": [],
+            "assignee": Value::Null,
+            "assignees": [],
+            "locked": false,
+            "comments": 0,
+            "created_at": i.created_at,
+            "updated_at": i.updated_at,
+            "closed_at": if i.state == "closed" { Value::from(i.updated_at.clone()) } else { Value::Null },
+            "author_association": self.association(&i.login),
+        });
+        if i.pull {
+            issue["pull_request"] = json!({
+                "url": format!("{base}/repos/{owner}/{repo}/pulls/{}", i.number),
+                "html_url": format!("https://github.com/{owner}/{repo}/pull/{}", i.number),
+                "merged_at": Value::Null,
+            });
+        }
+        issue
+    }
+
     fn review_json(&self, r: &Review, pr: u64, base: &str, owner: &str, repo: &str) -> Value {
         let mut review = json!({
             "id": r.id,
@@ -929,6 +1131,59 @@ fn comment_body(request: &Recorded) -> Result<String, Reply> {
             "Invalid request.\n\nFor 'properties/body', {other} is not a string."
         ))),
     }
+}
+
+/// The fields of an issue create/update request, validated like GitHub; `body: Some(None)`
+/// is an explicit `null`.
+struct IssueFields {
+    title: Option<String>,
+    body: Option<Option<String>>,
+    state: Option<String>,
+}
+
+fn issue_fields(request: &Recorded) -> Result<IssueFields, Reply> {
+    let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(&request.body) else {
+        return Err(Reply::problems_parsing_json());
+    };
+    let invalid = |name: &str, value: &Value, what: &str| {
+        Reply::unprocessable(&format!(
+            "Invalid request.\n\nFor 'properties/{name}', {value} is not {what}."
+        ))
+    };
+    let title = match fields.get("title") {
+        None => None,
+        Some(Value::String(title)) if title.trim().is_empty() => {
+            return Err(Reply::validation_failed(json!([{
+                "resource": "Issue", "code": "missing_field", "field": "title",
+            }])))
+        }
+        Some(Value::String(title)) if title.chars().count() > MAX_ISSUE_TITLE => {
+            return Err(Reply::validation_failed(json!([{
+                "resource": "Issue", "code": "custom", "field": "title",
+                "message": format!("title is too long (maximum is {MAX_ISSUE_TITLE} characters)"),
+            }])))
+        }
+        Some(Value::String(title)) => Some(title.clone()),
+        Some(other) => return Err(invalid("title", other, "a string or integer")),
+    };
+    let body = match fields.get("body") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(body)) if body.chars().count() > MAX_COMMENT_BODY => {
+            return Err(Reply::validation_failed(json!([{
+                "resource": "Issue", "code": "custom", "field": "body",
+                "message": format!("body is too long (maximum is {MAX_COMMENT_BODY} characters)"),
+            }])))
+        }
+        Some(Value::String(body)) => Some(Some(body.clone())),
+        Some(other) => return Err(invalid("body", other, "a string or null")),
+    };
+    let state = match fields.get("state") {
+        None => None,
+        Some(Value::String(state)) if state == "open" || state == "closed" => Some(state.clone()),
+        Some(other) => return Err(invalid("state", other, "one of open, closed")),
+    };
+    Ok(IssueFields { title, body, state })
 }
 
 /// One page of `items` per `per_page` (default 30, at most 100) and `page` (default 1), with
@@ -1400,6 +1655,122 @@ mod tests {
             gh.requests_to("POST", "/comments")[0].json()["body"],
             "gate: ok"
         );
+    }
+
+    #[test]
+    fn issues_list_open_by_default_newest_first_and_edit_in_place() {
+        let gh = GitHub::start();
+        gh.add_token("tok", "alice");
+        gh.set_pull(7, json!({"number": 7}));
+        let numbers = |r: &Response| -> Vec<u64> {
+            r.json()
+                .as_array()
+                .expect("array")
+                .iter()
+                .map(|i| i["number"].as_u64().expect("number"))
+                .collect()
+        };
+        let first = gh.add_issue("bob", "first", "one");
+        assert_eq!(first, 8, "numbers follow the pull requests");
+        let pull = gh.add_pull_issue("carol", "a change", "two");
+        for i in 0..120 {
+            gh.add_issue("bob", &format!("filler {i}"), "");
+        }
+        gh.close_issue(first);
+
+        let page1 = get(&gh, "/repos/o/r/issues?per_page=100");
+        assert_eq!(page1.status, 200);
+        assert_eq!(numbers(&page1).len(), 100);
+        assert_eq!(numbers(&page1)[0], pull + 120, "newest first");
+        assert!(page1.header("link").expect("link").contains("rel=\"next\""));
+        let page2 = get(&gh, "/repos/o/r/issues?per_page=100&page=2");
+        assert_eq!(
+            numbers(&page2),
+            (pull..=pull + 20).rev().collect::<Vec<_>>()
+        );
+        assert!(page2.json()[20]["pull_request"].is_object());
+        assert!(page2.json()[19].get("pull_request").is_none());
+        let all = get(&gh, "/repos/o/r/issues?state=all&per_page=100&page=2");
+        assert_eq!(numbers(&all).last(), Some(&first));
+        assert_eq!(
+            get(&gh, "/repos/o/r/issues?state=closed").json()[0]["state"],
+            "closed"
+        );
+        assert_eq!(get(&gh, "/repos/o/r/issues?state=nope").status, 422);
+
+        let created = call(
+            &gh,
+            "POST",
+            "/repos/o/r/issues",
+            Some("tok"),
+            Some(r#"{"title":"Eval review","body":"hi"}"#),
+        );
+        assert_eq!(created.status, 201);
+        let number = created.json()["number"].as_u64().expect("number");
+        assert_eq!(number, pull + 121);
+        assert_eq!(created.json()["user"]["login"], "alice");
+        assert_eq!(
+            created.json()["html_url"],
+            format!("https://github.com/o/r/issues/{number}")
+        );
+        let path = format!("/repos/o/r/issues/{number}");
+        let untitled = call(
+            &gh,
+            "POST",
+            "/repos/o/r/issues",
+            Some("tok"),
+            Some(r#"{"body":"x"}"#),
+        );
+        assert_eq!(untitled.status, 422);
+        assert_eq!(
+            call(
+                &gh,
+                "POST",
+                "/repos/o/r/issues",
+                None,
+                Some(r#"{"title":"x"}"#)
+            )
+            .status,
+            401
+        );
+        let patched = call(
+            &gh,
+            "PATCH",
+            &path,
+            Some("tok"),
+            Some(r#"{"body":"edited"}"#),
+        );
+        assert_eq!(patched.status, 200);
+        assert_eq!(
+            (
+                patched.json()["title"].clone(),
+                patched.json()["body"].clone()
+            ),
+            (json!("Eval review"), json!("edited"))
+        );
+        assert_eq!(
+            call(
+                &gh,
+                "PATCH",
+                "/repos/o/r/issues/999",
+                Some("tok"),
+                Some("{}")
+            )
+            .status,
+            404
+        );
+        assert_eq!(
+            call(&gh, "PATCH", &path, Some("tok"), Some(r#"{"title":""}"#)).status,
+            422
+        );
+        assert_eq!(get(&gh, &path).json()["body"], "edited");
+        assert_eq!(gh.issues().len(), 123);
+
+        gh.disable_issues();
+        let gone = get(&gh, "/repos/o/r/issues");
+        assert_eq!(gone.status, 410);
+        assert_eq!(gone.json()["message"], "Issues are disabled for this repo");
+        assert_eq!(get(&gh, "/repos/o/r/issues/7/comments").status, 200);
     }
 
     #[test]
