@@ -5,6 +5,8 @@
 //! flagged by number, and the stealth call-out (the tail fell while the average held).
 
 mod common;
+#[path = "common/github.rs"]
+mod github;
 #[path = "common/http.rs"]
 mod http;
 
@@ -211,6 +213,70 @@ fn twelve_weeks_backfilled_give_twelve_points_a_flag_with_its_pr_and_the_stealth
 }
 
 #[test]
+fn post_opens_the_weeks_issue_once_and_out_writes_the_charts() {
+    let server = server();
+    let (repo, _) = twelve_weeks(&server);
+    let record = common::run_with_env(
+        repo.path(),
+        &["record", "--backfill", "12"],
+        &[(KEY_VAR, "sk-test")],
+    );
+    assert_eq!(record.code, 0, "{}", record.stderr);
+    let gh = github::GitHub::start();
+    let token = "ghs_ReviewToken0123456789";
+    gh.add_integration_token(token, "github-actions[bot]");
+    let out = common::tempdir();
+    let api = gh.url();
+    let post = |extra: &[&str]| {
+        let mut args = vec!["review", "--post", "--repo", "acme/prompts"];
+        args.extend_from_slice(extra);
+        common::run_with_env(
+            repo.path(),
+            &args,
+            &[
+                (KEY_VAR, "sk-test"),
+                ("GITHUB_API_URL", &api),
+                ("GITHUB_TOKEN", token),
+            ],
+        )
+    };
+    let first = post(&["--out", out.to_str().expect("utf-8")]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    common::assert_contains(&first.stderr, "opened");
+    let issues = gh.issues();
+    assert_eq!(issues.len(), 1);
+    let week = {
+        let review = review_json(&repo);
+        review["weeks"][11].as_str().expect("week").to_string()
+    };
+    assert_eq!(issues[0].title, format!("Eval review {week}"));
+    let body = issues[0].body.clone().unwrap_or_default();
+    common::assert_contains(&body, &format!("<!-- promptgate:review {week} -->"));
+    common::assert_contains(&body, "- [ ] support: `case-48`: since");
+    common::assert_contains(&body, "- [ ] support: `case-49`: since");
+    common::assert_contains(&body, "#7 Ask for brevity");
+    common::assert_contains(&body, "```mermaid");
+    assert!(!body.contains(token));
+
+    // Rerun in the same week: the same issue, edited in place.
+    let second = post(&[]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(gh.issues().len(), 1);
+
+    for name in ["review.json", "review.md", "review-support.svg"] {
+        assert!(out.join(name).is_file(), "{name} was not written");
+    }
+    let svg = std::fs::read_to_string(out.join("review-support.svg")).expect("svg");
+    assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(80)]);
+    common::assert_contains(&svg, "support: pass_rate");
+
+    // Without a repository to post to, nothing is evaluated and the fix is named.
+    let nowhere = common::run_with_env(repo.path(), &["review", "--post"], &[(KEY_VAR, "sk-test")]);
+    assert_eq!(nowhere.code, 2, "{}", nowhere.stderr);
+    common::assert_contains(&nowhere.stderr, "--repo OWNER/NAME");
+}
+
+#[test]
 fn a_surface_filter_and_an_unknown_surface() {
     let server = server();
     let (repo, _) = twelve_weeks(&server);
@@ -230,4 +296,54 @@ fn a_surface_filter_and_an_unknown_surface() {
     assert!(points.iter().all(Value::is_null), "{points:#?}");
     assert_eq!(review["surfaces"][0]["regressions"], json!([]));
     assert_eq!(review["incidents"], json!([]));
+}
+
+#[test]
+fn a_fresh_clone_reviews_the_remotes_ledger_unless_told_not_to_fetch() {
+    let server = server();
+    let (repo, _) = twelve_weeks(&server);
+    let bare = common::tempdir();
+    common::git_in(
+        &bare,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            &repo.path().display().to_string(),
+            ".",
+        ],
+    );
+    repo.git(&["remote", "add", "origin", &bare.display().to_string()]);
+    let record = common::run_with_env(
+        repo.path(),
+        &["record", "--backfill", "12", "--push"],
+        &[(KEY_VAR, "sk-test")],
+    );
+    assert_eq!(record.code, 0, "{}", record.stderr);
+
+    let clone = common::tempdir();
+    common::git_in(&clone, &["clone", "-q", &bare.display().to_string(), "."]);
+    let points = |args: &[&str]| {
+        let run = common::run_with_env(&clone, args, &[(KEY_VAR, "sk-test")]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        let review: Value = serde_json::from_str(&run.stdout).expect("review JSON");
+        review["surfaces"][0]["headline"]["points"]
+            .as_array()
+            .expect("points")
+            .iter()
+            .filter(|p| !p.is_null())
+            .count()
+    };
+    assert_eq!(points(&["review", "--format", "json", "--no-fetch"]), 0);
+    assert_eq!(points(&["review", "--format", "json"]), 11);
+
+    // An unreachable remote is an error that names the way out.
+    common::git_in(
+        &clone,
+        &["remote", "set-url", "origin", "/nonexistent/remote.git"],
+    );
+    let run = common::run_with_env(&clone, &["review"], &[(KEY_VAR, "sk-test")]);
+    assert_eq!(run.code, 4, "{}{}", run.stdout, run.stderr);
+    common::assert_contains(&run.stderr, "cannot fetch the ledger from `origin`");
+    common::assert_contains(&run.stderr, "--no-fetch");
 }

@@ -2,16 +2,28 @@
 //! [`review`] over `--weeks`, printed as text, Markdown or JSON, written to `--out`, and
 //! with `--post` this week's review issue opened or updated on GitHub.
 
-use std::path::Path;
-
 use super::{config_path, open_repo, Cli, Format, ReviewArgs};
 use crate::error::{Error, Result};
 use crate::exit;
+use crate::github::{Env, Repository, Session};
 use crate::ledger::push;
-use crate::ledger::review::{render, review, RepoLab, Review, ReviewRequest};
+use crate::ledger::review::{self, render, review, RepoLab, ReviewRequest};
 
 pub(super) fn run(cli: &Cli, args: &ReviewArgs) -> Result<i32> {
     let repo = open_repo()?;
+    // Where --post writes is settled before any work, so a missing repository is said first.
+    let session = if args.post {
+        let env = Env::from_process();
+        let origin = repo.remote_url("origin");
+        let repository = Repository::locate(args.repo.as_deref(), &env, origin.as_deref())
+            .map_err(Error::usage)?
+            .ok_or_else(|| {
+                Error::usage("--post needs the GitHub repository: pass --repo OWNER/NAME (or set GITHUB_REPOSITORY)")
+            })?;
+        Some(Session::new(env, repository, None)?)
+    } else {
+        None
+    };
     if !args.no_fetch && repo.remote_url(&args.remote).is_some() {
         let dir = repo.workdir().ok_or_else(|| {
             Error::usage("fetching the ledger needs a working tree to run git in; pass --no-fetch")
@@ -44,27 +56,18 @@ pub(super) fn run(cli: &Cli, args: &ReviewArgs) -> Result<i32> {
     match args.format {
         Format::Text => print!("{}", render::text(&review)),
         Format::Markdown => print!("{}", render::markdown(&review)),
-        Format::Json => println!("{}", json(&review)?),
+        Format::Json => println!("{}", render::json(&review)),
     }
     if let Some(dir) = &args.out {
-        write_outputs(dir, &review)?;
+        review::write_outputs(dir, &review)?;
+    }
+    if let Some(session) = session {
+        let posted = review::post(&session, &review)?;
+        eprintln!(
+            "promptgate: {} {}",
+            if posted.created { "opened" } else { "updated" },
+            posted.url
+        );
     }
     Ok(exit::PASS)
-}
-
-fn json(review: &Review) -> Result<String> {
-    serde_json::to_string_pretty(review)
-        .map_err(|e| Error::io("serialize", "the review", std::io::Error::other(e)))
-}
-
-/// `review.json`, `review.md` and one SVG chart per surface.
-fn write_outputs(dir: &Path, review: &Review) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
-    let write = |name: &str, text: &str| {
-        let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| Error::io("write", path, e))
-    };
-    write("review.json", &json(review)?)?;
-    write("review.md", &render::markdown(review))?;
-    Ok(())
 }

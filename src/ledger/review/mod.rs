@@ -219,6 +219,50 @@ pub fn review(repo: &Repo, request: &ReviewRequest, lab: &mut dyn Lab) -> Result
     })
 }
 
+/// Writes `review.json`, `review.md` and one SVG chart per surface (`review-NAME.svg`, the
+/// name kept to letters, digits, `-`, `_` and `.`) into `dir`; returns the files written.
+pub fn write_outputs(dir: &std::path::Path, review: &Review) -> Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    let mut written = Vec::new();
+    let mut write = |name: String, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| Error::io("write", &path, e))?;
+        written.push(path);
+        Ok::<(), Error>(())
+    };
+    write("review.json".into(), &render::json(review))?;
+    write("review.md".into(), &render::markdown(review))?;
+    for surface in &review.surfaces {
+        let svg = render::svg(review, surface)
+            .map_err(|e| Error::io("draw", "the review chart", std::io::Error::other(e)))?;
+        let name: String = surface
+            .name
+            .chars()
+            .map(|c| match c {
+                'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
+                _ => '_',
+            })
+            .collect();
+        write(format!("review-{name}.svg"), &svg)?;
+    }
+    Ok(written)
+}
+
+/// Opens or updates this week's review issue, with a task-list item per regression flag.
+pub fn post(
+    session: &crate::github::Session,
+    review: &Review,
+) -> Result<crate::github::issue::PostedIssue> {
+    let week = review.weeks.last().map_or("", String::as_str);
+    crate::github::issue::upsert_issue(
+        session,
+        &render::marker(week),
+        &render::issue_title(review),
+        &render::issue_body(review),
+    )
+    .map_err(Error::from)
+}
+
 /// The named surfaces (each must exist), or every gated one.
 fn select(config: &crate::config::Config, wanted: &[String]) -> Result<Vec<String>> {
     let all: Vec<String> = config

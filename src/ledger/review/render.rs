@@ -10,6 +10,12 @@ use super::{Flag, Review, SurfaceReview};
 use crate::report::escape_controls as plain;
 use crate::report::markdown::{code, html};
 
+/// The review as JSON (what `--format json` prints and `review.json` holds).
+pub fn json(review: &Review) -> String {
+    // Plain data: it always serializes.
+    serde_json::to_string_pretty(review).unwrap_or_default()
+}
+
 /// The marker that finds a week's review issue again.
 pub fn marker(week: &str) -> String {
     format!("<!-- promptgate:review {week} -->")
@@ -319,7 +325,13 @@ pub fn markdown(review: &Review) -> String {
         if !s.regressions.is_empty() {
             out.push_str("**Regression flags** (passed in the previous record, fail now)\n\n");
             for flag in &s.regressions {
-                let _ = writeln!(out, "- {} {}", code(&flag.case), html(&since(flag)));
+                let _ = writeln!(
+                    out,
+                    "- {}{}: {}",
+                    code(&flag.case),
+                    if flag.flaky { " (flaky)" } else { "" },
+                    html(&since(flag))
+                );
             }
             out.push('\n');
         }
@@ -378,9 +390,10 @@ pub fn issue_body(review: &Review) -> String {
         for (s, flag) in flags {
             let _ = writeln!(
                 out,
-                "- [ ] {}: {} {}",
+                "- [ ] {}: {}{}: {}",
                 html(&s.name),
                 code(&flag.case),
+                if flag.flaky { " (flaky)" } else { "" },
                 html(&since(flag))
             );
         }
@@ -388,4 +401,52 @@ pub fn issue_body(review: &Review) -> String {
     }
     out.push_str(&markdown(review));
     out
+}
+/// The SVG chart of a surface's headline (with its interval band) and tail.
+pub fn svg(review: &Review, s: &SurfaceReview) -> Result<String, crate::util::chart::ChartError> {
+    use crate::util::chart::{Chart, Line};
+    let pass_rate = s.headline.metric == "pass_rate";
+    let mut lines = vec![Line {
+        name: s.headline.metric.clone(),
+        points: values(s),
+    }];
+    if pass_rate && s.tail.points.iter().any(Option::is_some) {
+        lines.push(Line {
+            name: "tail".into(),
+            points: s.tail.points.clone(),
+        });
+    }
+    let band = s
+        .headline
+        .points
+        .iter()
+        .map(|p| p.as_ref().and_then(|p| Some((p.ci_low?, p.ci_high?))))
+        .collect();
+    let known = values(s).into_iter().flatten();
+    let y_range = if pass_rate {
+        (0.0, 1.0)
+    } else {
+        let (low, high) = known.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+        if low.is_finite() && high > low {
+            (low, high)
+        } else if low.is_finite() {
+            (low - 1.0, low + 1.0)
+        } else {
+            (0.0, 1.0)
+        }
+    };
+    crate::util::chart::svg(&Chart {
+        title: format!("{}: {}", s.name, s.headline.metric),
+        x_labels: review
+            .weeks
+            .iter()
+            .map(|w| week_label(w).to_string())
+            .collect(),
+        y_label: s.headline.metric.clone(),
+        y_range,
+        lines,
+        band,
+    })
 }
