@@ -251,7 +251,7 @@ fn post_opens_the_weeks_issue_once_and_out_writes_the_charts() {
     };
     assert_eq!(issues[0].title, format!("Eval review {week}"));
     let body = issues[0].body.clone().unwrap_or_default();
-    common::assert_contains(&body, &format!("<!-- promptgate:review {week} -->"));
+    common::assert_contains(&body, format!("<!-- promptgate:review {week} -->"));
     common::assert_contains(&body, "- [ ] support: `case-48`: since");
     common::assert_contains(&body, "- [ ] support: `case-49`: since");
     common::assert_contains(&body, "#7 Ask for brevity");
