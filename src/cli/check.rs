@@ -81,14 +81,7 @@ pub(super) fn run(cli: &Cli, args: &CheckArgs) -> Result<i32> {
 /// The request the flags make: the cache directory made absolute against where
 /// promptgate runs, as the flag reads.
 fn request(cli: &Cli, args: &CheckArgs, repo: &Repo) -> Result<CheckRequest> {
-    let cache_dir = match &args.cache.cache_dir {
-        Some(dir) if dir.is_relative() => Some(
-            std::env::current_dir()
-                .map_err(|e| Error::io("read", "the current directory", e))?
-                .join(dir),
-        ),
-        dir => dir.clone(),
-    };
+    let cache_dir = args.cache.dir()?;
     Ok(CheckRequest {
         base: args.range.base.clone(),
         head: args.range.head.clone(),

@@ -41,7 +41,7 @@ pub(super) fn run(cli: &Cli, args: &DrillArgs) -> Result<i32> {
     })?;
     let request = DrillRequest {
         to: args.to.clone(),
-        cache_dir: args.cache.cache_dir.clone(),
+        cache_dir: args.cache.dir()?,
         read_cache: !args.cache.no_cache,
     };
     let mut drill = Drill::new(&repo, &config, surface, from, &request);

@@ -60,7 +60,12 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
         grader: revision::grader(&config, &root, args.record)?,
         ..side::options(
             &config,
-            Cache::new(cache_dir(&root, args), !args.cache.no_cache),
+            Cache::new(
+                args.cache
+                    .dir()?
+                    .unwrap_or_else(|| root.join(cache::DEFAULT_DIR)),
+                !args.cache.no_cache,
+            ),
         )
     };
     let total_trials: u64 = targets
@@ -102,13 +107,6 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
     } else {
         exit::ERROR
     })
-}
-
-fn cache_dir(root: &Path, args: &EvalArgs) -> std::path::PathBuf {
-    match &args.cache.cache_dir {
-        Some(dir) => dir.clone(),
-        None => root.join(cache::DEFAULT_DIR),
-    }
 }
 
 /// A progress bar on an interactive terminal; none in CI, in logs or for JSON output.

@@ -91,9 +91,10 @@ pub enum Command {
     Review(ReviewArgs),
 }
 
-#[derive(Debug, Args)]
-pub struct RecordArgs {
-    /// The revision evaluated and recorded
+/// The ledger's revision and remote, as `record` and `review` take them.
+#[derive(Debug, Clone, Args)]
+pub struct LedgerArgs {
+    /// The revision recorded, or whose first-parent history is reviewed (the default branch's tip)
     #[arg(
         long,
         env = "PROMPTGATE_REV",
@@ -101,6 +102,21 @@ pub struct RecordArgs {
         default_value = "HEAD"
     )]
     pub rev: String,
+
+    /// The remote the ledger is shared with: `review` fetches from it, `record --push` pushes
+    #[arg(
+        long,
+        env = "PROMPTGATE_REMOTE",
+        value_name = "NAME",
+        default_value = "origin"
+    )]
+    pub remote: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
 
     #[command(flatten)]
     pub cache: CacheArgs,
@@ -113,27 +129,12 @@ pub struct RecordArgs {
     /// Share the ledger: fetch the remote's, merge (union of lines), push, retry until it lands
     #[arg(long, env = "PROMPTGATE_PUSH")]
     pub push: bool,
-
-    /// The remote --push shares the ledger with
-    #[arg(
-        long,
-        env = "PROMPTGATE_REMOTE",
-        value_name = "NAME",
-        default_value = "origin"
-    )]
-    pub remote: String,
 }
 
 #[derive(Debug, Args)]
 pub struct ReviewArgs {
-    /// The revision whose first-parent history is reviewed (the default branch's tip)
-    #[arg(
-        long,
-        env = "PROMPTGATE_REV",
-        value_name = "REV",
-        default_value = "HEAD"
-    )]
-    pub rev: String,
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
 
     /// How many UTC ISO weeks, this one included
     #[arg(long, env = "PROMPTGATE_WEEKS", value_name = "N", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=104))]
@@ -174,15 +175,6 @@ pub struct ReviewArgs {
     #[arg(long, env = "PROMPTGATE_NO_FETCH")]
     pub no_fetch: bool,
 
-    /// The remote the ledger is fetched from
-    #[arg(
-        long,
-        env = "PROMPTGATE_REMOTE",
-        value_name = "NAME",
-        default_value = "origin"
-    )]
-    pub remote: String,
-
     #[command(flatten)]
     pub cache: CacheArgs,
 }
@@ -197,6 +189,21 @@ pub struct CacheArgs {
     /// Where responses are cached [default: .promptgate/cache at the repository root]
     #[arg(long, env = "PROMPTGATE_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+}
+
+impl CacheArgs {
+    /// `--cache-dir` made absolute against where promptgate runs, as the flag reads (the
+    /// library resolves a relative one against the checkout).
+    pub fn dir(&self) -> Result<Option<PathBuf>> {
+        match &self.cache_dir {
+            Some(dir) if dir.is_relative() => Ok(Some(
+                std::env::current_dir()
+                    .map_err(|e| Error::io("read", "the current directory", e))?
+                    .join(dir),
+            )),
+            dir => Ok(dir.clone()),
+        }
+    }
 }
 
 /// The two sides of a change.

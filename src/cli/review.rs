@@ -3,35 +3,32 @@
 //! with `--post` this week's review issue opened or updated on GitHub.
 
 use super::{config_path, open_repo, Cli, Format, ReviewArgs};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exit;
-use crate::github::{Env, Repository, Session};
+use crate::github::{Env, Session};
 use crate::ledger::push;
 use crate::ledger::review::{self, render, review, RepoLab, ReviewRequest};
 
 pub(super) fn run(cli: &Cli, args: &ReviewArgs) -> Result<i32> {
     let repo = open_repo()?;
     // Where --post writes is settled before any work, so a missing repository is said first.
-    let session = if args.post {
-        let env = Env::from_process();
-        let origin = repo.remote_url("origin");
-        let repository = Repository::locate(args.repo.as_deref(), &env, origin.as_deref())
-            .map_err(Error::usage)?
-            .ok_or_else(|| {
-                Error::usage("--post needs the GitHub repository: pass --repo OWNER/NAME (or set GITHUB_REPOSITORY)")
-            })?;
-        Some(Session::new(env, repository, None)?)
-    } else {
-        None
-    };
-    if !args.no_fetch && repo.remote_url(&args.remote).is_some() {
-        let dir = repo.workdir().ok_or_else(|| {
-            Error::usage("fetching the ledger needs a working tree to run git in; pass --no-fetch")
-        })?;
-        push::fetch(repo.raw(), dir, &args.remote)?;
+    let origin = repo.remote_url("origin");
+    let session = args
+        .post
+        .then(|| {
+            Session::for_repository(
+                Env::from_process(),
+                args.repo.as_deref(),
+                origin.as_deref(),
+                "--post",
+            )
+        })
+        .transpose()?;
+    if !args.no_fetch {
+        push::fetch_if_remote(&repo, &args.ledger.remote)?;
     }
     let request = ReviewRequest {
-        rev: args.rev.clone(),
+        rev: args.ledger.rev.clone(),
         weeks: args.weeks,
         surfaces: args.surface.clone(),
         today: crate::util::time::today_number(),
@@ -39,19 +36,15 @@ pub(super) fn run(cli: &Cli, args: &ReviewArgs) -> Result<i32> {
     let mut lab = RepoLab::new(
         &repo,
         config_path(cli, &repo),
-        args.cache.cache_dir.clone(),
+        args.cache.dir()?,
         !args.cache.no_cache,
     );
     let review = review(&repo, &request, &mut lab)?;
     for warning in &review.warnings {
         eprintln!("promptgate: warning: {warning}");
     }
-    for (commit, surface) in &lab.evaluated {
-        eprintln!(
-            "promptgate: evaluated {} at {} to find where its regressions started (no record in the ledger)",
-            crate::report::escape_controls(surface),
-            crate::git::short(*commit)
-        );
+    for note in lab.evaluated_notes() {
+        eprintln!("promptgate: {note}");
     }
     match args.format {
         Format::Text => print!("{}", render::text(&review)),

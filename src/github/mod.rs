@@ -71,6 +71,23 @@ impl Session {
         })
     }
 
+    /// A session on the repository `--repo` (`flag`) names, else `GITHUB_REPOSITORY`, else
+    /// the `origin` remote on the server; `what` names the flag that needs it.
+    pub fn for_repository(
+        env: Env,
+        flag: Option<&str>,
+        origin_url: Option<&str>,
+        what: &str,
+    ) -> Result<Session, crate::error::Error> {
+        use crate::error::Error;
+        let repository = Repository::locate(flag, &env, origin_url)
+            .map_err(Error::usage)?
+            .ok_or_else(|| {
+                Error::usage(format!("{what} needs the GitHub repository: pass --repo OWNER/NAME (or set GITHUB_REPOSITORY)"))
+            })?;
+        Ok(Session::new(env, repository, None)?)
+    }
+
     /// Reads pull request `number` from the API.
     pub fn fetch_pull(&mut self, number: u64) -> Result<&PullRequest, GithubError> {
         let payload: PullRequestPayload = self

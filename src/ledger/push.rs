@@ -46,8 +46,15 @@ impl From<PushError> for crate::error::Error {
     }
 }
 
+/// Where git runs for `repo`: its working tree, else (bare) its git directory.
+fn git_dir(repo: &crate::git::Repo) -> &Path {
+    repo.workdir().unwrap_or_else(|| repo.raw().path())
+}
+
 /// Fetches, merges and pushes the ledger until the push lands; returns the attempts taken.
-pub fn push(repo: &git2::Repository, dir: &Path, remote: &str) -> Result<u32, PushError> {
+pub fn push(repo: &crate::git::Repo, remote: &str) -> Result<u32, PushError> {
+    let dir = git_dir(repo);
+    let repo = repo.raw();
     let mut reason = String::new();
     for attempt in 1..=ATTEMPTS {
         let fetched = git(
@@ -85,6 +92,20 @@ pub fn push(repo: &git2::Repository, dir: &Path, remote: &str) -> Result<u32, Pu
         attempts: ATTEMPTS,
         reason,
     })
+}
+
+/// [`fetch`] from `remote` when the clone has it (`false` when it has not, or the remote has
+/// no ledger yet).
+pub fn fetch_if_remote(repo: &crate::git::Repo, remote: &str) -> crate::error::Result<bool> {
+    if repo.remote_url(remote).is_none() {
+        return Ok(false);
+    }
+    let dir = repo.workdir().ok_or_else(|| {
+        crate::error::Error::usage(
+            "fetching the ledger needs a working tree to run git in; pass --no-fetch",
+        )
+    })?;
+    Ok(fetch(repo.raw(), dir, remote)?)
 }
 
 /// Brings the remote's ledger in for a reader: the local ledger becomes the remote's plus

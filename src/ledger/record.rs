@@ -164,6 +164,59 @@ fn evaluate(
     })
 }
 
+impl Recorded {
+    /// What was written, a line per entry: the eval entries' pass rates, the gate entries'
+    /// verdicts.
+    pub fn describe(&self) -> String {
+        let short = crate::git::short(self.commit);
+        let mut out = String::new();
+        for entry in &self.entries {
+            let surface = crate::report::escape_controls(&entry.surface);
+            let line = match &entry.gate {
+                Some(gate) => format!(
+                    "{short} gate{} {surface}: {}, {}, {}",
+                    gate.pr.map(|n| format!(" (#{n})")).unwrap_or_default(),
+                    gate.verdict.as_str(),
+                    gate.tier.as_str(),
+                    match gate.regressions.len() {
+                        1 => "1 regression".to_string(),
+                        n => format!("{n} regressions"),
+                    }
+                ),
+                None => format!(
+                    "{short} {surface}: {}/{} cases pass ({:.1}%)",
+                    entry.passed,
+                    entry.cases,
+                    entry.pass_rate * 100.0
+                ),
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        let n = self.entries.len();
+        out.push_str(&format!(
+            "recorded {n} entr{} on {short} in {}\n",
+            if n == 1 { "y" } else { "ies" },
+            super::NOTES_REF
+        ));
+        out
+    }
+}
+
+/// The commits one `record` run evaluates: `rev`, then with `--backfill weeks` the last
+/// first-parent commit of each of those weeks (each once).
+pub fn revisions(repo: &Repo, rev: Oid, backfill: Option<u32>) -> Result<Vec<Oid>> {
+    let mut revisions = vec![rev];
+    if let Some(weeks) = backfill {
+        for commit in backfill_commits(repo, rev, weeks)? {
+            if !revisions.contains(&commit) {
+                revisions.push(commit);
+            }
+        }
+    }
+    Ok(revisions)
+}
+
 /// The commits `--backfill weeks` records: for each of the last `weeks` UTC ISO weeks (this
 /// one included), the last first-parent commit from `from` committed in it, newest first.
 /// A week without a commit has none (the review shows it as a gap, never invents it).

@@ -37,7 +37,7 @@ pub struct RepoLab<'r> {
     /// any surface may have moved).
     touched: BTreeMap<Oid, Option<BTreeSet<String>>>,
     /// Commits evaluated for the review, to say so.
-    pub evaluated: Vec<(Oid, String)>,
+    evaluated: Vec<(Oid, String)>,
 }
 
 impl<'r> RepoLab<'r> {
@@ -55,6 +55,20 @@ impl<'r> RepoLab<'r> {
             touched: BTreeMap::new(),
             evaluated: Vec::new(),
         }
+    }
+
+    /// A line per commit evaluated because the ledger had no record of it.
+    pub fn evaluated_notes(&self) -> Vec<String> {
+        self.evaluated
+            .iter()
+            .map(|(commit, surface)| {
+                format!(
+                    "evaluated {} at {} to find where its regressions started (no record in the ledger)",
+                    crate::report::escape_controls(surface),
+                    crate::git::short(*commit)
+                )
+            })
+            .collect()
     }
 
     /// The config file's bytes at `commit`, if it has one.
