@@ -369,6 +369,11 @@ fn a_merged_pull_request_gets_a_gate_entry_with_its_number_and_regressions() {
     }
     assert_eq!(gate["failed"], json!(["c0", "c1", "c2", "c3"]));
     assert_eq!(gate["model_reported"], "test-model");
+    // The base side's measurement, for the changelog's base → head.
+    assert_eq!(gate["base_side"]["pass_rate"], 0.8);
+    assert_eq!(gate["base_side"]["model"], "gpt-4o-mini");
+    assert_eq!(gate["base_side"]["model_reported"], "test-model");
+    assert!(gate["base_side"]["ci_low"].as_f64() < Some(0.8));
     // A rerun is answered from the cache, gate included.
     let rerun = record(&repo);
     assert_eq!(rerun.code, 0, "{}{}", rerun.stdout, rerun.stderr);

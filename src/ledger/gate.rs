@@ -141,6 +141,7 @@ pub(super) fn gate(
             fixes: surface.fixes.iter().map(|f| f.id.clone()).collect(),
             impact: impact.clone(),
             rollback: rollback.clone(),
+            base_side: base_side(surface),
         };
         gated.entries.push(entry(
             surface,
@@ -249,5 +250,21 @@ fn entry(
         suite: described.suite.clone(),
         prompt: described.prompt.clone(),
         gate: Some(facts),
+        experiment: None,
     }
+}
+
+/// The base side's summary, when the gate measured the surface there.
+fn base_side(surface: &SurfaceReport) -> Option<super::SideSummary> {
+    let stats = surface.base.as_ref()?;
+    Some(super::SideSummary {
+        provider: surface.provider.base.clone().unwrap_or_default(),
+        model: surface.model.base.clone().unwrap_or_default(),
+        model_reported: surface.model_reported.base.clone(),
+        pass_rate: stats.pass_rate,
+        ci_low: stats.ci_low,
+        ci_high: stats.ci_high,
+        cost_usd: surface.cost.base_usd,
+        latency_ms: surface.latency_ms.base.unwrap_or_default(),
+    })
 }

@@ -75,6 +75,56 @@ pub struct Entry {
     /// What a `gate` entry adds (present exactly when `kind` is `gate`).
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<GateFacts>,
+    /// What an `experiment` entry adds (present exactly when `kind` is `experiment`).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<ExperimentFacts>,
+}
+
+/// One side of a comparison as the ledger keeps it: where its answers came from and what
+/// they scored, cost and took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SideSummary {
+    pub provider: String,
+    pub model: String,
+    #[serde(default)]
+    pub model_reported: Option<String>,
+    pub pass_rate: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
+    #[serde(default)]
+    pub latency_ms: Latency,
+}
+
+/// What an `experiment` entry adds: one surface's cases on its configured provider and on a
+/// candidate, same prompts and trials (`promptgate compare --log`). The entry's own
+/// measurement fields are the candidate's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentFacts {
+    /// What the experiment set out to learn, as `--log` gave it.
+    pub hypothesis: String,
+    pub current: SideSummary,
+    pub candidate: SideSummary,
+    /// Case ids passing on the current provider and failing on the candidate, and the other
+    /// way round.
+    #[serde(default)]
+    pub regressions: Vec<String>,
+    #[serde(default)]
+    pub fixes: Vec<String>,
+    pub mcnemar_p: f64,
+    pub verdict: CompareVerdict,
+}
+
+/// What a comparison concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CompareVerdict {
+    #[serde(rename = "better")]
+    Better,
+    #[serde(rename = "worse")]
+    Worse,
+    #[serde(rename = "no significant difference")]
+    NoSignificantDifference,
 }
 
 /// The gate's verdict on the change a commit made to its first parent: what a `gate`
@@ -101,6 +151,9 @@ pub struct GateFacts {
     pub impact: Option<String>,
     #[serde(default)]
     pub rollback: Option<String>,
+    /// The base side's measurement of the surface (the entry's own fields are the head's).
+    #[serde(default)]
+    pub base_side: Option<SideSummary>,
 }
 
 /// Why the ledger could not be read or written.
@@ -273,6 +326,7 @@ mod tests {
             suite: fingerprint(b"cases"),
             prompt: fingerprint(b"prompt"),
             gate: None,
+            experiment: None,
         }
     }
 
@@ -332,6 +386,7 @@ mod tests {
             fixes: Vec::new(),
             impact: Some("friendlier".into()),
             rollback: None,
+            base_side: None,
         });
         let line = serde_json::to_string(&gate).unwrap();
         let value: serde_json::Value = serde_json::from_str(&line).unwrap();

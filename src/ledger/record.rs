@@ -310,5 +310,6 @@ fn entry(
         suite: described.suite.clone(),
         prompt: described.prompt.clone(),
         gate: None,
+        experiment: None,
     }
 }

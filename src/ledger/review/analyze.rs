@@ -454,6 +454,8 @@ mod tests {
             suite: "suite".into(),
             prompt: "prompt".into(),
             gate: None,
+            experiment: None,
+            experiment: None,
         }
     }
 
