@@ -455,7 +455,6 @@ mod tests {
             prompt: "prompt".into(),
             gate: None,
             experiment: None,
-            experiment: None,
         }
     }
 
