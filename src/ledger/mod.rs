@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::eval::run::Latency;
 
 pub mod gate;
+pub mod history;
 pub mod push;
 pub mod record;
 pub mod review;

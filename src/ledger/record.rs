@@ -67,12 +67,17 @@ pub fn measure(repo: &Repo, request: &RecordRequest, only: &[String]) -> Result<
     evaluate(repo, request, only, false)
 }
 
-fn evaluate(
-    repo: &Repo,
-    request: &RecordRequest,
-    only: &[String],
-    with_gate: bool,
-) -> Result<Recorded> {
+/// A revision made ready to evaluate: its config, targets and what their entries need.
+struct Loaded {
+    commit: Oid,
+    config: config::Config,
+    targets: Vec<run::Target>,
+    described: Vec<Described>,
+    warnings: Vec<Diagnostic>,
+    cache_dir: PathBuf,
+}
+
+fn load(repo: &Repo, request: &RecordRequest, only: &[String]) -> Result<Loaded> {
     let commit = repo.resolve(&request.rev)?;
     let snapshot = repo.tree_snapshot(commit)?;
     let Some(FileEntry::File(bytes)) = snapshot.read(&request.config_path)? else {
@@ -114,8 +119,32 @@ fn evaluate(
         .cache_dir
         .clone()
         .unwrap_or_else(|| root.join(cache::DEFAULT_DIR));
+    Ok(Loaded {
+        commit,
+        config,
+        targets: prepared.targets,
+        described,
+        warnings,
+        cache_dir,
+    })
+}
+
+fn evaluate(
+    repo: &Repo,
+    request: &RecordRequest,
+    only: &[String],
+    with_gate: bool,
+) -> Result<Recorded> {
+    let Loaded {
+        commit,
+        config,
+        targets,
+        described,
+        mut warnings,
+        cache_dir,
+    } = load(repo, request, only)?;
     let options = side::options(&config, Cache::new(&cache_dir, request.read_cache));
-    let result = side::run(prepared.targets, options, |_| {})
+    let result = side::run(targets, options, |_| {})
         .map_err(|e| Error::io("start", "the async runtime", e))?;
     let (run_id, recorded_at) = (run_id(), crate::util::time::now_rfc3339());
     let mut entries = Vec::new();
@@ -130,38 +159,77 @@ fn evaluate(
         }
         entries.push(entry(surface, described, commit, &run_id, &recorded_at));
     }
-    if !with_gate {
-        return Ok(Recorded {
-            commit,
-            entries,
-            incomplete,
-            warnings,
-        });
+    let mut recorded = Recorded {
+        commit,
+        entries,
+        incomplete,
+        warnings: Vec::new(),
+    };
+    if with_gate {
+        let stamp = gate::Stamp {
+            run_id: &run_id,
+            recorded_at: &recorded_at,
+        };
+        add_gate(repo, request, cache_dir, &described, &stamp, &mut recorded);
     }
-    let setup = gate::Setup {
-        config_path: &request.config_path,
-        cache_dir,
-        read_cache: request.read_cache,
-    };
-    let stamp = gate::Stamp {
-        run_id: &run_id,
-        recorded_at: &recorded_at,
-    };
-    let gated = gate::gate(repo, commit, &setup, &described, &stamp);
-    entries.extend(gated.entries);
-    incomplete.extend(gated.incomplete);
-    for warning in gated.warnings {
+    for warning in std::mem::take(&mut recorded.warnings) {
         // The gate reads the same config again: each warning is said once.
         if !warnings.contains(&warning) {
             warnings.push(warning);
         }
     }
-    Ok(Recorded {
-        commit,
-        entries,
-        incomplete,
-        warnings,
-    })
+    recorded.warnings = warnings;
+    Ok(recorded)
+}
+
+/// The `gate` entries `record` would write for `request.rev`'s first-parent change (cache
+/// first), without evaluating the revision on its own or writing anything.
+pub fn gate_entries(repo: &Repo, request: &RecordRequest) -> Result<Recorded> {
+    let loaded = load(repo, request, &[])?;
+    let (run_id, recorded_at) = (run_id(), crate::util::time::now_rfc3339());
+    let stamp = gate::Stamp {
+        run_id: &run_id,
+        recorded_at: &recorded_at,
+    };
+    let mut recorded = Recorded {
+        commit: loaded.commit,
+        entries: Vec::new(),
+        incomplete: Vec::new(),
+        warnings: loaded.warnings,
+    };
+    add_gate(
+        repo,
+        request,
+        loaded.cache_dir,
+        &loaded.described,
+        &stamp,
+        &mut recorded,
+    );
+    Ok(recorded)
+}
+
+/// Gates the recorded commit's first-parent change and adds its entries to `recorded`.
+fn add_gate(
+    repo: &Repo,
+    request: &RecordRequest,
+    cache_dir: PathBuf,
+    described: &[Described],
+    stamp: &gate::Stamp<'_>,
+    recorded: &mut Recorded,
+) {
+    let setup = gate::Setup {
+        config_path: &request.config_path,
+        cache_dir,
+        read_cache: request.read_cache,
+    };
+    let gated = gate::gate(repo, recorded.commit, &setup, described, stamp);
+    recorded.entries.extend(gated.entries);
+    recorded.incomplete.extend(gated.incomplete);
+    for warning in gated.warnings {
+        if !recorded.warnings.contains(&warning) {
+            recorded.warnings.push(warning);
+        }
+    }
 }
 
 impl Recorded {

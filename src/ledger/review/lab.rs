@@ -4,15 +4,15 @@
 //! surface's failing cases measured there (cache first). Behind a trait so the analysis can
 //! be tested and benchmarked without a model.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use git2::Oid;
 
-use crate::changeset::{self, ConfigSource};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::{FileEntry, Repo, Snapshot};
+use crate::ledger::history::{config_bytes, Touched};
 
 /// The repository questions the review asks.
 pub trait Lab {
@@ -33,9 +33,7 @@ pub struct RepoLab<'r> {
     config_path: String,
     cache_dir: Option<PathBuf>,
     read_cache: bool,
-    /// Per commit, the surfaces its change touched (`None`: its config does not load, so
-    /// any surface may have moved).
-    touched: BTreeMap<Oid, Option<BTreeSet<String>>>,
+    touched: Touched<'r>,
     /// Commits evaluated for the review, to say so.
     evaluated: Vec<(Oid, String)>,
 }
@@ -49,10 +47,10 @@ impl<'r> RepoLab<'r> {
     ) -> Self {
         RepoLab {
             repo,
-            config_path,
             cache_dir,
             read_cache,
-            touched: BTreeMap::new(),
+            touched: Touched::new(repo, &config_path),
+            config_path,
             evaluated: Vec::new(),
         }
     }
@@ -70,20 +68,11 @@ impl<'r> RepoLab<'r> {
             })
             .collect()
     }
-
-    /// The config file's bytes at `commit`, if it has one.
-    fn config_bytes(&self, commit: Oid) -> Result<Option<Vec<u8>>> {
-        let snapshot = self.repo.tree_snapshot(commit)?;
-        Ok(match snapshot.read(&self.config_path)? {
-            Some(FileEntry::File(bytes)) => Some(bytes),
-            _ => None,
-        })
-    }
 }
 
 impl Lab for RepoLab<'_> {
     fn config(&mut self, tip: Oid) -> Result<Config> {
-        let Some(bytes) = self.config_bytes(tip)? else {
+        let Some(bytes) = config_bytes(self.repo, &self.config_path, tip)? else {
             return Err(Error::invalid(
                 crate::diagnostic::Diagnostic::error(
                     &self.config_path,
@@ -99,43 +88,11 @@ impl Lab for RepoLab<'_> {
     }
 
     fn touches(&mut self, commit: Oid, surface: &str) -> Result<bool> {
-        if let Some(known) = self.touched.get(&commit) {
-            return Ok(known.as_ref().is_none_or(|s| s.contains(surface)));
-        }
-        let raw = self.repo.raw();
-        let parent = raw
-            .find_commit(commit)
-            .ok()
-            .and_then(|c| c.parent_id(0).ok());
-        let surfaces = match (parent, self.config_bytes(commit)?) {
-            (Some(parent), Some(bytes)) => {
-                let old = self.repo.tree_snapshot(parent)?;
-                let new = self.repo.tree_snapshot(commit)?;
-                let origin = format!("{}@{}", self.config_path, crate::git::short(commit));
-                let source = ConfigSource {
-                    origin: &origin,
-                    repo_path: &self.config_path,
-                    bytes: &bytes,
-                };
-                match changeset::assemble(self.repo, &old, &new, source, |_| {
-                    self.repo.diff_commits(parent, commit)
-                }) {
-                    Ok(set) => Some(set.surfaces.into_iter().collect()),
-                    // A commit whose config does not load changed it: any surface may
-                    // have moved.
-                    Err(Error::Invalid(_)) => None,
-                    Err(error) => return Err(error),
-                }
-            }
-            _ => Some(BTreeSet::new()),
-        };
-        let touches = surfaces.as_ref().is_none_or(|s| s.contains(surface));
-        self.touched.insert(commit, surfaces);
-        Ok(touches)
+        Ok(self.touched.of(commit)?.includes(surface))
     }
 
     fn case_ids(&mut self, commit: Oid, surface: &str) -> Result<Option<BTreeSet<String>>> {
-        let Some(bytes) = self.config_bytes(commit)? else {
+        let Some(bytes) = config_bytes(self.repo, &self.config_path, commit)? else {
             return Ok(None);
         };
         let Ok(loaded) = crate::config::load(&self.config_path, &bytes) else {
