@@ -124,23 +124,8 @@ fn a_surface_that_could_not_be_measured_is_not_recorded() {
 }
 
 /// Commits `message` with both dates `days_ago` days before now.
-fn commit_dated(repo: &TestRepo, message: &str, days_ago: u64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let date = format!("@{} +0000", now - days_ago * 86_400);
-    repo.git(&["add", "-A"]);
-    let status = common::git_command(
-        repo.path(),
-        &["commit", "-q", "--allow-empty", "-m", message],
-    )
-    .env("GIT_AUTHOR_DATE", &date)
-    .env("GIT_COMMITTER_DATE", &date)
-    .status()
-    .expect("git commit");
-    assert!(status.success());
-    repo.git(&["rev-parse", "HEAD"])
+fn commit_dated(repo: &TestRepo, message: &str, days_ago: i64) -> String {
+    repo.commit_at(message, common::now() - days_ago * 86_400)
 }
 
 fn entries_on(dir: &std::path::Path, commit: &str) -> usize {

@@ -44,35 +44,11 @@ fn server() -> Server {
     })
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64
-}
-
 /// This week's Monday, 00:00 UTC, as Unix seconds.
 fn monday() -> i64 {
-    let today = now().div_euclid(DAY);
+    let today = common::now().div_euclid(DAY);
     let weekday = (today + 3).rem_euclid(7); // 0 = Monday
     (today - weekday) * DAY
-}
-
-/// Runs git with both dates set to `at` (Unix seconds).
-fn git_at(repo: &TestRepo, at: i64, args: &[&str]) {
-    let date = format!("@{at} +0000");
-    let status = common::git_command(repo.path(), args)
-        .env("GIT_AUTHOR_DATE", &date)
-        .env("GIT_COMMITTER_DATE", &date)
-        .status()
-        .expect("git");
-    assert!(status.success(), "git {args:?}");
-}
-
-fn commit_at(repo: &TestRepo, message: &str, at: i64) -> String {
-    repo.git(&["add", "-A"]);
-    git_at(repo, at, &["commit", "-q", "--allow-empty", "-m", message]);
-    repo.git(&["rev-parse", "HEAD"])
 }
 
 /// Twelve weeks: a commit on the Thursday of each earlier week but the sixth back, then
@@ -90,17 +66,13 @@ fn twelve_weeks(server: &Server) -> (TestRepo, String) {
         .write("docs/notes.md", "week 11\n")
         .write(".gitignore", ".promptgate/\n");
     let thursday = |back: i64| monday() - back * 7 * DAY + 3 * DAY + 12 * 3600;
-    commit_at(&repo, "start", thursday(11));
+    repo.commit_at("start", thursday(11));
     for back in (1..=10).rev().filter(|&b| b != 6) {
         repo.write("docs/notes.md", format!("week {back}\n"));
-        commit_at(
-            &repo,
-            &format!("notes, {back} week(s) back"),
-            thursday(back),
-        );
+        repo.commit_at(&format!("notes, {back} week(s) back"), thursday(back));
     }
     // This week, between Monday 00:00 and now.
-    let span = (now() - monday()).max(3);
+    let span = (common::now() - monday()).max(3);
     let (branch_at, merge_at, docs_at) = (
         monday() + span / 4,
         monday() + span / 2,
@@ -108,10 +80,9 @@ fn twelve_weeks(server: &Server) -> (TestRepo, String) {
     );
     repo.git(&["checkout", "-q", "-b", "brief"]);
     repo.write("prompts/answer.md", "Be brief. Q: {{ question }}\n");
-    commit_at(&repo, "Ask for brevity", branch_at);
+    repo.commit_at("Ask for brevity", branch_at);
     repo.git(&["checkout", "-q", "main"]);
-    git_at(
-        &repo,
+    repo.git_at(
         merge_at,
         &[
             "merge",
@@ -124,7 +95,7 @@ fn twelve_weeks(server: &Server) -> (TestRepo, String) {
     );
     let merge = repo.git(&["rev-parse", "HEAD"]);
     repo.write("docs/notes.md", "this week\n");
-    commit_at(&repo, "notes, this week", docs_at);
+    repo.commit_at("notes, this week", docs_at);
     (repo, merge)
 }
 

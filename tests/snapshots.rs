@@ -25,6 +25,7 @@ fn help_texts() {
         vec!["init", "--help"],
         vec!["record", "--help"],
         vec!["review", "--help"],
+        vec!["changelog", "--help"],
     ] {
         let run = common::run_in(dir.path(), &args);
         assert_eq!(run.code, 0);

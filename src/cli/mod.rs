@@ -1,6 +1,7 @@
 //! The command line: flags (each with its `PROMPTGATE_*` environment variable), dispatch
 //! to the commands, and turning every outcome into the documented exit code.
 
+mod changelog;
 mod check;
 mod diff;
 mod drill;
@@ -89,6 +90,9 @@ pub enum Command {
     /// The Monday eval review from the ledger: headline trend per week, this week's
     /// regression flags with the change they started with, the tail, drift
     Review(ReviewArgs),
+    /// The Friday "what changed in production": merged changes to surfaces with their eval,
+    /// model, cost and latency deltas, oldest first
+    Changelog(ChangelogArgs),
 }
 
 /// The ledger's revision and remote, as `record` and `review` take them.
@@ -170,6 +174,41 @@ pub struct ReviewArgs {
     /// The GitHub repository --post writes to [default: GITHUB_REPOSITORY, else the origin remote]
     #[arg(long, env = "PROMPTGATE_REPO", value_name = "OWNER/NAME")]
     pub repo: Option<String>,
+
+    /// Read the local ledger only (by default the remote's is fetched and merged in first)
+    #[arg(long, env = "PROMPTGATE_NO_FETCH")]
+    pub no_fetch: bool,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ChangelogArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
+
+    /// Changes merged after this: a date (YYYY-MM-DD, UTC), Nd (N days ago) or a revision
+    #[arg(
+        long,
+        env = "PROMPTGATE_SINCE",
+        value_name = "WHEN",
+        default_value = "7d"
+    )]
+    pub since: String,
+
+    /// Changes merged up to this: a date, Nd or a revision [default: now]
+    #[arg(
+        long,
+        env = "PROMPTGATE_UNTIL",
+        value_name = "WHEN",
+        default_value = "0d"
+    )]
+    pub until: String,
+
+    /// Output format (text prints the Markdown)
+    #[arg(long, env = "PROMPTGATE_FORMAT", default_value = "markdown")]
+    pub format: Format,
 
     /// Read the local ledger only (by default the remote's is fetched and merged in first)
     #[arg(long, env = "PROMPTGATE_NO_FETCH")]
@@ -467,6 +506,7 @@ fn run(cli: &Cli) -> Result<i32> {
         Command::Merge(args) => merge::run(cli, args),
         Command::Record(args) => record::run(cli, args),
         Command::Review(args) => review::run(cli, args),
+        Command::Changelog(args) => changelog::run(cli, args),
         Command::Hook(args) => hook::run(cli, args),
         Command::Drill(args) => drill::run(cli, args),
         Command::Diff(args) => diff::run(cli, args),

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::eval::run::Latency;
 
+pub mod changelog;
 pub mod gate;
 pub mod history;
 pub mod push;

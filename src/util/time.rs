@@ -9,15 +9,24 @@ pub fn today() -> String {
     date_of_day(days as i64)
 }
 
+/// Now, in Unix seconds.
+pub fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// The current UTC time as RFC 3339 (`YYYY-MM-DDTHH:MM:SSZ`).
 pub fn now_rfc3339() -> String {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    rfc3339(now_seconds())
+}
+
+/// Unix seconds as RFC 3339 UTC (`YYYY-MM-DDTHH:MM:SSZ`).
+pub fn rfc3339(seconds: i64) -> String {
+    let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
     format!(
         "{}T{:02}:{:02}:{:02}Z",
-        date_of_day(days as i64),
+        date_of_day(days),
         rest / 3600,
         rest % 3600 / 60,
         rest % 60

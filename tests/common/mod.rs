@@ -57,6 +57,27 @@ impl TestRepo {
         self.git(&["rev-parse", "HEAD"])
     }
 
+    /// Runs git with both dates (author and committer) at `at`, Unix seconds; panics on
+    /// failure.
+    #[allow(dead_code)]
+    pub fn git_at(&self, at: i64, args: &[&str]) {
+        let date = format!("@{at} +0000");
+        let status = git_command(self.path(), args)
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .status()
+            .expect("git");
+        assert!(status.success(), "git {args:?}");
+    }
+
+    /// Stages everything and commits with both dates at `at` (Unix seconds); returns the SHA.
+    #[allow(dead_code)]
+    pub fn commit_at(&self, message: &str, at: i64) -> String {
+        self.git(&["add", "-A"]);
+        self.git_at(at, &["commit", "-q", "--allow-empty", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
     /// Runs promptgate in the repository's root.
     pub fn run(&self, args: &[&str]) -> Run {
         run_in(self.path(), args)
@@ -70,6 +91,15 @@ impl TestRepo {
         assert_eq!(run.code, 0, "diff failed: {}", run.stderr);
         serde_json::from_str(&run.stdout).expect("diff JSON")
     }
+}
+
+/// Now, in Unix seconds.
+#[allow(dead_code)]
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
 }
 
 /// Runs git like [`git_in`] but returns whether it succeeded instead of asserting it.
