@@ -4,7 +4,8 @@
 //! and decides the verdict. It takes a [`CheckRequest`] (no flags, no environment) and a
 //! [`PullSource`], and whatever stops it midway becomes an `error` verdict with the reason,
 //! never a pass. The staged checks of the pre-commit hook and the merging of shards live
-//! here too, so every way in applies the same rules.
+//! here too, so every way in applies the same rules, and so do a finished check's GitHub
+//! Actions step outputs ([`Checked::actions_outputs`]).
 
 mod cache;
 mod plan;
@@ -26,6 +27,7 @@ use crate::eval::run::CaseSummary;
 use crate::gate::trust::{HeadTrust, Trust};
 use crate::gate::{self, Context, Report};
 use crate::git::Repo;
+use crate::github;
 use crate::report;
 
 pub use pull::{GithubPull, Local, PullSource};
@@ -123,6 +125,45 @@ impl Checked {
             std::fs::write(&path, content).map_err(|e| Error::io("write", &path, e))?;
         }
         Ok(())
+    }
+
+    /// In GitHub Actions: the report in the step summary, `verdict`, `exit-code` (`code`)
+    /// and `report` as step outputs; the report files go to `out`, else to a `promptgate`
+    /// directory in the runner's temporary directory. Returns the `::error` workflow
+    /// commands on each prompt file behind a failed rule, for the caller to print.
+    pub fn actions_outputs(
+        &self,
+        env: &github::Env,
+        out: Option<&Path>,
+        markdown: &str,
+        code: i32,
+    ) -> Result<Vec<String>> {
+        let dir = match out {
+            Some(dir) => dir.to_path_buf(),
+            None => {
+                let dir = env
+                    .runner_temp
+                    .clone()
+                    .unwrap_or_else(std::env::temp_dir)
+                    .join("promptgate");
+                self.write_files(&dir, markdown)?;
+                dir
+            }
+        };
+        if let Some(summary) = &env.step_summary {
+            github::actions::append_summary(summary, markdown)?;
+        }
+        if let Some(output) = &env.output {
+            github::actions::write_outputs(
+                output,
+                &[
+                    ("verdict", self.report.verdict.as_str().to_string()),
+                    ("exit-code", code.to_string()),
+                    ("report", dir.join("report.json").display().to_string()),
+                ],
+            )?;
+        }
+        Ok(github::actions::annotations(&self.report))
     }
 }
 

@@ -2,12 +2,16 @@
 //! the Actions event, read through the API when the event does not carry it; its commits
 //! checked against the local clone; its reviews and approve comments), a push event's
 //! commits, or nothing at all for a local run. The gate reads all of it through
-//! [`PullSource`], so a test or a hook can hand it any source.
+//! [`PullSource`], so a test or a hook can hand it any source. With `--post`, the verdict
+//! comment and commit status are written back to the pull request ([`post`]).
 
 use crate::error::{Error, Result};
+use crate::gate::Report;
 use crate::git::Repo;
 use crate::github::approvals::{Comment, Membership, Review};
-use crate::github::{self, context, Env, Event, GithubError, PullRequest, Repository, Session};
+use crate::github::{
+    self, context, post as gh, Env, Event, GithubError, PullRequest, Repository, Session,
+};
 
 /// What the gate reads from where the change is reviewed.
 pub trait PullSource {
@@ -143,6 +147,68 @@ pub fn locate(env: Env, wanted: &Wanted, repo: Option<&Repo>) -> Result<GithubPu
     }
     pull.session = Some(session);
     Ok(pull)
+}
+
+/// What `--post` did: a line per thing written, and every failure with its fix.
+#[derive(Debug, Default)]
+pub struct Posted {
+    pub written: Vec<String>,
+    pub failures: Vec<String>,
+}
+
+/// Writes the verdict comment (`markdown`) and the commit status on the pull request; a
+/// failure of one never keeps the other from being tried.
+pub fn post(pull: &GithubPull, report: &Report, markdown: &str) -> Posted {
+    let mut posted = Posted::default();
+    let Some(session) = &pull.session else {
+        posted
+            .failures
+            .push("--post: nothing to post to: run on a pull request (or pass --pr N)".into());
+        return posted;
+    };
+    if let Some(number) = pull.number {
+        match gh::upsert_comment(session, number, markdown) {
+            Ok((outcome, duplicates)) => {
+                let what = match outcome {
+                    gh::CommentOutcome::Created(_) => "written",
+                    gh::CommentOutcome::Updated(_) => "updated",
+                    gh::CommentOutcome::Unchanged(_) => "unchanged",
+                };
+                posted
+                    .written
+                    .push(format!("verdict comment {what} on #{number}"));
+                posted
+                    .failures
+                    .extend(duplicates.iter().map(ToString::to_string));
+            }
+            Err(error) => posted.failures.push(error.to_string()),
+        }
+    }
+    let head = report
+        .head
+        .clone()
+        .or_else(|| pull.pull().map(|p| p.head_sha.clone()));
+    match head {
+        Some(sha) => match gh::set_status(session, &sha, report) {
+            Ok(()) => posted.written.push(format!(
+                "commit status `{}` is {} on {}",
+                gh::STATUS_CONTEXT,
+                gh::status_state(report.verdict),
+                &sha[..sha.len().min(12)]
+            )),
+            Err(error) => posted.failures.push(error.to_string()),
+        },
+        None => posted.failures.push(
+            "--post: the gate stopped before it knew the head commit, so no commit status was set"
+                .into(),
+        ),
+    }
+    posted
+}
+
+/// Said on an `error` verdict for a pull request from a fork.
+pub fn fork_note(number: u64) -> String {
+    format!("this pull request comes from a fork: GitHub gives workflows on fork pull requests no secrets and a read-only token, so the gate cannot run or post here; a maintainer can run `promptgate check --pr {number} --post` with the API keys, or push the branch to this repository")
 }
 
 /// `--repo`, else `GITHUB_REPOSITORY`, else the `origin` remote when it is on the server.

@@ -44,7 +44,10 @@ pub(super) fn run(cli: &Cli, args: &CheckArgs) -> Result<i32> {
     checked.redact();
     if checked.report.verdict == gate::Verdict::Error {
         if let Some(fork) = PullSource::pull(&pull).filter(|p| p.is_fork()) {
-            checked.report.reasons.push(pull::fork_note(fork.number));
+            checked
+                .report
+                .reasons
+                .push(check::pull::fork_note(fork.number));
         }
     }
     let markdown = emit(cli, args.out.as_deref(), args.format, &checked)?;
@@ -63,13 +66,16 @@ pub(super) fn run(cli: &Cli, args: &CheckArgs) -> Result<i32> {
     };
     if pull.env.actions {
         // Not being able to write a step output must not keep the verdict off the PR.
-        if let Err(error) = actions_outputs(&pull.env, args, &checked, &markdown, code, &annotate) {
-            eprintln!("promptgate: {error}");
-            annotate(&github::actions::error(
-                None,
-                "promptgate could not write the step outputs",
-                &error.to_string(),
-            ));
+        match checked.actions_outputs(&pull.env, args.out.as_deref(), &markdown, code) {
+            Ok(annotations) => annotations.iter().for_each(|line| annotate(line)),
+            Err(error) => {
+                eprintln!("promptgate: {error}");
+                annotate(&github::actions::error(
+                    None,
+                    "promptgate could not write the step outputs",
+                    &error.to_string(),
+                ));
+            }
         }
     }
     if args.post {
@@ -96,47 +102,6 @@ fn request(cli: &Cli, args: &CheckArgs, repo: &Repo) -> Result<CheckRequest> {
             HeadTrust::Untrusted
         },
     })
-}
-
-/// In GitHub Actions: the report in the step summary, `verdict`, `exit-code` and `report`
-/// as step outputs, and an `::error` on each prompt file behind a failed rule.
-fn actions_outputs(
-    env: &github::Env,
-    args: &CheckArgs,
-    checked: &Checked,
-    markdown: &str,
-    code: i32,
-    annotate: &dyn Fn(&str),
-) -> Result<()> {
-    let dir = match &args.out {
-        Some(dir) => dir.clone(),
-        None => {
-            let dir = env
-                .runner_temp
-                .clone()
-                .unwrap_or_else(std::env::temp_dir)
-                .join("promptgate");
-            checked.write_files(&dir, markdown)?;
-            dir
-        }
-    };
-    if let Some(summary) = &env.step_summary {
-        github::actions::append_summary(summary, markdown)?;
-    }
-    if let Some(output) = &env.output {
-        github::actions::write_outputs(
-            output,
-            &[
-                ("verdict", checked.report.verdict.as_str().to_string()),
-                ("exit-code", code.to_string()),
-                ("report", dir.join("report.json").display().to_string()),
-            ],
-        )?;
-    }
-    for line in github::actions::annotations(&checked.report) {
-        annotate(&line);
-    }
-    Ok(())
 }
 
 /// Writes the reports into `out` (when given) and prints the chosen format; returns the

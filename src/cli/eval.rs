@@ -3,17 +3,14 @@
 //! writes the results.
 
 use std::io::IsTerminal;
-use std::path::Path;
 use std::sync::Arc;
 
 use super::Format;
-use super::{open_repo, print_warnings, read_config, use_color, Cli, EvalArgs};
-use crate::config;
-use crate::diagnostic::Diagnostic;
+use super::{config_path, open_repo, print_warnings, use_color, Cli, EvalArgs};
 use crate::error::{Error, Result};
-use crate::eval::cache::{self, Cache};
-use crate::eval::run::{self, Options, Shard};
-use crate::eval::{revision, side};
+use crate::eval::revision::{self, EvalRequest};
+use crate::eval::run::{self, Options};
+use crate::eval::side;
 use crate::exit;
 use crate::report;
 
@@ -24,54 +21,22 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
         ));
     }
     let repo = open_repo()?;
-    let root = repo
-        .workdir()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| repo.raw().path().to_path_buf());
-    let oid = repo.resolve(&args.rev)?;
-    let snapshot = repo.tree_snapshot(oid)?;
-    let config_rev = args
-        .config_rev
-        .clone()
-        .or_else(|| cli.config.is_none().then(|| args.rev.clone()));
-    let text = read_config(cli, &repo, config_rev.as_deref(), &snapshot)?;
-    let loaded = config::load(&text.origin, &text.bytes).map_err(Error::Invalid)?;
-    print_warnings(&loaded.warnings);
-    let config = loaded.config;
-    let shard = args
-        .shard
-        .as_deref()
-        .map(Shard::parse)
-        .transpose()
-        .map_err(Error::usage)?;
-    let surfaces = revision::select_surfaces(&config, &args.surface)?;
-    if surfaces.is_empty() {
-        return Err(Error::invalid(
-            Diagnostic::error(&text.origin, "the config declares no gated surface, so there is nothing to evaluate")
-                .with_help("add a `[[surface]]` with `cases`, `provider` and `min_pass_rate`, or name one with --surface"),
-        ));
-    }
-    let source = (text.origin.as_str(), String::from_utf8_lossy(&text.bytes));
-    let prepared = revision::prepare(&config, &surfaces, &snapshot, source, &root, args.record)?;
-    print_warnings(&prepared.warnings);
-    let targets = prepared.targets;
-    let options = Options {
-        shard,
-        grader: revision::grader(&config, &root, args.record)?,
-        ..side::options(
-            &config,
-            Cache::new(
-                args.cache
-                    .dir()?
-                    .unwrap_or_else(|| root.join(cache::DEFAULT_DIR)),
-                !args.cache.no_cache,
-            ),
-        )
+    let request = EvalRequest {
+        rev: args.rev.clone(),
+        config_file: cli.config.clone(),
+        config_path: config_path(cli, &repo),
+        config_rev: args.config_rev.clone(),
+        surfaces: args.surface.clone(),
+        shard: args.shard.clone(),
+        record: args.record,
+        cache_dir: args.cache.dir()?,
+        read_cache: !args.cache.no_cache,
     };
-    let total_trials: u64 = targets
-        .iter()
-        .map(|t| t.suite.cases.len() as u64 * u64::from(t.repeat))
-        .sum();
+    let mut warnings = Vec::new();
+    let ready = revision::prepare_revision(&repo, &request, &mut warnings);
+    print_warnings(&warnings);
+    let ready = ready?;
+    let (oid, total_trials) = (ready.commit, ready.trials());
     let mut stream =
         report::json::CaseStream::new(args.format == Format::Json, args.out.as_deref())?;
     stream.begin(&oid.to_string(), args.shard.as_deref())?;
@@ -80,7 +45,7 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
         on_progress: progress
             .clone()
             .map(|bar| Box::new(move |n| bar.set_position(n)) as _),
-        ..options
+        ..ready.options
     };
     let sink_stream = Arc::new(std::sync::Mutex::new(stream));
     let sink = {
@@ -91,7 +56,7 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
             }
         }
     };
-    let result = side::run(targets, options, sink)
+    let result = side::run(ready.targets, options, sink)
         .map_err(|e| Error::io("start", "the async runtime", e))?;
     if let Some(bar) = progress {
         bar.finish_and_clear();

@@ -5,15 +5,14 @@
 //! the default branch. Both read the repository and index git hands them (`GIT_DIR`,
 //! `GIT_WORK_TREE`, `GIT_INDEX_FILE`).
 
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 
 use super::{config_path, open_repo, print_warnings, Cli, HookArgs, HookCommand};
-use crate::check::{self, CheckRequest, Local};
-use crate::config::Tier;
+use crate::check;
 use crate::error::Result;
 use crate::exit;
-use crate::gate::Verdict;
 use crate::hook;
+use crate::hook::push::{self, PushGate, Pushed, Update};
 use crate::report::terminal;
 
 pub(super) fn run(cli: &Cli, args: &HookArgs) -> Result<i32> {
@@ -74,100 +73,32 @@ fn pre_commit(cli: &Cli) -> Result<i32> {
     Ok(exit::BLOCKED)
 }
 
-/// One ref being pushed, as git's pre-push stdin lists it.
-struct Update {
-    local_sha: String,
-    /// The ref it updates on the remote (`refs/heads/feature`); `None` from the pre-commit
-    /// framework, which does not say.
-    remote_ref: Option<String>,
-    remote_sha: String,
-}
-
-const ZERO: &str = "0000000000000000000000000000000000000000";
-
-/// Gates each pushed head against the default branch (merge base), as `check` does, so
-/// every push of a pull request branch is judged on the whole change. `blocked` and
-/// `error` stop the push, and so does a council or exec change pushed straight to the
-/// default branch: those go through a pull request, whatever `[hooks]` says.
+/// Gates each pushed head (the library's [`PushGate`]) and prints what it found; any
+/// ref's non-zero code stops the push.
 fn pre_push(cli: &Cli, remote: Option<&str>) -> Result<i32> {
     let updates = updates()?;
     let repo = open_repo()?;
-    // git passes the remote's name (or its URL, when pushed to one directly); the
-    // pre-commit framework passes it in the environment.
+    // The pre-commit framework passes the remote in the environment.
     let from_framework = std::env::var("PRE_COMMIT_REMOTE_NAME").ok();
-    let remote = remote
-        .or(from_framework.as_deref())
-        .filter(|r| repo.raw().find_remote(r).is_ok())
-        .unwrap_or(crate::git::DEFAULT_REMOTE);
-    let default = repo.default_branch(remote);
+    let remote = push::remote_name(&repo, remote.or(from_framework.as_deref()));
+    let gate = PushGate::new(&repo, config_path(cli, &repo), remote);
     let mut code = exit::PASS;
-    for update in updates {
-        if update.local_sha == ZERO {
-            continue; // a deleted ref: nothing to gate
-        }
-        let short = &update.local_sha[..7.min(update.local_sha.len())];
-        let Some(default) = &default else {
-            eprintln!("promptgate: no default branch to compare {short} with (none of {} exists), so the push cannot be gated\n  fix: record the remote's default branch with `git remote set-head {remote} --auto` (or fetch it), or push without the gate with `git push --no-verify`; `promptgate check --base REF` gates it by hand", check::range::DEFAULT_BRANCH_REFS.replace("origin", remote));
-            code = code.max(exit::USAGE);
-            continue;
-        };
-        let to_default =
-            update.remote_ref.as_deref() == Some(format!("refs/heads/{}", default.name).as_str());
-        // Pushing the default branch itself: the change is what the remote does not have
-        // yet, measured from its tip when this clone knows it (fresher than the tracking ref).
-        let (base, base_label) = if to_default
-            && update.remote_sha != ZERO
-            && repo.resolve(&update.remote_sha).is_ok()
-        {
-            let label = format!(
-                "{}, the tip of {} on {remote}",
-                &update.remote_sha[..7.min(update.remote_sha.len())],
-                default.name
-            );
-            (update.remote_sha.clone(), label)
-        } else {
-            (
-                default.rev.clone(),
-                format!("{}, the default branch", default.rev),
-            )
-        };
-        let request = CheckRequest {
-            base: Some(base),
-            head: Some(update.local_sha.clone()),
-            config_path: config_path(cli, &repo),
-            read_cache: true,
-            ..CheckRequest::default()
-        };
-        let checked = check::check(&repo, &request, &Local)?;
-        print_warnings(&checked.warnings);
-        eprintln!("promptgate: {short} compared with {base_label} (merge base)");
-        eprint!(
-            "{}",
-            terminal::verdict(
-                &checked.report,
-                terminal::Style {
-                    color: std::io::stderr().is_terminal()
+    for update in &updates {
+        let pushed = gate.gate(update)?;
+        code = code.max(pushed.code());
+        match pushed {
+            Pushed::Deleted => {}
+            Pushed::Ungated(message) => eprintln!("promptgate: {message}"),
+            Pushed::Gated(gated) => {
+                print_warnings(&gated.checked.warnings);
+                eprintln!("promptgate: {}", gated.compared);
+                let color = std::io::stderr().is_terminal();
+                let style = terminal::Style { color };
+                eprint!("{}", terminal::verdict(&gated.checked.report, style));
+                if let Some(note) = &gated.note {
+                    eprintln!("promptgate: {note}");
                 }
-            )
-        );
-        let tier = checked.report.tier;
-        match checked.report.verdict {
-            Verdict::Blocked | Verdict::Error => {
-                eprintln!("promptgate: push stopped; fix the change, or push anyway with `git push --no-verify`");
-                code = code.max(exit::BLOCKED);
             }
-            _ if to_default && tier >= Tier::Council => {
-                eprintln!(
-                    "promptgate: push stopped: changes of tier {} go through a pull request, and this push goes straight to {}, the default branch of {remote}\n  fix: push it to a branch (`git push {remote} HEAD:refs/heads/<topic>`) and open a pull request",
-                    tier.as_str(),
-                    default.name
-                );
-                code = code.max(exit::BLOCKED);
-            }
-            Verdict::NeedsSignoff => eprintln!(
-                "promptgate: the gate holds; the pull request will need the approvals above"
-            ),
-            Verdict::Pass => {}
         }
     }
     Ok(code)
@@ -189,18 +120,5 @@ fn updates() -> Result<Vec<Update>> {
     if stdin.is_terminal() {
         return Ok(Vec::new());
     }
-    let mut updates = Vec::new();
-    for line in stdin.lock().lines() {
-        let line =
-            line.map_err(|e| crate::error::Error::io("read", "the pushed refs on stdin", e))?;
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if let [_, local_sha, remote_ref, remote_sha] = fields.as_slice() {
-            updates.push(Update {
-                local_sha: local_sha.to_string(),
-                remote_ref: Some(remote_ref.to_string()),
-                remote_sha: remote_sha.to_string(),
-            });
-        }
-    }
-    Ok(updates)
+    push::parse_updates(stdin.lock())
 }

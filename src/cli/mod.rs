@@ -555,72 +555,21 @@ fn open_repo() -> Result<Repo> {
     Ok(Repo::from_env(&cwd)?)
 }
 
-/// The config's path in the repository: `--config` made repository-relative (as written
-/// when it is not inside the repository), else `promptgate.toml` at the root.
+/// The config's path in the repository (see [`config::source::repo_path`]).
 pub(crate) fn config_path(cli: &Cli, repo: &Repo) -> String {
-    cli.config
-        .as_deref()
-        .and_then(|p| {
-            repo.relative_path(p)
-                .or_else(|| p.to_str().map(String::from))
-        })
-        .unwrap_or_else(|| config::DEFAULT_PATH.to_string())
+    config::source::repo_path(repo, cli.config.as_deref())
 }
 
-/// A config's text and how diagnostics name it.
-struct ConfigText {
-    /// The name in diagnostics: the path, with `@rev` when not from the working tree.
-    origin: String,
-    /// Repo-relative path, to recognise the config among changed files.
-    repo_path: String,
-    bytes: Vec<u8>,
-}
-
-/// Finds the config: `--config-rev` reads `--config` (or the default path) at that
-/// revision; otherwise an explicit `--config` is read from disk, and the default path from
-/// `fallback` (the head side for `diff`, the working tree for `validate`).
+/// The config `--config` and `--config-rev` name, else the default path in `fallback` (see
+/// [`config::source::read`]).
 fn read_config(
     cli: &Cli,
     repo: &Repo,
     config_rev: Option<&str>,
     fallback: &dyn Snapshot,
-) -> Result<ConfigText> {
-    let given = cli.config.as_deref();
+) -> Result<config::source::ConfigText> {
     let repo_path = config_path(cli, repo);
-    if let Some(rev) = config_rev {
-        let snapshot = repo.tree_snapshot(repo.resolve(rev)?)?;
-        return from_snapshot(&snapshot, repo_path, &format!("`{rev}`"));
-    }
-    if let Some(path) = given {
-        let bytes = std::fs::read(path).map_err(|e| Error::io("read the config", path, e))?;
-        return Ok(ConfigText {
-            origin: path.display().to_string(),
-            repo_path,
-            bytes,
-        });
-    }
-    from_snapshot(fallback, repo_path, &fallback.describe())
-}
-
-fn from_snapshot(snapshot: &dyn Snapshot, repo_path: String, label: &str) -> Result<ConfigText> {
-    match snapshot.read(&repo_path)? {
-        Some(crate::git::FileEntry::File(bytes)) => {
-            let origin = match snapshot.describe().as_str() {
-                "the working tree" => repo_path.clone(),
-                "the index" => format!("{repo_path}@index"),
-                revision => format!("{repo_path}@{revision}"),
-            };
-            Ok(ConfigText {
-                origin,
-                repo_path,
-                bytes,
-            })
-        }
-        _ => Err(Error::invalid(
-            Diagnostic::error(&repo_path, format!("no config file in {label}"))
-                .with_help("run `promptgate init` to write one (and commit it), or point --config / --config-rev at it"),
-        )),
-    }
+    config::source::read(repo, cli.config.as_deref(), repo_path, config_rev, fallback)
 }
 
 /// Prints warnings to stderr, where they do not mix with machine-readable stdout.

@@ -1,12 +1,13 @@
 //! `promptgate.toml`: its schema, strict parsing (unknown keys are errors, every error
 //! points at file, line and column), the semantic checks that keep thresholds explicit, and
 //! the lenient surface map that `diff` needs (names and prompt globs only), read from the
-//! working tree or from any revision.
+//! working tree or from any revision; where the config's text comes from is [`source`].
 
 pub mod bounds;
 mod globs;
 mod model;
 pub mod paths;
+pub mod source;
 mod surface_map;
 
 pub use globs::PromptGlobs;

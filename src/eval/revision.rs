@@ -1,21 +1,128 @@
 //! The surfaces of one revision made ready to run, as `eval` (and the ledger's `record`)
 //! evaluates them: the named surfaces (or every gated one), every suite loaded and every
-//! provider connected, with all problems reported at once before any model call.
+//! provider connected, with all problems reported at once before any model call; and
+//! [`prepare_revision`], the whole of that for `eval` (config, surfaces, shard, cache).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use git2::Oid;
 
 use crate::config::{self, Config, Surface};
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
+use crate::eval::cache::{self, Cache};
 use crate::eval::providers::{self, Endpoint};
-use crate::eval::run::Target;
+use crate::eval::run::{Options, Shard, Target};
 use crate::eval::{side, suite};
+use crate::git::Repo;
 
 /// The targets to run, and the warnings loading found.
 pub struct Prepared {
     pub targets: Vec<Target>,
     pub warnings: Vec<Diagnostic>,
+}
+
+/// What `eval` runs at one revision.
+#[derive(Debug, Clone, Default)]
+pub struct EvalRequest {
+    /// The revision whose prompts, cases and config are evaluated.
+    pub rev: String,
+    /// A config file on disk (`--config`), read instead of the one at `rev` unless
+    /// `config_rev` is given.
+    pub config_file: Option<PathBuf>,
+    /// The config's path in the repository.
+    pub config_path: String,
+    /// Read the config at this revision instead.
+    pub config_rev: Option<String>,
+    /// The surfaces to evaluate (empty: every gated one).
+    pub surfaces: Vec<String>,
+    /// `K/N`: run only shard K of N of the cases.
+    pub shard: Option<String>,
+    /// Fill replay cassettes from each replay provider's `record_from` provider.
+    pub record: bool,
+    /// Where responses are cached, absolute (`None`: `.promptgate/cache` in the checkout).
+    pub cache_dir: Option<PathBuf>,
+    pub read_cache: bool,
+}
+
+/// A revision's evaluation, ready to run with [`side::run`].
+pub struct Ready {
+    /// The commit evaluated.
+    pub commit: Oid,
+    pub targets: Vec<Target>,
+    pub options: Options,
+}
+
+impl Ready {
+    /// How many trials the run makes: every case of every target, times its repeats.
+    pub fn trials(&self) -> u64 {
+        self.targets
+            .iter()
+            .map(|t| t.suite.cases.len() as u64 * u64::from(t.repeat))
+            .sum()
+    }
+}
+
+/// Resolves `request.rev`, reads and checks its config (see [`config::source::read`]),
+/// selects the surfaces, loads their suites and connects the providers and the grader:
+/// every problem before any model call. Warnings are added to `warnings` as they are found,
+/// also when a later step fails.
+pub fn prepare_revision(
+    repo: &Repo,
+    request: &EvalRequest,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Ready> {
+    let root = repo
+        .workdir()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| repo.raw().path().to_path_buf());
+    let commit = repo.resolve(&request.rev)?;
+    let snapshot = repo.tree_snapshot(commit)?;
+    let config_rev = request
+        .config_rev
+        .clone()
+        .or_else(|| request.config_file.is_none().then(|| request.rev.clone()));
+    let text = config::source::read(
+        repo,
+        request.config_file.as_deref(),
+        request.config_path.clone(),
+        config_rev.as_deref(),
+        &snapshot,
+    )?;
+    let loaded = config::load(&text.origin, &text.bytes).map_err(Error::Invalid)?;
+    warnings.extend(loaded.warnings);
+    let config = loaded.config;
+    let shard = request
+        .shard
+        .as_deref()
+        .map(Shard::parse)
+        .transpose()
+        .map_err(Error::usage)?;
+    let surfaces = select_surfaces(&config, &request.surfaces)?;
+    if surfaces.is_empty() {
+        return Err(Error::invalid(
+            Diagnostic::error(&text.origin, "the config declares no gated surface, so there is nothing to evaluate")
+                .with_help("add a `[[surface]]` with `cases`, `provider` and `min_pass_rate`, or name one with --surface"),
+        ));
+    }
+    let source = (text.origin.as_str(), String::from_utf8_lossy(&text.bytes));
+    let prepared = prepare(&config, &surfaces, &snapshot, source, &root, request.record)?;
+    warnings.extend(prepared.warnings);
+    let cache_dir = request
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| root.join(cache::DEFAULT_DIR));
+    let options = Options {
+        shard,
+        grader: grader(&config, &root, request.record)?,
+        ..side::options(&config, Cache::new(cache_dir, request.read_cache))
+    };
+    Ok(Ready {
+        commit,
+        targets: prepared.targets,
+        options,
+    })
 }
 
 /// The named surfaces, or every gated one.

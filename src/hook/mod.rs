@@ -1,6 +1,9 @@
 //! Local git hooks: installing `hooks/pre-commit` and `hooks/pre-push` into the repository's
 //! hooks directory (honouring `core.hooksPath` and linked worktrees), never over a hook
-//! promptgate did not write unless forced (and then with a backup), and removing them again.
+//! promptgate did not write unless forced (and then with a backup), and removing them again;
+//! what the pre-push hook gates lives in [`push`].
+
+pub mod push;
 
 use std::path::{Path, PathBuf};
 
