@@ -11,7 +11,7 @@
 use git2::Oid;
 use serde::Serialize;
 
-use super::history::{Touch, Touched};
+use super::history::{Step, Touch, Touched};
 use super::record::{gate_entries, RecordRequest};
 use super::{Entry, EntryKind};
 use crate::config::Tier;
@@ -182,27 +182,11 @@ fn label(bound: &Resolved) -> String {
 
 /// The first-parent commits from `tip` inside the window, newest first, with their times.
 fn window(repo: &Repo, tip: Oid, since: &Resolved, until: &Resolved) -> Result<Vec<(Oid, i64)>> {
-    let raw = repo.raw();
-    let walk_error = |source: git2::Error| {
-        Error::from(crate::git::GitError::Git {
-            context: "walk the first-parent history for the changelog".into(),
-            source,
-        })
-    };
-    let mut walk = raw.revwalk().map_err(walk_error)?;
-    walk.push(tip).map_err(walk_error)?;
-    walk.simplify_first_parent().map_err(walk_error)?;
     // Before `until` is reached (by revision), nothing is listed.
     let mut started = !matches!(until, Resolved::Commit(_));
     let mut picked = Vec::new();
-    for oid in walk {
-        let oid = oid.map_err(walk_error)?;
-        let time = raw
-            .find_commit(oid)
-            .map_err(walk_error)?
-            .committer()
-            .when()
-            .seconds();
+    for step in super::history::first_parents(repo, tip, "the changelog")? {
+        let Step { oid, time, .. } = step?;
         match since {
             Resolved::Commit(stop) if *stop == oid => break,
             // First-parent dates run backwards but not strictly: a day of slack.

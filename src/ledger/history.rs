@@ -1,6 +1,7 @@
-//! The first-parent history as the ledger's readers see it: which surfaces a commit's
-//! change from its first parent touched (the change set mapped with the commit's own
-//! config, as the gate maps it), remembered per commit; and a revision's config file.
+//! The first-parent history as the ledger's readers and writers walk it: the commits from a
+//! tip back (newest first, with their committer times), which surfaces a commit's change from
+//! its first parent touched (the change set mapped with the commit's own config, as the gate
+//! maps it), remembered per commit; and a revision's config file.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -91,4 +92,36 @@ pub fn config_bytes(repo: &Repo, config_path: &str, commit: Oid) -> Result<Optio
         Some(FileEntry::File(bytes)) => Some(bytes),
         _ => None,
     })
+}
+
+/// One commit of a first-parent walk.
+pub struct Step<'r> {
+    pub oid: Oid,
+    pub commit: git2::Commit<'r>,
+    /// The committer time, Unix seconds.
+    pub time: i64,
+}
+
+/// The first-parent commits from `tip`, newest first; `purpose` names the walk in errors.
+pub fn first_parents<'r>(
+    repo: &'r Repo,
+    tip: Oid,
+    purpose: &'static str,
+) -> Result<impl Iterator<Item = Result<Step<'r>>>> {
+    let raw = repo.raw();
+    let fail = move |source: git2::Error| {
+        Error::from(crate::git::GitError::Git {
+            context: format!("walk the first-parent history for {purpose}"),
+            source,
+        })
+    };
+    let mut walk = raw.revwalk().map_err(fail)?;
+    walk.push(tip).map_err(fail)?;
+    walk.simplify_first_parent().map_err(fail)?;
+    Ok(walk.map(move |oid| {
+        let oid = oid.map_err(fail)?;
+        let commit = raw.find_commit(oid).map_err(fail)?;
+        let time = commit.committer().when().seconds();
+        Ok(Step { oid, commit, time })
+    }))
 }

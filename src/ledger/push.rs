@@ -57,24 +57,8 @@ pub fn push(repo: &crate::git::Repo, remote: &str) -> Result<u32, PushError> {
     let repo = repo.raw();
     let mut reason = String::new();
     for attempt in 1..=ATTEMPTS {
-        let fetched = git(
-            dir,
-            &[
-                "fetch",
-                "-q",
-                remote,
-                &format!("+{NOTES_REF}:{REMOTE_COPY}"),
-            ],
-        )?;
         // A remote without a ledger yet has nothing to merge.
-        let remote_tip = if fetched.0 {
-            repo.refname_to_id(REMOTE_COPY).ok()
-        } else {
-            None
-        };
-        if let Some(tip) = remote_tip {
-            merge_onto(repo, tip)?;
-        }
+        fetch(repo, dir, remote)?;
         let (pushed, stderr) = git(
             dir,
             &["push", "-q", remote, &format!("{NOTES_REF}:{NOTES_REF}")],
@@ -96,16 +80,11 @@ pub fn push(repo: &crate::git::Repo, remote: &str) -> Result<u32, PushError> {
 
 /// [`fetch`] from `remote` when the clone has it (`false` when it has not, or the remote has
 /// no ledger yet).
-pub fn fetch_if_remote(repo: &crate::git::Repo, remote: &str) -> crate::error::Result<bool> {
+pub fn fetch_if_remote(repo: &crate::git::Repo, remote: &str) -> Result<bool, PushError> {
     if repo.remote_url(remote).is_none() {
         return Ok(false);
     }
-    let dir = repo.workdir().ok_or_else(|| {
-        crate::error::Error::usage(
-            "fetching the ledger needs a working tree to run git in; pass --no-fetch",
-        )
-    })?;
-    Ok(fetch(repo.raw(), dir, remote)?)
+    fetch(repo.raw(), git_dir(repo), remote)
 }
 
 /// Brings the remote's ledger in for a reader: the local ledger becomes the remote's plus

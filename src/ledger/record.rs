@@ -289,26 +289,16 @@ pub fn revisions(repo: &Repo, rev: Oid, backfill: Option<u32>) -> Result<Vec<Oid
 /// one included), the last first-parent commit from `from` committed in it, newest first.
 /// A week without a commit has none (the review shows it as a gap, never invents it).
 pub fn backfill_commits(repo: &Repo, from: Oid, weeks: u32) -> Result<Vec<Oid>> {
-    let raw = repo.raw();
     let today = crate::util::time::today_number();
     let wanted: Vec<String> = (0..i64::from(weeks))
         .map(|back| crate::util::time::iso_week(today - 7 * back))
         .collect();
     let oldest_day = today - 7 * i64::from(weeks) - 7;
-    let walk_error = |source: git2::Error| {
-        Error::from(crate::git::GitError::Git {
-            context: "walk the first-parent history for --backfill".into(),
-            source,
-        })
-    };
-    let mut walk = raw.revwalk().map_err(walk_error)?;
-    walk.push(from).map_err(walk_error)?;
-    walk.simplify_first_parent().map_err(walk_error)?;
     let mut picked: Vec<(String, Oid)> = Vec::new();
-    for oid in walk {
-        let oid = oid.map_err(walk_error)?;
-        let commit = raw.find_commit(oid).map_err(walk_error)?;
-        let day = commit.committer().when().seconds().div_euclid(86_400);
+    for step in super::history::first_parents(repo, from, "--backfill")? {
+        let step = step?;
+        let oid = step.oid;
+        let day = step.time.div_euclid(86_400);
         if day < oldest_day {
             break;
         }

@@ -294,18 +294,8 @@ fn history(
     weeks: &[String],
     today: i64,
 ) -> Result<(Vec<Commit>, Vec<String>)> {
-    let raw = repo.raw();
-    let walk_error = |source: git2::Error| {
-        Error::from(crate::git::GitError::Git {
-            context: "walk the first-parent history for the review".into(),
-            source,
-        })
-    };
     // A little slack: first-parent dates are not strictly ordered.
     let oldest_day = today - 7 * weeks.len() as i64 - 7;
-    let mut walk = raw.revwalk().map_err(walk_error)?;
-    walk.push(tip).map_err(walk_error)?;
-    walk.simplify_first_parent().map_err(walk_error)?;
     let index: BTreeMap<&str, usize> = weeks
         .iter()
         .enumerate()
@@ -313,17 +303,16 @@ fn history(
         .collect();
     let mut commits = Vec::new();
     let mut warnings = Vec::new();
-    for oid in walk {
-        let oid = oid.map_err(walk_error)?;
-        let commit = raw.find_commit(oid).map_err(walk_error)?;
-        let day = commit.committer().when().seconds().div_euclid(86_400);
+    for step in super::history::first_parents(repo, tip, "the review")? {
+        let super::history::Step { oid, commit, time } = step?;
+        let day = time.div_euclid(86_400);
         if day < oldest_day {
             break;
         }
         let Some(&week) = index.get(crate::util::time::iso_week(day).as_str()) else {
             continue;
         };
-        let read = super::read(raw, oid)?;
+        let read = super::read(repo.raw(), oid)?;
         warnings.extend(read.warnings);
         commits.push(Commit {
             oid,
