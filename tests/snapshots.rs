@@ -25,6 +25,8 @@ fn help_texts() {
         vec!["init", "--help"],
         vec!["record", "--help"],
         vec!["review", "--help"],
+        vec!["compare", "--help"],
+        vec!["experiments", "--help"],
     ] {
         let run = common::run_in(dir.path(), &args);
         assert_eq!(run.code, 0);

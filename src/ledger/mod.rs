@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::eval::run::Latency;
 
+pub mod compare;
+pub mod experiments;
 pub mod gate;
 pub mod push;
 pub mod record;
@@ -73,11 +75,33 @@ pub struct Entry {
     pub suite: String,
     pub prompt: String,
     /// What a `gate` entry adds (present exactly when `kind` is `gate`).
-    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        flatten,
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "facts"
+    )]
     pub gate: Option<GateFacts>,
     /// What an `experiment` entry adds (present exactly when `kind` is `experiment`).
-    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        flatten,
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "facts"
+    )]
     pub experiment: Option<ExperimentFacts>,
+}
+
+/// A flattened part of an entry, when the line has it. Read from a copy of the line's
+/// remaining fields: serde's own flattened `Option`s take the fields they match even when
+/// they fail, so a failed `gate` would leave an `experiment` without its `verdict`.
+fn facts<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let rest = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+    Ok(serde_json::from_value(serde_json::Value::Object(rest)).ok())
 }
 
 /// One side of a comparison as the ledger keeps it: where its answers came from and what
