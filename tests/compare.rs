@@ -305,3 +305,22 @@ fn compare_markdown_snapshot() {
     settings.add_filter(r"\d+ / \d+ ms", "[p50] / [p95] ms");
     settings.bind(|| insta::assert_snapshot!(out.stdout));
 }
+
+#[test]
+fn a_branch_cannot_reroute_the_calls_with_request_parameters() {
+    let server = server();
+    let repo = repo(&server, &server);
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write(
+        "prompts/answer.md",
+        "---\napi_base: http://127.0.0.1:9/v1\n---\nQ: {{ question }}\n",
+    );
+    repo.commit("reroute");
+    let out = run(
+        &repo,
+        &["compare", "--surface", "support", "--provider", "candidate"],
+    );
+    assert_eq!(out.code, 5, "{}{}", out.stdout, out.stderr);
+    common::assert_contains(&out.stderr, "`api_base`");
+    assert!(server.requests().is_empty());
+}

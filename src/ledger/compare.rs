@@ -138,13 +138,16 @@ fn config_at(repo: &Repo, commit: Oid, path: &str) -> Result<Option<AtCommit>> {
     }))
 }
 
-/// The config whose `[provider.*]` tables are trusted: the default branch's, else `own`'s.
-fn trusted_config(repo: &Repo, path: &str, own: &Config) -> Result<Config> {
+/// The config whose `[provider.*]` tables are trusted: the default branch's, else `own`'s;
+/// and whether `commit` lies outside the default branch's history (a branch of its own).
+fn trusted_config(repo: &Repo, path: &str, own: &Config, commit: Oid) -> Result<(Config, bool)> {
     let Some(default) = repo.default_base() else {
-        return Ok(own.clone());
+        return Ok((own.clone(), false));
     };
-    let commit = repo.resolve(&default.rev)?;
-    Ok(config_at(repo, commit, path)?.map_or_else(|| own.clone(), |c| c.loaded.config))
+    let tip = repo.resolve(&default.rev)?;
+    let outside = tip != commit && !repo.raw().graph_descendant_of(tip, commit).unwrap_or(false);
+    let config = config_at(repo, tip, path)?.map_or_else(|| own.clone(), |c| c.loaded.config);
+    Ok((config, outside))
 }
 
 /// Runs the surface at `request.rev` on its provider and on the candidate, judges the pair
@@ -164,7 +167,7 @@ pub fn compare(repo: &Repo, request: &CompareRequest) -> Result<Compared> {
     };
     let own = &at_rev.loaded.config;
     let surface = revision::select_surfaces(own, std::slice::from_ref(&request.surface))?[0];
-    let trusted = trusted_config(repo, &request.config_path, own)?;
+    let (trusted, outside) = trusted_config(repo, &request.config_path, own, commit)?;
     // The trusted providers, with the revision's model and parameters (what is measured).
     let trust = Trust::new(&trusted, None, Some(own), HeadTrust::Untrusted);
     let run_config = trust.providers(Side::Head).clone();
@@ -233,6 +236,16 @@ pub fn compare(repo: &Repo, request: &CompareRequest) -> Result<Compared> {
             }
         })
         .collect();
+    // A branch sets how the model samples, never where the calls go (as in `check`).
+    for sent in settings.iter().filter(|_| outside) {
+        let unsent = trust.unsent_parameters(&sent.parameters);
+        if !unsent.is_empty() {
+            return Err(Error::invalid(Diagnostic::error(&at_rev.origin, format!(
+                "{} sets request parameter(s) `{}` for provider `{}`; they are not sampling parameters (they could reroute or multiply the calls), so a revision outside the default branch may not send them",
+                short(commit), unsent.join("`, `"), sent.provider
+            )).with_help(format!("set only {} in front matter or `parameters`, or compare on the default branch", crate::gate::trust::SAMPLING_PARAMETERS.join(", ")))));
+        }
+    }
     let trials = prepared.targets.first().map_or(0, |t| t.repeat);
     let described = prepared.targets.first().map(|t| Described {
         suite: file_fingerprint(&snapshot, &t.suite.case_file),

@@ -118,6 +118,10 @@ mod tests {
         let line = r#"{"schema_version":1,"run_id":"x","kind":"experiment","recorded_at":"2026-12-01T07:00:00Z","commit":"abc","surface":"s","provider":"c","model":"gpt-b","model_reported":"gpt-b","cases":10,"passed":9,"pass_rate":0.9,"ci_low":0.5,"ci_high":0.98,"tail_pass_rate":null,"metrics":{},"cost_usd":null,"latency_ms":{"p50":1,"p95":2},"failed":["c8"],"flaky":[],"suite":"a","prompt":"b","hypothesis":"h","current":{"provider":"main","model":"gpt-a","model_reported":null,"pass_rate":0.2,"ci_low":0.1,"ci_high":0.5,"cost_usd":null,"latency_ms":{"p50":1,"p95":2}},"candidate":{"provider":"c","model":"gpt-b","model_reported":null,"pass_rate":0.9,"ci_low":0.5,"ci_high":0.98,"cost_usd":null,"latency_ms":{"p50":1,"p95":2}},"regressions":["c8"],"fixes":[],"mcnemar_p":0.04,"verdict":"better"}"#;
         let read = super::super::parse("abc", line);
         assert!(read.warnings.is_empty(), "{:?}", read.warnings);
-        assert!(read.entries[0].experiment.is_some(), "{:?}", read.entries[0]);
+        assert!(
+            read.entries[0].experiment.is_some(),
+            "{:?}",
+            read.entries[0]
+        );
     }
 }
