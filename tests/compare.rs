@@ -324,3 +324,21 @@ fn a_branch_cannot_reroute_the_calls_with_request_parameters() {
     common::assert_contains(&out.stderr, "`api_base`");
     assert!(server.requests().is_empty());
 }
+
+#[test]
+fn experiments_fetches_the_ledger_from_origin() {
+    let server = server();
+    let origin = repo(&server, &server);
+    compare_json(&origin, &["--log", "logged upstream"]);
+    let parent = tempfile::tempdir().expect("tempdir");
+    let origin_path = origin.path().to_string_lossy().into_owned();
+    common::git_in(parent.path(), &["clone", "-q", &origin_path, "clone"]);
+    let clone = parent.path().join("clone");
+    let local = common::run_in(&clone, &["experiments", "--no-fetch"]);
+    assert_eq!(local.code, 0, "{}", local.stderr);
+    common::assert_contains(&local.stdout, "no experiments in the ledger yet");
+    let fetched = common::run_in(&clone, &["experiments", "--format", "json"]);
+    assert_eq!(fetched.code, 0, "{}", fetched.stderr);
+    let json: Value = serde_json::from_str(&fetched.stdout).expect("json");
+    assert_eq!(json["experiments"][0]["hypothesis"], "logged upstream");
+}

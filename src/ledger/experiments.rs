@@ -113,6 +113,23 @@ impl Experiments {
 
 #[cfg(test)]
 mod tests {
+    use crate::ledger::CompareVerdict;
+
+    #[test]
+    fn the_verdict_needs_more_flips_one_way_and_significance() {
+        let decide = CompareVerdict::decide;
+        assert_eq!(decide(1, 8, 0.039, 0.05), CompareVerdict::Better);
+        assert_eq!(decide(8, 1, 0.039, 0.05), CompareVerdict::Worse);
+        assert_eq!(
+            decide(1, 8, 0.039, 0.01),
+            CompareVerdict::NoSignificantDifference
+        );
+        assert_eq!(
+            decide(0, 0, 1.0, 0.05),
+            CompareVerdict::NoSignificantDifference
+        );
+    }
+
     #[test]
     fn an_experiment_entry_reads_back() {
         let line = r#"{"schema_version":1,"run_id":"x","kind":"experiment","recorded_at":"2026-12-01T07:00:00Z","commit":"abc","surface":"s","provider":"c","model":"gpt-b","model_reported":"gpt-b","cases":10,"passed":9,"pass_rate":0.9,"ci_low":0.5,"ci_high":0.98,"tail_pass_rate":null,"metrics":{},"cost_usd":null,"latency_ms":{"p50":1,"p95":2},"failed":["c8"],"flaky":[],"suite":"a","prompt":"b","hypothesis":"h","current":{"provider":"main","model":"gpt-a","model_reported":null,"pass_rate":0.2,"ci_low":0.1,"ci_high":0.5,"cost_usd":null,"latency_ms":{"p50":1,"p95":2}},"candidate":{"provider":"c","model":"gpt-b","model_reported":null,"pass_rate":0.9,"ci_low":0.5,"ci_high":0.98,"cost_usd":null,"latency_ms":{"p50":1,"p95":2}},"regressions":["c8"],"fixes":[],"mcnemar_p":0.04,"verdict":"better"}"#;
