@@ -242,6 +242,15 @@ fn a_branch_cannot_point_the_candidate_at_its_own_server() {
     );
     assert_eq!(models_called(&server), ["gpt-a", "gpt-b"]);
     assert_eq!(out["verdict"], "better");
+    let again = run(
+        &repo,
+        &["compare", "--surface", "support", "--provider", "candidate"],
+    );
+    common::assert_contains(
+        &again.stderr,
+        "provider `candidate`: the change sets `base_url`",
+    );
+    assert!(attacker.requests().is_empty());
 
     // A candidate only the branch declares is refused, and no command of its runs.
     let marker = repo.path().join("ran");

@@ -224,6 +224,14 @@ pub fn compare(repo: &Repo, request: &CompareRequest) -> Result<Compared> {
     )?;
     let mut warnings = at_rev.loaded.warnings;
     warnings.extend(prepared.warnings);
+    // What the revision changes about where answers come from is said, and not used.
+    let overridden = trust.overridden.iter();
+    warnings.extend(overridden.map(|o| {
+        Diagnostic::warning(
+            &at_rev.origin,
+            o.replace("the base's", "the default branch's"),
+        )
+    }));
     let settings: Vec<SideSettings> = prepared
         .targets
         .iter()
