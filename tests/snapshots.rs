@@ -26,6 +26,8 @@ fn help_texts() {
         vec!["record", "--help"],
         vec!["review", "--help"],
         vec!["changelog", "--help"],
+        vec!["compare", "--help"],
+        vec!["experiments", "--help"],
     ] {
         let run = common::run_in(dir.path(), &args);
         assert_eq!(run.code, 0);

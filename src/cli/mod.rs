@@ -3,6 +3,7 @@
 
 mod changelog;
 mod check;
+mod compare;
 mod diff;
 mod drill;
 mod eval;
@@ -93,6 +94,41 @@ pub enum Command {
     /// The Friday "what changed in production": merged changes to surfaces with their eval,
     /// model, cost and latency deltas, oldest first
     Changelog(ChangelogArgs),
+    /// Model-watch: one surface on its provider and on a candidate, same cases, paired statistics
+    Compare(CompareArgs),
+    /// The experiment log kept by `compare --log`, newest first
+    Experiments(ExperimentsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The surface compared
+    #[arg(long, env = "PROMPTGATE_SURFACE", value_name = "NAME")]
+    pub surface: String,
+    /// The candidate provider ([provider.CANDIDATE] in the default branch's config)
+    #[arg(long, value_name = "CANDIDATE")]
+    pub provider: String,
+    /// The revision whose prompts and cases run
+    #[arg(long, env = "PROMPTGATE_REV", default_value = "HEAD")]
+    pub rev: String,
+    /// Keep the comparison in the ledger as an experiment testing HYPOTHESIS
+    #[arg(long, value_name = "HYPOTHESIS")]
+    pub log: Option<String>,
+    /// Output format
+    #[arg(long, env = "PROMPTGATE_FORMAT", default_value = "text")]
+    pub format: Format,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExperimentsArgs {
+    /// Output format (markdown prints the text)
+    #[arg(long, env = "PROMPTGATE_FORMAT", default_value = "text")]
+    pub format: Format,
+    /// Read the local ledger only (by default origin's is fetched and merged in first)
+    #[arg(long, env = "PROMPTGATE_NO_FETCH")]
+    pub no_fetch: bool,
 }
 
 /// The ledger's revision and remote, as `record` and `review` take them.
@@ -507,6 +543,8 @@ fn run(cli: &Cli) -> Result<i32> {
         Command::Record(args) => record::run(cli, args),
         Command::Review(args) => review::run(cli, args),
         Command::Changelog(args) => changelog::run(cli, args),
+        Command::Compare(args) => compare::run(cli, args),
+        Command::Experiments(args) => compare::list(args),
         Command::Hook(args) => hook::run(cli, args),
         Command::Drill(args) => drill::run(cli, args),
         Command::Diff(args) => diff::run(cli, args),

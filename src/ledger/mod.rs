@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::eval::run::Latency;
 
 pub mod changelog;
+pub mod compare;
+pub mod experiments;
 pub mod gate;
 pub mod history;
 pub mod push;
@@ -75,11 +77,33 @@ pub struct Entry {
     pub suite: String,
     pub prompt: String,
     /// What a `gate` entry adds (present exactly when `kind` is `gate`).
-    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        flatten,
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "facts"
+    )]
     pub gate: Option<GateFacts>,
     /// What an `experiment` entry adds (present exactly when `kind` is `experiment`).
-    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        flatten,
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "facts"
+    )]
     pub experiment: Option<ExperimentFacts>,
+}
+
+/// A flattened part of an entry, when the line has it. Read from a copy of the line's
+/// remaining fields: serde's own flattened `Option`s take the fields they match even when
+/// they fail, so a failed `gate` would leave an `experiment` without its `verdict`.
+fn facts<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let rest = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+    Ok(serde_json::from_value(serde_json::Value::Object(rest)).ok())
 }
 
 /// One side of a comparison as the ledger keeps it: where its answers came from and what
@@ -229,6 +253,18 @@ pub fn parse(commit: &str, text: &str) -> Read {
             }
         }
         match serde_json::from_value::<Entry>(value) {
+            // The kind's own facts must come with it: a gate entry without its verdict is
+            // not a gate entry.
+            Ok(entry)
+                if (entry.kind == EntryKind::Gate) != entry.gate.is_some()
+                    || (entry.kind == EntryKind::Experiment) != entry.experiment.is_some() =>
+            {
+                read.warnings.push(format!(
+                    "ledger note of {short}, line {}: a `{}` entry without its facts (or with another kind's); skipped",
+                    n + 1,
+                    serde_json::to_value(entry.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+                ));
+            }
             Ok(entry) => read.entries.push(entry),
             Err(e) => read.warnings.push(format!(
                 "ledger note of {short}, line {}: a malformed entry ({e}); skipped",
@@ -400,6 +436,15 @@ mod tests {
         let plain = serde_json::to_string(&entry("b")).unwrap();
         assert!(!plain.contains("\"verdict\""), "{plain}");
         assert_eq!(parse("c", &plain).entries[0].gate, None);
+        // A gate entry whose facts do not read is skipped, never read as a plain entry.
+        let broken = line.replace("\"verdict\":\"needs-signoff\"", "\"verdict\":\"maybe\"");
+        let read = parse("c", &broken);
+        assert!(read.entries.is_empty(), "{:?}", read.entries);
+        assert!(
+            read.warnings[0].contains("a `gate` entry without its facts"),
+            "{:?}",
+            read.warnings
+        );
     }
 
     #[test]
