@@ -68,21 +68,7 @@ fn now() -> i64 {
 /// Commits with both dates at `at`.
 fn commit_at(dir: &Path, message: &str, at: i64) {
     common::git(dir, &["add", "-A"]);
-    let date = format!("@{at} +0000");
-    let status = Command::new("git")
-        .args(["commit", "-q", "--allow-empty", "-m", message])
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-        .env("GIT_COMMITTER_NAME", "bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
-        .env("GIT_AUTHOR_DATE", &date)
-        .env("GIT_COMMITTER_DATE", &date)
-        .status()
-        .expect("git commit");
-    assert!(status.success());
+    common::git_at(dir, at, &["commit", "-q", "--allow-empty", "-m", message]);
 }
 
 fn head(dir: &Path) -> String {

@@ -15,13 +15,17 @@ use serde_json::{json, Value};
 const KEY_VAR: &str = "PG_TEST_KEY";
 
 fn repo(server: &Server) -> TestRepo {
-    let repo = TestRepo::new();
-    let config = format!(
+    repo_with(&format!(
         "[provider.main]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"gpt-4o-mini\"\napi_key_env = \"{KEY_VAR}\"\n\n\
          [[surface]]\nname = \"support\"\nprompts = [\"prompts/*.md\"]\ncases = \"evals/support.jsonl\"\nprovider = \"main\"\ntier = \"self\"\nmin_pass_rate = 0.5\n\n\
          [[surface]]\nname = \"docs\"\nprompts = [\"docs/*.md\"]\ntier = \"self\"\ngate = false\n",
         server.url
-    );
+    ))
+}
+
+/// A repository with `config`, a prompt, ten cases (the first two hard) and a docs file.
+fn repo_with(config: &str) -> TestRepo {
+    let repo = TestRepo::new();
     let cases: String = (0..10)
         .map(|i| {
             let word = if i < 2 { "hard" } else { "easy" };
@@ -35,7 +39,7 @@ fn repo(server: &Server) -> TestRepo {
         .write("prompts/answer.md", "Q: {{ question }}\n")
         .write("docs/readme.md", "docs\n")
         .write("evals/support.jsonl", cases)
-        .write(".gitignore", ".promptgate/\n");
+        .write(".gitignore", ".promptgate/cache\n");
     repo.commit("base");
     repo
 }
@@ -188,17 +192,7 @@ fn backfill_records_the_last_commit_of_each_week_and_invents_none() {
 fn two_recorders_pushing_at_once_both_land() {
     let server = server();
     let origin = repo(&server);
-    let bare = common::tempdir();
-    common::git_in(
-        &bare,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            &origin.path().display().to_string(),
-            ".",
-        ],
-    );
+    let bare = common::bare_clone(origin.path());
     let clones: Vec<std::path::PathBuf> = (0..2)
         .map(|_| {
             let clone = common::tempdir();
@@ -230,31 +224,14 @@ fn two_recorders_pushing_at_once_both_land() {
 
 /// A council-tier surface that must pass 70% of its cases, judged on one round of trials.
 fn council_repo(server: &Server) -> TestRepo {
-    let repo = TestRepo::new();
-    let config = format!(
+    repo_with(&format!(
         "[gate]\nmax_repeat = 1\n\n\
          [provider.main]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"gpt-4o-mini\"\napi_key_env = \"{KEY_VAR}\"\n\n\
          [[surface]]\nname = \"support\"\nprompts = [\"prompts/*.md\"]\ncases = \"evals/support.jsonl\"\nprovider = \"main\"\ntier = \"council\"\nmin_pass_rate = 0.7\nmax_drop = 0.05\n\n\
          [[surface]]\nname = \"docs\"\nprompts = [\"docs/*.md\"]\ntier = \"self\"\ngate = false\n\n\
          [tier.council]\napprovers = [\"alice\"]\nmin_approvals = 1\nartifacts = [\"impact\", \"rollback\"]\n",
         server.url
-    );
-    let cases: String = (0..10)
-        .map(|i| {
-            let word = if i < 2 { "hard" } else { "easy" };
-            format!(
-                "{}\n",
-                json!({"id": format!("c{i}"), "difficulty": i, "vars": {"question": format!("{word} question {i}")}, "assert": [{"type": "contains", "value": "correct", "metric": "accuracy"}]})
-            )
-        })
-        .collect();
-    repo.write("promptgate.toml", config)
-        .write("prompts/answer.md", "Q: {{ question }}\n")
-        .write("docs/readme.md", "docs\n")
-        .write("evals/support.jsonl", cases)
-        .write(".gitignore", ".promptgate/cache\n");
-    repo.commit("base");
-    repo
+    ))
 }
 
 /// Fails the hard questions, and under a terse tone questions 2 and 3 as well.

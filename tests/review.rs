@@ -273,17 +273,7 @@ fn a_surface_filter_and_an_unknown_surface() {
 fn a_fresh_clone_reviews_the_remotes_ledger_unless_told_not_to_fetch() {
     let server = server();
     let (repo, _) = twelve_weeks(&server);
-    let bare = common::tempdir();
-    common::git_in(
-        &bare,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            &repo.path().display().to_string(),
-            ".",
-        ],
-    );
+    let bare = common::bare_clone(repo.path());
     repo.git(&["remote", "add", "origin", &bare.display().to_string()]);
     let record = common::run_with_env(
         repo.path(),

@@ -6,6 +6,21 @@ use std::process::Command;
 
 /// Runs git in `dir`; panics (the benchmark cannot go on) when it fails.
 pub fn git(dir: &Path, args: &[&str]) {
+    git_with(dir, args, &[]);
+}
+
+/// Runs git in `dir` with both dates at `at` (Unix seconds).
+#[allow(dead_code)]
+pub fn git_at(dir: &Path, at: i64, args: &[&str]) {
+    let date = format!("@{at} +0000");
+    git_with(
+        dir,
+        args,
+        &[("GIT_AUTHOR_DATE", &date), ("GIT_COMMITTER_DATE", &date)],
+    );
+}
+
+fn git_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) {
     let status = Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -15,6 +30,7 @@ pub fn git(dir: &Path, args: &[&str]) {
         .env("GIT_AUTHOR_EMAIL", "bench@example.com")
         .env("GIT_COMMITTER_NAME", "bench")
         .env("GIT_COMMITTER_EMAIL", "bench@example.com")
+        .envs(env.iter().copied())
         .status()
         .expect("git");
     assert!(status.success(), "git {args:?} failed");

@@ -93,6 +93,17 @@ impl TestRepo {
     }
 }
 
+/// A bare clone of `origin` in a new temporary directory (a remote to push to).
+#[allow(dead_code)]
+pub fn bare_clone(origin: &Path) -> PathBuf {
+    let bare = tempdir();
+    git_in(
+        &bare,
+        &["clone", "-q", "--bare", &origin.display().to_string(), "."],
+    );
+    bare
+}
+
 /// Now, in Unix seconds.
 #[allow(dead_code)]
 pub fn now() -> i64 {
