@@ -785,3 +785,48 @@ fn an_unknown_price_under_a_budget_names_the_model_the_calls_use() {
     assert_contains(&run.stderr, "the price of model `o1-pro-unpriced`");
     assert!(server.requests().is_empty());
 }
+
+#[test]
+fn eval_and_validate_offer_only_the_formats_they_print() {
+    let repo = TestRepo::new();
+    for command in ["eval", "validate"] {
+        let help = repo.run(&[command, "--help"]);
+        assert!(
+            help.stdout.contains("text, json]") && !help.stdout.contains("markdown"),
+            "{command}: {}",
+            help.stdout
+        );
+        let run = repo.run(&[command, "--format", "markdown"]);
+        assert_eq!(run.code, 2, "{command}: {}", run.stderr);
+        common::assert_contains(&run.stderr, "invalid value 'markdown'");
+    }
+}
+
+#[test]
+fn failures_are_listed_in_natural_order() {
+    let server = Server::start(|_| Reply::openai("no"));
+    let cases: Vec<Value> = [10, 2, 1, 33]
+        .iter()
+        .map(|n| {
+            case(
+                &format!("case-{n}"),
+                "q",
+                json!([{"type": "contains", "value": "yes"}]),
+            )
+        })
+        .collect();
+    let repo = repo(&openai(&server, ""), &cases, "");
+    let run = eval(&repo, &["--color", "never"]);
+    let order: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("failed "))
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        order,
+        ["case-1", "case-2", "case-10", "case-33"],
+        "{}",
+        run.stdout
+    );
+}

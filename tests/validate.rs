@@ -42,6 +42,12 @@ fn init_never_overwrites_without_force() {
         "{}",
         run.stderr
     );
+    // Said once: `error: ./promptgate.toml: already exists…`, never `error: error:`.
+    assert!(
+        run.stderr.starts_with("error: ") && !run.stderr.contains("error: error:"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(read(&repo, "promptgate.toml"), "# mine\n");
     assert_eq!(repo.run(&["init", "--force"]).code, 0);
     assert_ne!(read(&repo, "promptgate.toml"), "# mine\n");

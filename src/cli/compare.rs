@@ -1,7 +1,9 @@
 //! `promptgate compare` and `promptgate experiments`: the library's comparison and
 //! experiment log, printed.
 
-use super::{config_path, open_repo, print_warnings, Cli, CompareArgs, ExperimentsArgs, Format};
+use super::{
+    config_path, open_repo, print_warnings, Cli, CompareArgs, ExperimentsArgs, Format, TextOrJson,
+};
 use crate::error::Result;
 use crate::exit;
 use crate::ledger::{compare::compare, compare::CompareRequest, experiments, push};
@@ -40,6 +42,6 @@ pub(super) fn list(args: &ExperimentsArgs) -> Result<i32> {
     log.warnings
         .iter()
         .for_each(|w| eprintln!("promptgate: warning: {w}"));
-    print!("{}", log.render(args.format == Format::Json));
+    print!("{}", log.render(args.format == TextOrJson::Json));
     Ok(exit::PASS)
 }

@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use super::Format;
+use super::TextOrJson;
 use super::{config_path, open_repo, print_warnings, use_color, Cli, EvalArgs};
 use crate::error::{Error, Result};
 use crate::eval::revision::{self, EvalRequest};
@@ -15,11 +15,6 @@ use crate::exit;
 use crate::report;
 
 pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
-    if args.format == Format::Markdown {
-        return Err(Error::usage(
-            "eval prints `text` or `json`; the Markdown report comes with `promptgate check`",
-        ));
-    }
     let repo = open_repo()?;
     let request = EvalRequest {
         rev: args.rev.clone(),
@@ -38,7 +33,7 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
     let ready = ready?;
     let (oid, total_trials) = (ready.commit, ready.trials());
     let mut stream =
-        report::json::CaseStream::new(args.format == Format::Json, args.out.as_deref())?;
+        report::json::CaseStream::new(args.format == TextOrJson::Json, args.out.as_deref())?;
     stream.begin(&oid.to_string(), args.shard.as_deref())?;
     let progress = progress_bar(args, total_trials);
     let options = Options {
@@ -64,7 +59,7 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
     if let Ok(mut stream) = sink_stream.lock() {
         stream.finish(&result)?;
     }
-    if args.format != Format::Json {
+    if args.format != TextOrJson::Json {
         print_summary(cli, &result, &crate::git::short(oid));
     }
     Ok(if result.complete() {
@@ -77,7 +72,7 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
 /// A progress bar on an interactive terminal; none in CI, in logs or for JSON output.
 fn progress_bar(args: &EvalArgs, total: u64) -> Option<indicatif::ProgressBar> {
     let interactive = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-    if !interactive || args.format == Format::Json {
+    if !interactive || args.format == TextOrJson::Json {
         return None;
     }
     let bar = indicatif::ProgressBar::new(total);

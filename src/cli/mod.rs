@@ -60,6 +60,13 @@ pub enum Format {
     Markdown,
 }
 
+/// The format of a command that prints text or JSON only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TextOrJson {
+    Text,
+    Json,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     Auto,
@@ -123,9 +130,9 @@ pub struct CompareArgs {
 
 #[derive(Debug, Args)]
 pub struct ExperimentsArgs {
-    /// Output format (markdown prints the text)
+    /// Output format
     #[arg(long, env = "PROMPTGATE_FORMAT", default_value = "text")]
-    pub format: Format,
+    pub format: TextOrJson,
     /// Read the local ledger only (by default origin's is fetched and merged in first)
     #[arg(long, env = "PROMPTGATE_NO_FETCH")]
     pub no_fetch: bool,
@@ -465,9 +472,9 @@ pub struct EvalArgs {
     #[arg(long, value_name = "NAME")]
     pub surface: Vec<String>,
 
-    /// Output format (text or json)
+    /// Output format
     #[arg(long, env = "PROMPTGATE_FORMAT", default_value = "text")]
-    pub format: Format,
+    pub format: TextOrJson,
 
     /// Also write the full results to DIR/eval.json
     #[arg(long, env = "PROMPTGATE_OUT", value_name = "DIR")]
@@ -495,9 +502,9 @@ pub struct ValidateArgs {
     #[arg(long, env = "PROMPTGATE_REV", value_name = "REV")]
     pub rev: Option<String>,
 
-    /// Output format (text or json)
+    /// Output format
     #[arg(long, env = "PROMPTGATE_FORMAT", default_value = "text")]
-    pub format: Format,
+    pub format: TextOrJson,
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::Format;
+use super::TextOrJson;
 use super::{open_repo, print_warnings, read_config, Cli, ValidateArgs};
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
@@ -25,8 +25,8 @@ pub(super) fn run(cli: &Cli, args: &ValidateArgs) -> Result<i32> {
         }
     };
     match args.format {
-        Format::Json => print_json(&validation),
-        Format::Text | Format::Markdown => print_text(&validation),
+        TextOrJson::Json => print_json(&validation),
+        TextOrJson::Text => print_text(&validation),
     }
     Ok(if validation.errors() > 0 {
         exit::INVALID

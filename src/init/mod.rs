@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
 
 /// The files `init` writes: repo-relative path and content.
@@ -23,16 +22,10 @@ pub fn write(dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
         .collect();
     if !force {
         if let Some((existing, _)) = targets.iter().find(|(path, _)| path.exists()) {
-            return Err(Error::usage(
-                Diagnostic::error(
-                    existing.display().to_string(),
-                    "already exists; promptgate init does not overwrite files",
-                )
-                .with_help(
-                    "pass --force to overwrite the starter files, or --dir to write them elsewhere",
-                )
-                .to_string(),
-            ));
+            return Err(Error::usage(format!(
+                "{}: already exists; promptgate init does not overwrite files\n  help: pass --force to overwrite the starter files, or --dir to write them elsewhere",
+                existing.display()
+            )));
         }
     }
     let mut written = Vec::new();

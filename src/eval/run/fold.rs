@@ -190,7 +190,8 @@ impl Accumulator {
     }
 
     pub fn finish(mut self, name: &str, provider: &str) -> SurfaceResult {
-        self.summaries.sort_by(|a, b| a.id.cmp(&b.id));
+        self.summaries
+            .sort_by(|a, b| crate::util::text::natural_cmp(&a.id, &b.id));
         self.latencies.sort_unstable();
         let count = |status| self.summaries.iter().filter(|s| s.status == status).count();
         let (passed, failed, errors) = (
