@@ -810,3 +810,17 @@ mod in_process {
         assert_eq!(own.report.verdict.as_str(), "needs-signoff");
     }
 }
+
+#[test]
+fn a_gate_that_resolved_nothing_names_no_base_or_head() {
+    let dir = common::tempdir();
+    for (format, header) in [
+        ("text", "promptgate check: ERROR (tier self)\n"),
+        ("markdown", "**Tier:** self\n"),
+    ] {
+        let run = common::run_in(&dir, &["check", "--format", format, "--color", "never"]);
+        assert_eq!(run.code, 4, "{}", run.stderr);
+        common::assert_contains(&run.stdout, header);
+        assert!(!run.stdout.contains('?'), "{}", run.stdout);
+    }
+}

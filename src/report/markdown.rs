@@ -188,15 +188,19 @@ fn verdict_header(out: &mut String, report: &crate::gate::Report) {
     let short = |sha: &Option<String>| {
         sha.as_deref()
             .map(|s| code(&s[..s.len().min(7)]))
-            .unwrap_or_else(|| "?".into())
+            .unwrap_or_else(|| "(not resolved)".into())
     };
-    let _ = writeln!(
-        out,
-        "**Tier:** {} · **base** {} → **head** {}\n",
-        report.tier.as_str(),
-        short(&report.merge_base),
-        short(&report.head)
-    );
+    if report.merge_base.is_none() && report.head.is_none() {
+        let _ = writeln!(out, "**Tier:** {}\n", report.tier.as_str());
+    } else {
+        let _ = writeln!(
+            out,
+            "**Tier:** {} · **base** {} → **head** {}\n",
+            report.tier.as_str(),
+            short(&report.merge_base),
+            short(&report.head)
+        );
+    }
     if !report.reasons.is_empty() {
         let _ = writeln!(out, "**Why**");
         for reason in &report.reasons {

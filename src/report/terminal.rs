@@ -290,18 +290,27 @@ pub fn verdict(report: &crate::gate::Report, style: Style) -> String {
         Verdict::Error => ("ERROR", RED),
     };
     let short = |sha: &Option<String>| {
-        sha.as_deref().map_or("?".to_string(), |s| {
+        sha.as_deref().map_or("(not resolved)".to_string(), |s| {
             esc(&s.chars().take(7).collect::<String>())
         })
     };
+    // When nothing was resolved (the gate stopped before it had a base or a head), the
+    // header says nothing about them rather than `base ? → head ?`.
+    let range = if report.merge_base.is_none() && report.head.is_none() {
+        String::new()
+    } else {
+        format!(
+            "  base {} → head {}",
+            short(&report.merge_base),
+            short(&report.head)
+        )
+    };
     let _ = writeln!(
         out,
-        "{} {} (tier {})  base {} → head {}",
+        "{} {} (tier {}){range}",
         style.paint(BOLD, "promptgate check:"),
         style.paint(&format!("{BOLD};{color}"), word),
         report.tier.as_str(),
-        short(&report.merge_base),
-        short(&report.head)
     );
     for s in &report.surfaces {
         let rate = |stats: &Option<crate::gate::model::SideStats>| {
