@@ -648,3 +648,20 @@ fn reads_never_follow_a_symlink_out_of_the_repository_nor_open_special_files() {
     }
     assert_all_rows_hold(&failures);
 }
+
+#[test]
+fn init_keeps_the_cache_out_of_commits_once() {
+    let repo = TestRepo::new();
+    repo.write(".gitignore", "target/");
+    assert_eq!(repo.run(&["init"]).code, 0);
+    assert_eq!(repo.run(&["init", "--force"]).code, 0);
+    let ignore = read(&repo, ".gitignore");
+    assert!(ignore.starts_with("target/\n"), "{ignore}");
+    assert_eq!(ignore.matches(".promptgate/cache/").count(), 1, "{ignore}");
+    // A cached answer stays out of `git status`; a change record does not.
+    repo.write(".promptgate/cache/ab/cd.json", "{}");
+    repo.write(".promptgate/changes/tone.md", "# Tone\n");
+    let status = repo.git(&["status", "--porcelain", "--untracked-files=all"]);
+    assert!(!status.contains(".promptgate/cache"), "{status}");
+    assert!(status.contains(".promptgate/changes/tone.md"), "{status}");
+}

@@ -1,5 +1,7 @@
 //! `promptgate init`: a commented `promptgate.toml` and an example surface (a prompt that
-//! includes a shared partial, and its cases) that `promptgate validate` accepts as written.
+//! includes a shared partial, and its cases) that `promptgate validate` accepts as written,
+//! and the `.gitignore` line that keeps the response cache out of commits (change records
+//! under `.promptgate/changes/` stay tracked).
 
 use std::path::{Path, PathBuf};
 
@@ -36,5 +38,48 @@ pub fn write(dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
         std::fs::write(&path, text).map_err(|e| Error::io("write", &path, e))?;
         written.push(path);
     }
+    if let Some(path) = ignore_cache(dir)? {
+        written.push(path);
+    }
     Ok(written)
+}
+
+/// The `.gitignore` line for the response cache.
+pub const CACHE_IGNORE: &str = ".promptgate/cache/";
+
+/// Adds [`CACHE_IGNORE`] to `dir/.gitignore` (created if needed) unless a line already
+/// ignores the cache; returns the file when it was written.
+fn ignore_cache(dir: &Path) -> Result<Option<PathBuf>> {
+    let path = dir.join(".gitignore");
+    let existing = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Error::io("read", &path, e)),
+    };
+    let covered = existing.lines().map(str::trim).any(|line| {
+        matches!(
+            line,
+            ".promptgate/cache/"
+                | ".promptgate/cache"
+                | "/.promptgate/cache/"
+                | "/.promptgate/cache"
+                | ".promptgate/"
+                | ".promptgate"
+                | "/.promptgate/"
+        )
+    });
+    if covered {
+        return Ok(None);
+    }
+    let mut text = existing;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(
+        "# promptgate's response cache (change records in .promptgate/changes/ are committed)\n",
+    );
+    text.push_str(CACHE_IGNORE);
+    text.push('\n');
+    std::fs::write(&path, text).map_err(|e| Error::io("write", &path, e))?;
+    Ok(Some(path))
 }
