@@ -46,4 +46,14 @@ fn the_bundled_example_is_blocked_with_three_regressions() {
     assert_eq!(surface["complete"], true);
     let artifacts = report["artifacts"].to_string();
     common::assert_contains(&artifacts, "TBD");
+    // The text report names the regressed cases, not only how many.
+    let ids: Vec<&str> = surface["regressions"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|f| f["id"].as_str()).collect())
+        .unwrap_or_default();
+    let text = common::run_in(
+        &repo,
+        &["check", "--base", "main", "--head", "feature", "--color", "never"],
+    );
+    common::assert_contains(&text.stdout, format!("    regressions: {}", ids.join(", ")));
 }

@@ -335,6 +335,20 @@ pub fn verdict(report: &crate::gate::Report, style: Style) -> String {
         if let Some(line) = super::noise_line(s) {
             let _ = writeln!(out, "    {}", style.paint(DIM, &esc(&line)));
         }
+        // The flips by case id (at most ten each, then how many more).
+        for (label, flips, color) in [
+            ("regressions", &s.regressions, RED),
+            ("fixes", &s.fixes, GREEN),
+        ] {
+            if flips.is_empty() {
+                continue;
+            }
+            let mut ids: Vec<String> = flips.iter().take(10).map(|f| esc(&f.id)).collect();
+            if flips.len() > 10 {
+                ids.push(format!("and {} more", flips.len() - 10));
+            }
+            let _ = writeln!(out, "    {}: {}", style.paint(color, label), ids.join(", "));
+        }
         for rule in s.rules.iter().filter(|r| !r.ok) {
             let _ = writeln!(
                 out,
