@@ -280,6 +280,21 @@ fn missing_or_placeholder_artifacts_block() {
     assert_eq!(artifacts[0]["source"], "PR description");
     assert_eq!(artifacts[1]["found"], false);
     assert_contains(&reasons(&report), "artifact `rollback` is missing");
+    // The comment's re-run line reads the same description.
+    let run = common::run_with_env(
+        repo.path(),
+        &[
+            "check",
+            "--base",
+            "main",
+            "--format",
+            "markdown",
+            "--pr-body",
+            "pr.md",
+        ],
+        &[(KEY_VAR, "sk-test")],
+    );
+    assert_contains(&run.stdout, "--pr-body pr.md</code>");
 }
 
 #[test]

@@ -53,7 +53,9 @@ fn the_bundled_example_is_blocked_with_three_regressions() {
         .unwrap_or_default();
     let text = common::run_in(
         &repo,
-        &["check", "--base", "main", "--head", "feature", "--color", "never"],
+        &[
+            "check", "--base", "main", "--head", "feature", "--color", "never",
+        ],
     );
     common::assert_contains(&text.stdout, format!("    regressions: {}", ids.join(", ")));
 }

@@ -170,18 +170,17 @@ impl Checked {
 /// Runs the gate. A usage mistake is an `Err`; anything else that stops it is an `error`
 /// verdict saying why.
 pub fn check(repo: &Repo, request: &CheckRequest, pull: &dyn PullSource) -> Result<Checked> {
-    match gather(repo, request, pull) {
-        Ok(mut checked) => {
-            checked.report.pull_request = pull.number();
-            Ok(checked)
-        }
-        Err(error @ Error::Usage { .. }) => Err(error),
-        Err(error) => {
-            let mut checked = Checked::failed(&error);
-            checked.report.pull_request = pull.number();
-            Ok(checked)
-        }
-    }
+    let mut checked = match gather(repo, request, pull) {
+        Ok(checked) => checked,
+        Err(error @ Error::Usage { .. }) => return Err(error),
+        Err(error) => Checked::failed(&error),
+    };
+    checked.report.pull_request = pull.number();
+    checked.report.pr_body = request
+        .pr_body
+        .as_ref()
+        .map(|path| path.display().to_string());
+    Ok(checked)
 }
 
 /// The range to gate: the request first, then the pull request, then a push event.

@@ -80,6 +80,9 @@ pub struct Report {
     /// The pull request gated, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<u64>,
+    /// The `--pr-body` file the artifacts were read from, for the re-run line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr_body: Option<String>,
     pub tier: Tier,
     pub reasons: Vec<String>,
     /// Observations that do not decide the verdict (tail degradation, tier raises…).
@@ -220,6 +223,7 @@ pub fn decide(context: Context, surfaces: Vec<SurfaceReport>) -> Report {
         head: context.head,
         merge_base: context.merge_base,
         pull_request: context.pull_request,
+        pr_body: None,
         tier,
         reasons,
         notes,

@@ -486,7 +486,22 @@ fn rerun_section(out: &mut String, report: &crate::gate::Report) {
     }
     let base = report.merge_base.as_deref().unwrap_or("BASE");
     let head = report.head.as_deref().unwrap_or("HEAD");
-    let _ = writeln!(out, "\n<sub>Re-run: <code>promptgate check --base {} --head {}</code> · full results in <code>report.json</code></sub>", html(&base[..base.len().min(12)]), html(&head[..head.len().min(12)]));
+    let body = report
+        .pr_body
+        .as_deref()
+        .map(|path| format!(" --pr-body {}", html(&shell_word(path))))
+        .unwrap_or_default();
+    let _ = writeln!(out, "\n<sub>Re-run: <code>promptgate check --base {} --head {}{body}</code> · full results in <code>report.json</code></sub>", html(&base[..base.len().min(12)]), html(&head[..head.len().min(12)]));
+}
+
+/// A path as one shell word: as it is when it needs no quoting, else in single quotes.
+fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:=@%,".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 /// Text from a model or a repository for use inside a fence: the marker cannot be forged.
