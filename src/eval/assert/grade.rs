@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use regex::Regex;
 use serde_json::Value;
 
-use super::text::{embedded_json, excerpt, num, quoted, quoted_list, usd};
+use super::text::{embedded_json, excerpt, num, quoted, quoted_difference, quoted_list, usd};
 use super::verdict::{cannot_grade, verdict};
 use super::{Check, Facts, Outcome, WordRange};
 
@@ -51,14 +51,8 @@ fn grade_equals_text(output: &str, expected: &str) -> Outcome {
     if output == expected {
         verdict(true, format!("output equals {}", quoted(expected)))
     } else {
-        verdict(
-            false,
-            format!(
-                "output {} does not equal {}",
-                quoted(output),
-                quoted(expected)
-            ),
-        )
+        let (output, expected) = quoted_difference(output, expected);
+        verdict(false, format!("output {output} does not equal {expected}"))
     }
 }
 
@@ -276,6 +270,7 @@ fn grade_cost(cost_usd: Option<f64>, max_usd: f64) -> Outcome {
 mod tests {
     use super::super::tests::{assert_grade, grade, grade_with, person_schema};
     use super::super::Facts;
+    use super::grade_equals_text;
     use serde_json::json;
 
     // --- equals -------------------------------------------------------------------------
@@ -285,6 +280,19 @@ mod tests {
         assert_grade(json!({"type": "equals", "value": "Paris"}), "Paris", true);
         let outcome = assert_grade(json!({"type": "equals", "value": "Paris"}), "Paris.", false);
         assert_eq!(outcome.reason, "output \"Paris.\" does not equal \"Paris\"");
+        // A difference in whitespace shows, escaped, instead of two identical quotes.
+        let newline = grade_equals_text("ECHO: ITEM 1\n", "ECHO: ITEM 1");
+        assert_eq!(
+            newline.reason,
+            "output \"ECHO: ITEM 1\\n\" does not equal \"ECHO: ITEM 1\""
+        );
+        let long = "x".repeat(100);
+        let past_the_cut = grade_equals_text(&format!("{long}a "), &format!("{long}a"));
+        let tail = "x".repeat(29);
+        assert_eq!(
+            past_the_cut.reason,
+            format!("output …\"{tail}a \" does not equal …\"{tail}a\"")
+        );
         assert_grade(json!({"type": "equals", "value": "Paris"}), "paris", false);
         assert_grade(json!({"type": "equals", "value": "Paris"}), " Paris", false);
     }

@@ -37,6 +37,29 @@ pub(super) fn quoted(text: &str) -> String {
     format!("{:?}", excerpt(text, 80))
 }
 
+/// Two texts quoted so that their difference shows: when their short renderings look the
+/// same (the difference is whitespace at an end, or past the cut), both are shown untrimmed
+/// and escaped (`\n`, trailing spaces) around the first character where they differ.
+pub(super) fn quoted_difference(a: &str, b: &str) -> (String, String) {
+    let (short_a, short_b) = (quoted(a), quoted(b));
+    if short_a != short_b {
+        return (short_a, short_b);
+    }
+    let first = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    let window = |text: &str| {
+        let chars: Vec<char> = text.chars().collect();
+        let start = first.saturating_sub(30).min(chars.len());
+        let end = (first + 30).min(chars.len());
+        let shown: String = chars[start..end].iter().collect();
+        format!(
+            "{}{shown:?}{}",
+            if start > 0 { "…" } else { "" },
+            if end < chars.len() { "…" } else { "" }
+        )
+    };
+    (window(a), window(b))
+}
+
 pub(super) fn quoted_list(items: &[String]) -> String {
     const SHOWN: usize = 5;
     let mut parts: Vec<String> = items.iter().take(SHOWN).map(|item| quoted(item)).collect();
