@@ -482,9 +482,10 @@ fn replay_records_from_a_real_provider_then_replays_offline() {
     let (code, json) = eval_json(&repo, &["--no-cache"]);
     assert_eq!(code, 0, "{json:#}");
     assert_eq!(case_by_id(&json, "a")["status"], "pass");
+    // The prompt file's final newline is not sent (as in Jinja and promptfoo).
     assert_eq!(
         case_by_id(&json, "a")["trials"][0]["output"],
-        "answer to one\n"
+        "answer to one"
     );
 }
 

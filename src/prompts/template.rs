@@ -54,7 +54,7 @@ impl Templates {
         env.set_fuel(Some(RENDER_FUEL));
         env.set_path_join_callback(|name, parent| super::includes::resolve(parent, name).into());
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
-            .keep_trailing_newline(true)
+            .keep_trailing_newline(false)
             .build()
         {
             env.set_syntax(syntax);
@@ -293,12 +293,27 @@ mod tests {
     }
 
     #[test]
+    fn only_the_final_newline_of_a_file_is_dropped() {
+        let (t, problems) = compile(&[
+            ("p/a.md", "Tone: {% include './b.md' %}\nQ: {{ q }}\n\n"),
+            ("p/b.md", "warm\n"),
+        ]);
+        assert!(problems.is_empty(), "{problems:?}");
+        let vars = serde_json::json!({"q": "why?"});
+        assert_eq!(
+            t.render("p/a.md", vars.as_object().unwrap()).unwrap(),
+            "Tone: warm\nQ: why?\n"
+        );
+    }
+
+    #[test]
     fn renders_strictly_and_reports_file_lines() {
         let (t, _) = compile(&[("p/a.md", "---\nmodel: x\n---\nHi {{ name }}\n")]);
         let vars = serde_json::json!({"name": "Ada"});
+        // The file's final newline is not part of the prompt (as in Jinja and promptfoo).
         assert_eq!(
             t.render("p/a.md", vars.as_object().unwrap()).unwrap(),
-            "Hi Ada\n"
+            "Hi Ada"
         );
         let err = t.render("p/a.md", &Map::new()).unwrap_err();
         assert_eq!(t.diagnostic(&err, None).line, Some(4));
