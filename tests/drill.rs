@@ -219,7 +219,8 @@ fn status_lists_surfaces_and_check_notes_overdue_drills() {
     let server = server();
     let repo = history(&server, PLAN);
     let run = common::run_in(repo.path(), &["drill", "--status"]);
-    assert_eq!(run.code, 0);
+    // Overdue: a scheduled `drill --status` fails (exit 1) until the drill runs.
+    assert_eq!(run.code, 1);
     assert!(
         run.stdout
             .lines()
@@ -229,6 +230,7 @@ fn status_lists_surfaces_and_check_notes_overdue_drills() {
     );
     assert_eq!(drill(&repo, &["--surface", "support"]).code, 0);
     let run = common::run_in(repo.path(), &["drill", "--status"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(
         run.stdout
             .lines()

@@ -88,10 +88,12 @@ fn status(repo: &Repo, config_path: &str) -> Result<i32> {
         "{:<24} {:<12} {:<8} overdue (every {} days)",
         "surface", "last drill", "outcome", config.drill.every_days
     );
+    let mut any_overdue = false;
     for surface in config.surface.iter().map(|s| s.get_ref().name.get_ref()) {
         let (last, _) = records::latest(&all, surface);
-        let overdue = records::overdue(&all, surface, config.drill.every_days, &today)
-            .map_or("no", |_| "yes");
+        let due = records::overdue(&all, surface, config.drill.every_days, &today).is_some();
+        any_overdue |= due;
+        let overdue = if due { "yes" } else { "no" };
         let (date, outcome) = last.map_or(("never".to_string(), "-"), |r| {
             (
                 r.date.clone(),
@@ -104,5 +106,10 @@ fn status(repo: &Repo, config_path: &str) -> Result<i32> {
         });
         println!("{surface:<24} {date:<12} {outcome:<8} {overdue}");
     }
-    Ok(exit::PASS)
+    // A scheduled `drill --status` fails while any drill is overdue.
+    Ok(if any_overdue {
+        exit::BLOCKED
+    } else {
+        exit::PASS
+    })
 }
