@@ -537,3 +537,18 @@ fn glob_matching_nothing_is_a_warning() {
         run.stderr
     );
 }
+
+#[test]
+fn a_config_file_outside_the_repository_is_read_as_a_file() {
+    let repo = two_surfaces();
+    repo.write("prompts/triage/route.md", "Route {{ ticket }} fast.\n");
+    repo.commit("edit");
+    // Elsewhere on disk: only `support` exists there, so the triage edit affects nothing.
+    let outside = tempfile::tempdir().expect("tempdir");
+    let path = outside.path().join("other.toml");
+    std::fs::write(&path, config(&[("support", "prompts/support/**/*.md")])).expect("write");
+    let json = repo.diff_json(&["--base", "main", "--config", path.to_str().expect("utf-8")]);
+    assert_eq!(json["surfaces"], json!([]), "{json:#}");
+    let with_own = repo.diff_json(&["--base", "main"]);
+    assert_eq!(with_own["surfaces"], json!(["triage"]));
+}
