@@ -135,7 +135,17 @@ fn review_repo() -> tempfile::TempDir {
                 );
                 let mut failed = base_failures.clone();
                 failed.extend(990..995);
-                let gate = entry("gate", &head(path), 3, &failed);
+                let commit = head(path);
+                let mut gate = entry("gate", &commit, 3, &failed);
+                for (key, value) in [
+                    ("base", json!("0".repeat(40))),
+                    ("head", json!(commit)),
+                    ("pr", json!(42)),
+                    ("verdict", json!("needs-signoff")),
+                    ("tier", json!("council")),
+                ] {
+                    gate[key] = value;
+                }
                 std::fs::write(&notes, format!("{gate}\n")).expect("note");
                 common::git(
                     path,
