@@ -478,6 +478,25 @@ fn replay_records_from_a_real_provider_then_replays_offline() {
     let (code, _) = eval_json(&repo, &["--record", "--no-cache"]);
     assert_eq!(code, 0);
     assert_eq!(server.requests().len(), 2);
+    // Recording again from the cache makes no call and writes every answer once, also
+    // into a cassette started afresh.
+    let path = repo.path().join("fixtures/support.cassette.jsonl");
+    let first = std::fs::read_to_string(&path).expect("cassette");
+    for fresh in [false, true] {
+        if fresh {
+            std::fs::remove_file(&path).expect("remove the cassette");
+        }
+        let (code, _) = eval_json(&repo, &["--record"]);
+        assert_eq!(code, 0);
+        assert_eq!(server.requests().len(), 2);
+        let cassette = std::fs::read_to_string(&path).expect("cassette");
+        assert_eq!(cassette.lines().count(), 2, "{cassette}");
+        let mut lines: Vec<&str> = cassette.lines().collect();
+        let mut expected: Vec<&str> = first.lines().collect();
+        lines.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(lines, expected);
+    }
     drop(server);
     let (code, json) = eval_json(&repo, &["--no-cache"]);
     assert_eq!(code, 0, "{json:#}");

@@ -79,7 +79,8 @@ impl Replay {
 
 /// Appends recordings to a cassette, one line per call, safely from concurrent tasks.
 pub struct Recorder {
-    file: Mutex<std::fs::File>,
+    /// The cassette, and the lines it already holds (a line is written once).
+    file: Mutex<(std::fs::File, std::collections::HashSet<String>)>,
 }
 
 impl Recorder {
@@ -87,12 +88,17 @@ impl Recorder {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
+        let written = match std::fs::read_to_string(path) {
+            Ok(text) => text.lines().map(str::to_string).collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
+            Err(e) => return Err(e),
+        };
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)?;
         Ok(Recorder {
-            file: Mutex::new(file),
+            file: Mutex::new((file, written)),
         })
     }
 
@@ -109,11 +115,19 @@ impl Recorder {
             messages: request.messages.clone(),
             completion: completion.clone(),
         })?;
-        let mut file = self
+        let mut guard = self
             .file
             .lock()
             .map_err(|_| std::io::Error::other("cassette lock poisoned"))?;
-        writeln!(file, "{line}")
+        let (file, written) = &mut *guard;
+        // The same answer recorded again (a cached answer of an earlier recording) is kept
+        // once; a new answer to the same request is appended and wins on replay.
+        if written.contains(&line) {
+            return Ok(());
+        }
+        writeln!(file, "{line}")?;
+        written.insert(line);
+        Ok(())
     }
 }
 

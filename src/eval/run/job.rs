@@ -178,6 +178,13 @@ impl Job {
     ) -> Result<(cache::Entry, bool), String> {
         if let Some(entry) = options.cache.get(key) {
             shared.cache_hits.fetch_add(1, Ordering::Relaxed);
+            // A cassette being recorded gets the cached answers too: its replay must find
+            // every answer this run used.
+            if let Some(recorder) = &self.target.endpoint.recorder {
+                recorder
+                    .record(request, self.trial, &entry.completion)
+                    .map_err(|e| format!("cannot append to the cassette: {e}"))?;
+            }
             return Ok((entry, true));
         }
         let entry = call(
