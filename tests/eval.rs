@@ -380,13 +380,20 @@ fn a_timeout_is_an_error_naming_it() {
 }
 
 #[test]
-fn a_missing_api_key_variable_is_exit_5_before_any_call() {
+fn a_missing_api_key_fails_closed_without_a_call_and_a_cached_run_needs_none() {
     let server = Server::start(|_| Reply::openai("x"));
     let repo = repo(&openai(&server, ""), &[case("c1", "q", json!([]))], "");
+    // No key, nothing cached: an error (exit 4, missing credentials), and no request is sent.
     let run = common::run_in(repo.path(), &["eval"]);
-    assert_eq!(run.code, 5);
-    assert_contains(&run.stderr, KEY_VAR);
+    assert_eq!(run.code, 4, "{}{}", run.stdout, run.stderr);
+    assert_contains(&format!("{}{}", run.stdout, run.stderr), KEY_VAR);
     assert_eq!(server.requests().len(), 0);
+    // With the key once, the answer is cached; then the run needs no key at all.
+    assert_eq!(eval(&repo, &[]).code, 0);
+    assert_eq!(server.requests().len(), 1);
+    let cached = common::run_in(repo.path(), &["eval"]);
+    assert_eq!(cached.code, 0, "{}{}", cached.stdout, cached.stderr);
+    assert_eq!(server.requests().len(), 1);
 }
 
 #[test]

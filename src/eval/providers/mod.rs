@@ -125,6 +125,9 @@ pub struct Endpoint {
     pub recorder: Option<replay::Recorder>,
     /// The API key's value, to redact from every message.
     pub secret: Option<String>,
+    /// Why the API key is missing (its variable unset or empty): every call fails with it,
+    /// while answers from the cache or a cassette still need none.
+    pub missing_key: Option<String>,
 }
 
 /// Defaults when the config leaves them out.
@@ -170,13 +173,15 @@ pub fn connect_with(
         .map(|s| toml_to_json(&s.parameters))
         .unwrap_or_default();
     params.extend(toml_to_json(&provider.parameters));
-    let secret = match &provider.api_key_env {
-        // An empty value is what a workflow gets for a secret it may not read (a fork's
-        // pull request): as good as unset.
-        Some(var) => Some(std::env::var(var).ok().filter(|v| !v.trim().is_empty()).ok_or_else(|| {
-            format!("provider `{name}` reads its API key from ${var}, which is not set or empty; export it (in CI: from a secret)")
-        })?),
-        None => None,
+    // An empty value is what a workflow gets for a secret it may not read (a fork's pull
+    // request): as good as unset. A missing key fails the first call, not the connection, so
+    // a run answered from the cache needs none.
+    let (secret, missing_key) = match &provider.api_key_env {
+        Some(var) => match std::env::var(var).ok().filter(|v| !v.trim().is_empty()) {
+            Some(value) => (Some(value), None),
+            None => (None, Some(format!("provider `{name}` reads its API key from ${var}, which is not set or empty; export it (in CI: from a secret)"))),
+        },
+        None => (None, None),
     };
     crate::util::http::install_crypto_provider();
     let http = || {
@@ -272,6 +277,7 @@ pub fn connect_with(
         price_override: provider.price,
         recorder,
         secret,
+        missing_key,
     })
 }
 

@@ -246,6 +246,9 @@ async fn call(
     price: Option<Price>,
     shared: &Shared,
 ) -> Result<cache::Entry, String> {
+    if let Some(missing) = &endpoint.missing_key {
+        return Err(missing.clone());
+    }
     let estimate = match (endpoint.billed, price) {
         (true, Some(price)) => estimate_cost(request, price, shared.budget.largest_output_tokens()),
         _ => 0.0,

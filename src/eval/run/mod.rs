@@ -304,6 +304,7 @@ mod tests {
                 price_override: None,
                 recorder: None,
                 secret: None,
+                missing_key: None,
             }),
             judge: None,
             repeat,
