@@ -265,14 +265,58 @@ pub fn parse(commit: &str, text: &str) -> Read {
                     serde_json::to_value(entry.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
                 ));
             }
-            Ok(entry) => read.entries.push(entry),
+            Ok(entry) => match implausible(&entry) {
+                Some(why) => read.warnings.push(format!(
+                    "ledger note of {short}, line {}: {why}, which no measurement gives; skipped",
+                    n + 1
+                )),
+                None => read.entries.push(entry),
+            },
+            // serde quotes a bad enum value as it is: its line breaks are escaped, so a
+            // forged `kind` cannot start a line (a workflow command) of the warning.
             Err(e) => read.warnings.push(format!(
-                "ledger note of {short}, line {}: a malformed entry ({e}); skipped",
-                n + 1
+                "ledger note of {short}, line {}: a malformed entry ({}); skipped",
+                n + 1,
+                crate::report::escape_controls(&e.to_string())
             )),
         }
     }
     read
+}
+
+/// Why an entry's numbers cannot be a measurement (a rate outside 0..1, an interval upside
+/// down, more passed than cases, a non-finite metric or cost), or `None`.
+fn implausible(entry: &Entry) -> Option<&'static str> {
+    let rate = |v: f64| (0.0..=1.0).contains(&v);
+    let side_ok = |s: &SideSummary| {
+        rate(s.pass_rate) && rate(s.ci_low) && rate(s.ci_high) && s.ci_low <= s.ci_high
+    };
+    if !(rate(entry.pass_rate) && rate(entry.ci_low) && rate(entry.ci_high)) {
+        return Some("a pass rate or interval outside 0..1");
+    }
+    if entry.ci_low > entry.ci_high {
+        return Some("an interval whose low end is above its high end");
+    }
+    if entry.passed > entry.cases {
+        return Some("more cases passed than were run");
+    }
+    if entry.tail_pass_rate.is_some_and(|v| !rate(v)) {
+        return Some("a tail pass rate outside 0..1");
+    }
+    if entry.metrics.values().any(|v| !v.is_finite())
+        || entry.cost_usd.is_some_and(|c| !(c.is_finite() && c >= 0.0))
+    {
+        return Some("a metric or cost that is not a finite number");
+    }
+    let sides_ok = match (&entry.gate, &entry.experiment) {
+        (Some(g), _) => g.base_side.as_ref().is_none_or(side_ok),
+        (_, Some(x)) => side_ok(&x.current) && side_ok(&x.candidate) && rate(x.mcnemar_p),
+        _ => true,
+    };
+    if !sides_ok {
+        return Some("a side's pass rate, interval or p-value outside 0..1");
+    }
+    None
 }
 
 /// Appends `entries` to `commit`'s note, keeping every line already there.

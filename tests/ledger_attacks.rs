@@ -1,0 +1,233 @@
+//! Attacks on the ledger's readers: forged and garbage notes under `refs/notes/promptgate`
+//! (anyone who can push a notes ref writes them; `model_reported` comes from a provider's
+//! answer) read by the real `review`, against real repositories with dated commits. Each
+//! must be skipped with a warning naming the commit or used harmlessly: no panic, no number
+//! outside its range shown as a measurement, no Markdown link or workflow command injected.
+
+mod common;
+#[path = "common/http.rs"]
+mod http;
+
+use common::TestRepo;
+use http::{Reply, Server};
+use serde_json::{json, Value};
+
+const KEY_VAR: &str = "PG_TEST_KEY";
+const DAY: i64 = 86_400;
+
+/// A server that always answers correctly (only reached if the review measures a commit).
+fn server() -> Server {
+    Server::start(|_| Reply::openai("correct"))
+}
+
+/// A repository with one surface and two commits: one two weeks back, one today.
+fn two_weeks(server: &Server) -> (TestRepo, String, String) {
+    let repo = TestRepo::new();
+    let config = format!(
+        "[provider.main]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"gpt-4o-mini\"\napi_key_env = \"{KEY_VAR}\"\n\n\
+         [[surface]]\nname = \"support\"\nprompts = [\"prompts/*.md\"]\ncases = \"evals/support.jsonl\"\nprovider = \"main\"\ntier = \"self\"\nmin_pass_rate = 0.5\n",
+        server.url
+    );
+    let cases: String = ["c0", "c1"]
+        .iter()
+        .map(|id| format!("{}\n", json!({"id": id, "vars": {"question": "q"}, "assert": [{"type": "contains", "value": "correct"}]})))
+        .collect();
+    repo.write("promptgate.toml", config)
+        .write("prompts/answer.md", "Q: {{ question }}\n")
+        .write("evals/support.jsonl", cases)
+        .write("docs/notes.md", "one\n")
+        .write(".gitignore", ".promptgate/\n");
+    let old = repo.commit_at("start", common::now() - 14 * DAY);
+    repo.write("docs/notes.md", "two\n");
+    let new = repo.commit_at("notes", common::now() - 60);
+    (repo, old, new)
+}
+
+/// An eval entry for `support` at `commit`, with `changes` merged over its fields.
+fn entry(commit: &str, changes: Value) -> Value {
+    let mut entry = json!({
+        "schema_version": 1, "run_id": "forged", "kind": "eval",
+        "recorded_at": "2026-01-01T00:00:00Z", "commit": commit, "surface": "support",
+        "provider": "main", "model": "gpt-4o-mini", "cases": 2, "passed": 2,
+        "pass_rate": 1.0, "ci_low": 0.34, "ci_high": 1.0, "failed": [],
+        "suite": "s".repeat(64), "prompt": "p".repeat(64)
+    });
+    for (key, value) in changes.as_object().expect("object") {
+        entry[key] = value.clone();
+    }
+    entry
+}
+
+/// Replaces `commit`'s ledger note with `lines`.
+fn note(repo: &TestRepo, commit: &str, lines: &[String]) {
+    let file = repo.path().join(".git").join("forged-note");
+    std::fs::write(&file, lines.join("\n")).expect("write note");
+    let file = file.display().to_string();
+    repo.git(&[
+        "notes",
+        "--ref=promptgate",
+        "add",
+        "-f",
+        "-F",
+        &file,
+        commit,
+    ]);
+}
+
+fn review(repo: &TestRepo, format: &str) -> common::Run {
+    common::run_with_env(
+        repo.path(),
+        &["review", "--no-fetch", "--weeks", "4", "--format", format],
+        &[(KEY_VAR, "sk-test")],
+    )
+}
+
+/// Every line of `output` that a GitHub Actions runner would read as a workflow command
+/// (it trims leading whitespace before looking for `::`).
+fn workflow_commands(output: &str) -> Vec<&str> {
+    output
+        .lines()
+        .filter(|line| line.trim_start().starts_with("::"))
+        .collect()
+}
+
+#[test]
+fn a_forged_kind_cannot_inject_a_workflow_command_through_the_warning() {
+    let server = server();
+    let (repo, old, new) = two_weeks(&server);
+    note(&repo, &old, &[entry(&old, json!({})).to_string()]);
+    let forged = entry(
+        &new,
+        json!({"kind": "eval\n::error title=promptgate::forged failure"}),
+    );
+    note(&repo, &new, &[forged.to_string()]);
+    let run = review(&repo, "text");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    common::assert_contains(&run.stderr, &new[..12]);
+    assert_eq!(
+        workflow_commands(&run.stderr),
+        Vec::<&str>::new(),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(workflow_commands(&run.stdout), Vec::<&str>::new());
+}
+
+#[test]
+fn numbers_outside_their_range_are_skipped_with_a_warning_not_shown_as_measured() {
+    let server = server();
+    let (repo, old, new) = two_weeks(&server);
+    note(&repo, &old, &[entry(&old, json!({})).to_string()]);
+    let forged = [
+        json!({"pass_rate": 5.0, "ci_low": 4.0, "ci_high": 6.0}),
+        json!({"pass_rate": -1.0, "ci_low": -1.0, "ci_high": -1.0}),
+        json!({"passed": 9, "cases": 2, "pass_rate": 1.0}),
+        json!({"pass_rate": 1e308, "ci_low": 0.5, "ci_high": 1.0}),
+        json!({"tail_pass_rate": 7.5}),
+        json!({"ci_low": 0.9, "ci_high": 0.1, "pass_rate": 0.5, "passed": 1}),
+    ];
+    let lines: Vec<String> = forged
+        .iter()
+        .map(|c| entry(&new, c.clone()).to_string())
+        .collect();
+    note(&repo, &new, &lines);
+    let run = review(&repo, "json");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let review: Value = serde_json::from_str(&run.stdout).expect("review JSON");
+    let points = &review["surfaces"][0]["headline"]["points"];
+    let last = points.as_array().and_then(|p| p.last()).expect("points");
+    assert!(
+        last.is_null(),
+        "a forged number was shown as this week's: {last}"
+    );
+    let warned = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains(&new[..12]))
+        .count();
+    assert_eq!(warned, forged.len(), "{}", run.stderr);
+}
+
+#[test]
+fn huge_counts_do_not_overflow_the_drift_test() {
+    let server = server();
+    let (repo, old, new) = two_weeks(&server);
+    let max = u64::MAX;
+    note(
+        &repo,
+        &old,
+        &[entry(&old, json!({"cases": max, "passed": max})).to_string()],
+    );
+    note(
+        &repo,
+        &new,
+        &[entry(&new, json!({"cases": max, "passed": max, "pass_rate": 1.0})).to_string()],
+    );
+    let run = review(&repo, "json");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+#[test]
+fn garbage_notes_are_skipped_naming_the_commit() {
+    let server = server();
+    let (repo, old, new) = two_weeks(&server);
+    note(&repo, &old, &[entry(&old, json!({})).to_string()]);
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let huge = format!(
+        "{{\"schema_version\":1,\"x\":\"{}\"}}",
+        "a".repeat(2_000_000)
+    );
+    let lines = vec![
+        deep,
+        huge,
+        entry(&new, json!({"cases": -3})).to_string(),
+        entry(&new, json!({"pass_rate": "NaN"})).to_string(),
+        "{\"schema_version\":1,\"pass_rate\":NaN}".to_string(),
+        entry(&new, json!({"kind": "gate", "base": old, "head": old, "verdict": "pass", "tier": "self"})).to_string(),
+        entry(&new, json!({"kind": "experiment", "hypothesis": "h", "current": {"provider": "main", "model": "m", "pass_rate": 1.0, "ci_low": 0.0, "ci_high": 1.0}, "mcnemar_p": 1.0, "verdict": "better"})).to_string(),
+    ];
+    note(&repo, &new, &lines);
+    for format in ["text", "markdown", "json"] {
+        let run = review(&repo, format);
+        assert_eq!(run.code, 0, "{format}: {}{}", run.stdout, run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        common::assert_contains(&run.stderr, &new[..12]);
+    }
+}
+
+#[test]
+fn a_model_name_or_case_id_from_the_ledger_cannot_become_a_markdown_link() {
+    let server = server();
+    let (repo, old, new) = two_weeks(&server);
+    let link = "[sign in again](https://evil.example/login)";
+    let image = "![x](https://evil.example/pixel.png)";
+    note(
+        &repo,
+        &old,
+        &[entry(&old, json!({"model_reported": "gpt-4o-mini"})).to_string()],
+    );
+    note(
+        &repo,
+        &new,
+        &[entry(
+            &new,
+            json!({"model_reported": image, "failed": [link], "passed": 1, "pass_rate": 0.5, "ci_low": 0.09, "ci_high": 0.91}),
+        )
+        .to_string()],
+    );
+    let run = review(&repo, "markdown");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // Inside a code span the text is inert; anywhere else its brackets must be escaped.
+    let outside_code: String = run
+        .stdout
+        .split('`')
+        .step_by(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        !outside_code.contains("](https://evil.example"),
+        "a live link in:\n{}",
+        run.stdout
+    );
+}
