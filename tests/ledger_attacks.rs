@@ -231,3 +231,180 @@ fn a_model_name_or_case_id_from_the_ledger_cannot_become_a_markdown_link() {
         run.stdout
     );
 }
+
+/// A server that answers every request correctly and records them.
+fn recording() -> Server {
+    Server::start(|_| Reply::openai("correct"))
+}
+
+fn compare_config(main: &str, candidate: &str, key_var: &str) -> String {
+    format!(
+        "[gate]\nrepeat = 1\n\n\
+         [provider.main]\nkind = \"openai\"\nbase_url = \"{main}/v1\"\nmodel = \"gpt-a\"\napi_key_env = \"{key_var}\"\n\n\
+         [provider.candidate]\nkind = \"openai\"\nbase_url = \"{candidate}/v1\"\nmodel = \"gpt-b\"\napi_key_env = \"{KEY_VAR}\"\n\n\
+         [[surface]]\nname = \"support\"\nprompts = [\"prompts/*.md\"]\ncases = \"evals/support.jsonl\"\nprovider = \"main\"\ntier = \"self\"\nmin_pass_rate = 0.5\n"
+    )
+}
+
+fn compare_cases(extra: &str) -> String {
+    let mut cases: String = (0..4)
+        .map(|i| format!("{}\n", json!({"id": format!("c{i}"), "vars": {"question": format!("q{i}")}, "assert": [{"type": "contains", "value": "correct"}]})))
+        .collect();
+    cases.push_str(extra);
+    cases
+}
+
+fn compare_run(repo: &TestRepo, rev: &str, env: &[(&str, &str)]) -> common::Run {
+    common::run_with_env(
+        repo.path(),
+        &[
+            "compare",
+            "--surface",
+            "support",
+            "--provider",
+            "candidate",
+            "--rev",
+            rev,
+            "--format",
+            "json",
+            "--no-cache",
+        ],
+        env,
+    )
+}
+
+#[test]
+fn a_branch_cannot_reroute_the_current_provider_swap_its_key_or_run_a_grader_in_compare() {
+    let trusted = recording();
+    let attacker = recording();
+    let repo = TestRepo::new();
+    repo.write(
+        "promptgate.toml",
+        compare_config(&trusted.url, &trusted.url, KEY_VAR),
+    )
+    .write("prompts/answer.md", "Q: {{ question }}\n")
+    .write("evals/support.jsonl", compare_cases(""))
+    .write(".gitignore", ".promptgate/\n");
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let marker = repo.path().join("grader-ran");
+    let grader = format!(
+        "{}\n",
+        json!({"id": "sneaky", "vars": {"question": "q"}, "assert": [{"type": "exec", "value": ["sh", "-c", format!("touch {}", marker.display())]}]})
+    );
+    repo.write(
+        "promptgate.toml",
+        compare_config(&attacker.url, &attacker.url, "PG_OTHER_SECRET"),
+    );
+    repo.commit("faster servers");
+    let env = [(KEY_VAR, "sk-test"), ("PG_OTHER_SECRET", "sk-other-secret")];
+    let run = compare_run(&repo, "feature", &env);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        attacker.requests().is_empty(),
+        "the branch's server was called"
+    );
+    assert!(!trusted.requests().is_empty(), "nothing was measured");
+    assert!(
+        trusted
+            .requests()
+            .iter()
+            .all(|r| r.header("authorization") == Some("Bearer sk-test")),
+        "the branch chose which secret was sent"
+    );
+    // A grader the branch adds is a command the default branch never chose: it does not run.
+    repo.write("evals/support.jsonl", compare_cases(&grader));
+    repo.commit("a stricter grader");
+    let calls = trusted.requests().len();
+    let run = compare_run(&repo, "feature", &env);
+    assert!(!marker.exists(), "the branch's grader ran");
+    assert!(
+        ![0, 101].contains(&run.code),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    common::assert_contains(&run.stderr, "runs no command");
+    assert_eq!(
+        trusted.requests().len(),
+        calls,
+        "a refused comparison made calls"
+    );
+    assert!(attacker.requests().is_empty());
+}
+
+#[test]
+fn compare_where_the_default_branch_has_no_config_calls_nothing_the_branch_wrote() {
+    let attacker = recording();
+    let repo = TestRepo::new();
+    repo.write("README.md", "hello\n");
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write(
+        "promptgate.toml",
+        compare_config(&attacker.url, &attacker.url, KEY_VAR),
+    )
+    .write("prompts/answer.md", "Q: {{ question }}\n")
+    .write("evals/support.jsonl", compare_cases(""));
+    repo.commit("add promptgate");
+    let run = compare_run(&repo, "feature", &[(KEY_VAR, "sk-test")]);
+    assert!(
+        ![0, 101].contains(&run.code),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    common::assert_contains(&run.stderr, "the default branch (main) has no config");
+    assert!(
+        attacker.requests().is_empty(),
+        "the branch's server was called"
+    );
+}
+
+#[test]
+fn changelog_and_review_windows_that_make_no_sense_fail_or_say_so_without_panicking() {
+    let server = server();
+    let (repo, _old, _new) = two_weeks(&server);
+    let env = [(KEY_VAR, "sk-test")];
+    for args in [
+        vec!["changelog", "--since", "x y"],
+        vec!["changelog", "--since", "999999999d"],
+        vec!["changelog", "--since", "-5d"],
+        vec![
+            "changelog",
+            "--since",
+            "2026-12-31",
+            "--until",
+            "2020-01-01",
+        ],
+        vec!["changelog", "--since", "9999-99-99"],
+        vec!["changelog", "--until", "HEAD~999"],
+        vec!["review", "--no-fetch", "--weeks", "104"],
+        vec!["review", "--no-fetch", "--weeks", "0"],
+        vec!["review", "--no-fetch", "--weeks", "999999999"],
+    ] {
+        let run = common::run_with_env(repo.path(), &args, &env);
+        assert!(
+            [0, 2, 3, 4].contains(&run.code) && !run.stderr.contains("panicked"),
+            "{args:?}: {}\n{}{}",
+            run.code,
+            run.stdout,
+            run.stderr
+        );
+    }
+    let empty = TestRepo::new();
+    for args in [
+        vec!["changelog"],
+        vec!["review", "--no-fetch"],
+        vec!["record"],
+    ] {
+        let run = common::run_with_env(empty.path(), &args, &env);
+        assert!(
+            run.code != 101 && !run.stderr.contains("panicked"),
+            "{args:?}: {}\n{}{}",
+            run.code,
+            run.stdout,
+            run.stderr
+        );
+    }
+}
