@@ -408,3 +408,56 @@ fn changelog_and_review_windows_that_make_no_sense_fail_or_say_so_without_panick
         );
     }
 }
+
+#[test]
+fn record_measures_the_default_branch_never_a_branch_with_its_own_servers_and_commands() {
+    let trusted = recording();
+    let attacker = recording();
+    let repo = TestRepo::new();
+    repo.write(
+        "promptgate.toml",
+        compare_config(&trusted.url, &trusted.url, KEY_VAR),
+    )
+    .write("prompts/answer.md", "Q: {{ question }}\n")
+    .write("evals/support.jsonl", compare_cases(""))
+    .write(".gitignore", ".promptgate/\n");
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let marker = repo.path().join("provider-ran");
+    let exec = format!(
+        "\n[provider.local]\nkind = \"exec\"\ncommand = [\"sh\", \"-c\", \"touch {}; echo correct\"]\n",
+        marker.display()
+    );
+    repo.write(
+        "promptgate.toml",
+        compare_config(&attacker.url, &attacker.url, "PG_OTHER_SECRET") + exec.as_str(),
+    );
+    let feature = repo.commit("my own servers");
+    let env = [(KEY_VAR, "sk-test"), ("PG_OTHER_SECRET", "sk-other-secret")];
+    for args in [vec!["record"], vec!["record", "--rev", "feature"]] {
+        let run = common::run_with_env(repo.path(), &args, &env);
+        assert!(
+            ![0, 101].contains(&run.code),
+            "{args:?}: {}{}",
+            run.stdout,
+            run.stderr
+        );
+        common::assert_contains(&run.stderr, "not on the default branch");
+    }
+    assert!(
+        attacker.requests().is_empty(),
+        "the branch's server was called"
+    );
+    assert!(!marker.exists());
+    assert!(
+        !common::git_succeeds(
+            repo.path(),
+            &["notes", "--ref=promptgate", "show", &feature]
+        ),
+        "a branch's own measurement went into the ledger"
+    );
+    // The default branch itself still records, from a checkout of the branch too.
+    let run = common::run_with_env(repo.path(), &["record", "--rev", "main"], &env);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!trusted.requests().is_empty());
+}
