@@ -461,3 +461,58 @@ fn record_measures_the_default_branch_never_a_branch_with_its_own_servers_and_co
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(!trusted.requests().is_empty());
 }
+
+#[test]
+fn an_entry_naming_another_commit_is_skipped_and_bad_bytes_do_not_hide_the_note() {
+    let server = server();
+    let (repo, old, new) = two_weeks(&server);
+    note(&repo, &old, &[entry(&old, json!({})).to_string()]);
+    // Copied from another commit, and a gate whose head is elsewhere: neither is this one's.
+    let gate = entry(
+        &new,
+        json!({"kind": "gate", "base": old, "head": old, "verdict": "pass", "tier": "self"}),
+    );
+    note(
+        &repo,
+        &new,
+        &[
+            entry(&old, json!({"pass_rate": 0.5, "passed": 1})).to_string(),
+            gate.to_string(),
+        ],
+    );
+    let run = review(&repo, "json");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let review_json: Value = serde_json::from_str(&run.stdout).expect("review JSON");
+    let points = review_json["surfaces"][0]["headline"]["points"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(points.last().is_some_and(Value::is_null), "{points:?}");
+    assert_eq!(
+        run.stderr.matches(&format!("names commit {old}")).count(),
+        2,
+        "{}",
+        run.stderr
+    );
+
+    // A note with a byte that is not UTF-8 still gives its good lines, and warns of the bad.
+    let good = entry(&new, json!({"pass_rate": 0.5, "passed": 1})).to_string();
+    let file = repo.path().join(".git").join("bad-note");
+    let mut bytes = b"{\"schema_version\":1,\"kind\":\"eval\xff\"}\n".to_vec();
+    bytes.extend_from_slice(good.as_bytes());
+    std::fs::write(&file, bytes).expect("write");
+    let file = file.display().to_string();
+    repo.git(&["notes", "--ref=promptgate", "add", "-f", "-F", &file, &new]);
+    let run = review(&repo, "json");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let review_json: Value = serde_json::from_str(&run.stdout).expect("review JSON");
+    let last = review_json["surfaces"][0]["headline"]["points"]
+        .as_array()
+        .and_then(|p| p.last().cloned())
+        .unwrap_or_default();
+    assert_eq!(last["value"], 0.5, "{}", run.stderr);
+    common::assert_contains(
+        &run.stderr,
+        format!("ledger note of {}, line 1", &new[..12]),
+    );
+}

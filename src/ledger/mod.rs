@@ -208,9 +208,35 @@ pub struct Read {
 }
 
 /// The entries attached to `commit` (none without a note).
+/// An entry that names another commit (as its own, or as a gate's head) is skipped with a
+/// warning: a note says what was measured on the commit it is attached to.
 pub fn read(repo: &git2::Repository, commit: Oid) -> Result<Read, LedgerError> {
     let text = note_text(repo, commit)?;
-    Ok(parse(&commit.to_string(), &text))
+    let sha = commit.to_string();
+    let mut read = parse(&sha, &text);
+    let (entries, elsewhere): (Vec<Entry>, Vec<Entry>) = read
+        .entries
+        .into_iter()
+        .partition(|e| e.commit == sha && e.gate.as_ref().is_none_or(|g| g.head == sha));
+    read.entries = entries;
+    read.warnings.extend(elsewhere.iter().map(|e| {
+        format!(
+            "ledger note of {}: a `{}` entry for surface `{}` names commit {} instead; skipped",
+            &sha[..12],
+            serde_json::to_value(e.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            crate::report::escape_controls(&e.surface),
+            crate::report::escape_controls(
+                e.gate
+                    .as_ref()
+                    .filter(|g| g.head != sha)
+                    .map_or(&e.commit, |g| &g.head)
+            )
+        )
+    }));
+    Ok(read)
 }
 
 /// The entries of a note's text; every line that is not one is a warning.
@@ -352,7 +378,8 @@ pub fn append(repo: &git2::Repository, commit: Oid, entries: &[Entry]) -> Result
 /// The note's text, or "" without one.
 fn note_text(repo: &git2::Repository, commit: Oid) -> Result<String, LedgerError> {
     match repo.find_note(Some(NOTES_REF), commit) {
-        Ok(note) => Ok(note.message().unwrap_or_default().to_string()),
+        // Bytes that are not UTF-8 become U+FFFD: the lines around them still read.
+        Ok(note) => Ok(String::from_utf8_lossy(note.message_bytes()).into_owned()),
         Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(String::new()),
         Err(e) => Err(LedgerError::Git {
             action: "read",
@@ -431,6 +458,10 @@ mod tests {
     #[test]
     fn appending_keeps_every_earlier_entry() {
         let (_dir, repo, commit) = repo_with_commit();
+        let entry = |surface| Entry {
+            commit: commit.to_string(),
+            ..entry(surface)
+        };
         append(&repo, commit, &[entry("a")]).expect("append");
         append(&repo, commit, &[entry("b"), entry("c")]).expect("append");
         let read = read(&repo, commit).expect("read");
