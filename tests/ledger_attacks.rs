@@ -516,3 +516,128 @@ fn an_entry_naming_another_commit_is_skipped_and_bad_bytes_do_not_hide_the_note(
         format!("ledger note of {}, line 1", &new[..12]),
     );
 }
+
+#[test]
+fn record_on_a_root_commit_an_octopus_merge_a_shallow_clone_and_a_rejecting_remote() {
+    let server = recording();
+    let repo = TestRepo::new();
+    repo.write(
+        "promptgate.toml",
+        compare_config(&server.url, &server.url, KEY_VAR),
+    )
+    .write("prompts/answer.md", "Q: {{ question }}\n")
+    .write("evals/support.jsonl", compare_cases(""))
+    .write(".gitignore", ".promptgate/\n");
+    repo.commit("root");
+    let env = [(KEY_VAR, "sk-test")];
+    // The root commit: no first parent, so an eval entry and no gate.
+    let run = common::run_with_env(repo.path(), &["record"], &env);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    common::assert_contains(&run.stdout, "recorded 1 entry");
+    // An octopus merge of two prompt branches: gated against its first parent only.
+    for (branch, path) in [("a", "prompts/answer.md"), ("b", "docs/b.md")] {
+        repo.git(&["checkout", "-q", "-b", branch, "main"]);
+        repo.write(path, "A: {{ question }}\n");
+        repo.commit(branch);
+    }
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git(&["merge", "-q", "--no-ff", "-m", "octopus", "a", "b"]);
+    let run = common::run_with_env(repo.path(), &["record", "--backfill", "3"], &env);
+    assert!([0, 4].contains(&run.code), "{}{}", run.stdout, run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    // A shallow clone: the tip's first parent is missing.
+    let shallow = common::shallow_clone(repo.path(), "main");
+    let run = common::run_with_env(&shallow, &["record", "--backfill", "4"], &env);
+    assert!(
+        run.code != 101 && !run.stderr.contains("panicked"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    // A remote that rejects the notes ref: the push fails, and says so.
+    let bare = common::bare_clone(repo.path());
+    let hook = bare.join("hooks").join("pre-receive");
+    std::fs::write(&hook, "#!/bin/sh\necho 'notes are protected' >&2\nexit 1\n").expect("hook");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let clone = common::tempdir();
+    common::git_in(&clone, &["clone", "-q", &bare.display().to_string(), "."]);
+    let run = common::run_with_env(&clone, &["record", "--push"], &env);
+    assert!(
+        ![0, 101].contains(&run.code),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(!run.stdout.contains("pushed refs/notes"), "{}", run.stdout);
+    assert!(
+        !common::git_succeeds(&bare, &["notes", "--ref=promptgate", "list"])
+            || common::git_in(&bare, &["notes", "--ref=promptgate", "list"]).is_empty()
+    );
+}
+
+/// The cells of a Markdown table row as GitHub splits them: at every pipe not escaped with a
+/// backslash, code spans or not.
+fn cells(row: &str) -> usize {
+    let mut count: usize = 0;
+    let mut escaped = false;
+    for c in row.chars() {
+        if c == '|' && !escaped {
+            count += 1;
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    count.saturating_sub(1)
+}
+
+#[test]
+fn a_case_id_with_pipes_cannot_add_cells_to_the_changelog_or_review_tables() {
+    let server = recording();
+    let repo = TestRepo::new();
+    repo.write(
+        "promptgate.toml",
+        compare_config(&server.url, &server.url, KEY_VAR),
+    )
+    .write("prompts/answer.md", "Q: {{ question }}\n")
+    .write("evals/support.jsonl", compare_cases(""))
+    .write(".gitignore", ".promptgate/\n");
+    let old = repo.commit_at("base", common::now() - 3 * DAY);
+    repo.write("prompts/answer.md", "Answer: {{ question }}\n");
+    let new = repo.commit_at(
+        "Reword the prompt [sign in](https://evil.example/login)",
+        common::now() - DAY,
+    );
+    let forged = "x| [sign in](https://evil.example/login) |";
+    let gate = entry(
+        &new,
+        json!({"kind": "gate", "base": old, "head": new, "verdict": "pass", "tier": "self",
+               "regressions": [forged], "model": "gpt|b", "failed": [forged],
+               "passed": 1, "pass_rate": 0.5, "ci_low": 0.1, "ci_high": 0.9}),
+    );
+    let eval = entry(
+        &new,
+        json!({"failed": [forged], "passed": 1, "pass_rate": 0.5, "ci_low": 0.1, "ci_high": 0.9, "model": "gpt|b"}),
+    );
+    note(&repo, &new, &[eval.to_string(), gate.to_string()]);
+    let env = [(KEY_VAR, "sk-test")];
+    for args in [
+        vec!["changelog", "--format", "markdown", "--since", "7d"],
+        vec!["review", "--no-fetch", "--format", "markdown"],
+    ] {
+        let run = common::run_with_env(repo.path(), &args, &env);
+        assert_eq!(run.code, 0, "{args:?}: {}{}", run.stdout, run.stderr);
+        let rows: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with('|')).collect();
+        assert!(!rows.is_empty(), "{args:?}: no table in\n{}", run.stdout);
+        let header = cells(rows[0]);
+        for row in &rows {
+            assert_eq!(
+                cells(row),
+                header,
+                "{args:?}: a row with extra cells: {row}"
+            );
+        }
+    }
+}
