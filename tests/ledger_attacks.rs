@@ -641,3 +641,44 @@ fn a_case_id_with_pipes_cannot_add_cells_to_the_changelog_or_review_tables() {
         }
     }
 }
+
+#[test]
+fn a_forged_experiment_cannot_start_a_workflow_command_in_the_experiments_list() {
+    let server = server();
+    let (repo, _old, new) = two_weeks(&server);
+    let side = json!({"provider": "main", "model": "gpt-a", "pass_rate": 0.5, "ci_low": 0.1, "ci_high": 0.9});
+    let experiment = |changes: Value| {
+        let mut facts = json!({"kind": "experiment", "hypothesis": "h", "current": side, "candidate": side, "mcnemar_p": 1.0, "verdict": "better"});
+        for (key, value) in changes.as_object().expect("object") {
+            facts[key] = value.clone();
+        }
+        entry(&new, facts).to_string()
+    };
+    note(
+        &repo,
+        &new,
+        &[
+            experiment(json!({"recorded_at": "::error::forged failure, see the hypothesis"})),
+            experiment(json!({"recorded_at": "\n::error::x"})),
+            experiment(
+                json!({"hypothesis": "cheaper?\n::warning::forged", "candidate": {"provider": "c", "model": "m\r\n::error::m", "pass_rate": 0.5, "ci_low": 0.1, "ci_high": 0.9}}),
+            ),
+        ],
+    );
+    let run = common::run_in(repo.path(), &["experiments", "--no-fetch"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        workflow_commands(&run.stdout),
+        Vec::<&str>::new(),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        workflow_commands(&run.stderr),
+        Vec::<&str>::new(),
+        "{}",
+        run.stderr
+    );
+    // The well-dated one is listed, its line breaks escaped.
+    common::assert_contains(&run.stdout, "cheaper?\\n::warning::forged");
+}

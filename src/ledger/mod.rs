@@ -310,8 +310,8 @@ pub fn parse(commit: &str, text: &str) -> Read {
     read
 }
 
-/// Why an entry's numbers cannot be a measurement (a rate outside 0..1, an interval upside
-/// down, more passed than cases, a non-finite metric or cost), or `None`.
+/// Why an entry cannot be a measurement (a rate outside 0..1, an interval upside down, more
+/// passed than cases, a non-finite metric or cost, a time that is not one), or `None`.
 fn implausible(entry: &Entry) -> Option<&'static str> {
     let rate = |v: f64| (0.0..=1.0).contains(&v);
     let side_ok = |s: &SideSummary| {
@@ -333,6 +333,22 @@ fn implausible(entry: &Entry) -> Option<&'static str> {
         || entry.cost_usd.is_some_and(|c| !(c.is_finite() && c >= 0.0))
     {
         return Some("a metric or cost that is not a finite number");
+    }
+    let date = entry.recorded_at.as_bytes();
+    let dated = date.len() >= 10
+        && date[..10].iter().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                *b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+        && entry
+            .recorded_at
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-:.+".contains(c));
+    if !dated {
+        return Some("a `recorded_at` that is not an RFC 3339 time");
     }
     let sides_ok = match (&entry.gate, &entry.experiment) {
         (Some(g), _) => g.base_side.as_ref().is_none_or(side_ok),
