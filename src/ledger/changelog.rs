@@ -397,9 +397,11 @@ pub fn markdown(log: &Changelog) -> String {
     }
     let percent = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{:.1}%", v * 100.0));
     for c in &log.changes {
+        // A title is the pull request's author's: its brackets cannot make a link.
+        let title = html(&c.title).replace('[', "&#91;").replace(']', "&#93;");
         let heading = match c.pr {
-            Some(pr) => format!("#{pr} {}", html(&c.title)),
-            None => html(&c.title),
+            Some(pr) => format!("#{pr} {title}"),
+            None => title,
         };
         let _ = writeln!(
             out,
@@ -445,15 +447,18 @@ pub fn markdown(log: &Changelog) -> String {
                 (None, Some(h)) => format!("{h} ms"),
                 _ => "—".into(),
             };
+            // Pipes split a table cell even inside a code span: a case id with one would
+            // add cells of its own (a live link outside any span).
+            let cell = |text: String| text.replace('|', "\\|");
             let _ = writeln!(
                 out,
                 "| {} | {} → {} | {} | {} | {} | {cost} | {latency} |",
-                code(&d.surface),
+                cell(code(&d.surface)),
                 percent(d.pass_rate.base),
                 percent(d.pass_rate.head),
-                ids(&d.regressions),
-                ids(&d.fixes),
-                model.replace('|', "\\|")
+                cell(ids(&d.regressions)),
+                cell(ids(&d.fixes)),
+                cell(model)
             );
         }
         if !c.details.is_empty() {

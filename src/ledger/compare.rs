@@ -5,8 +5,10 @@
 //! `no significant difference`. Where answers come from is the default branch's to decide:
 //! both sides connect with the `[provider.*]` tables of the default branch's config (the
 //! revision's only when there is no default branch), taking the revision's model and
-//! parameters. `--log` keeps a complete comparison as an `experiment` entry in the ledger.
+//! parameters; a revision outside the default branch runs none of its own commands, and
+//! none at all when the default branch has no config. `--log` keeps a complete comparison as an `experiment` entry in the ledger.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use git2::Oid;
@@ -146,7 +148,24 @@ fn trusted_config(repo: &Repo, path: &str, own: &Config, commit: Oid) -> Result<
     };
     let tip = repo.resolve(&default.rev)?;
     let outside = tip != commit && !repo.raw().graph_descendant_of(tip, commit).unwrap_or(false);
-    let config = config_at(repo, tip, path)?.map_or_else(|| own.clone(), |c| c.loaded.config);
+    let config = match config_at(repo, tip, path)? {
+        Some(at_tip) => at_tip.loaded.config,
+        // Nothing on the default branch decides where a branch's answers go, so none go.
+        None if outside => {
+            return Err(Error::invalid(
+                Diagnostic::error(
+                    path,
+                    format!(
+                        "the default branch ({}) has no config, and {} is not on it: the providers, keys and commands would all be the revision's own",
+                        default.rev,
+                        short(commit)
+                    ),
+                )
+                .with_help("merge a promptgate.toml into the default branch first, then compare the branch"),
+            ))
+        }
+        None => own.clone(),
+    };
     Ok((config, outside))
 }
 
@@ -253,6 +272,21 @@ pub fn compare(repo: &Repo, request: &CompareRequest) -> Result<Compared> {
                 short(commit), unsent.join("`, `"), sent.provider
             )).with_help(format!("set only {} in front matter or `parameters`, or compare on the default branch", crate::gate::trust::SAMPLING_PARAMETERS.join(", ")))));
         }
+    }
+    // Commands are the default branch's: a revision outside it runs none of its own.
+    let commands: BTreeSet<String> = prepared
+        .targets
+        .iter()
+        .flat_map(|t| t.suite.cases.iter())
+        .flat_map(|c| c.assertions.iter())
+        .filter(|a| outside && a.kind == crate::eval::assert::Kind::Exec)
+        .map(|a| a.value.as_ref().map(|v| v.to_string()).unwrap_or_default())
+        .collect();
+    if let Some(argv) = commands.first() {
+        return Err(Error::invalid(Diagnostic::error(&at_rev.origin, format!(
+            "{} is not on the default branch and its cases run the command {argv} (an `exec` assertion); a revision outside the default branch runs no command",
+            short(commit)
+        )).with_help("compare it once merged, or compare a revision of the default branch with --rev")));
     }
     let trials = prepared.targets.first().map_or(0, |t| t.repeat);
     let described = prepared.targets.first().map(|t| Described {

@@ -97,7 +97,7 @@ impl Experiments {
             .map(|e| {
                 format!(
                     "{} {} \"{}\": {} → {}, {} → {}, {}\n",
-                    e.recorded_at.get(..10).unwrap_or(&e.recorded_at),
+                    plain(e.recorded_at.get(..10).unwrap_or(&e.recorded_at)),
                     plain(&e.surface),
                     plain(&e.hypothesis),
                     plain(&model(&e.current)),

@@ -208,9 +208,35 @@ pub struct Read {
 }
 
 /// The entries attached to `commit` (none without a note).
+/// An entry that names another commit (as its own, or as a gate's head) is skipped with a
+/// warning: a note says what was measured on the commit it is attached to.
 pub fn read(repo: &git2::Repository, commit: Oid) -> Result<Read, LedgerError> {
     let text = note_text(repo, commit)?;
-    Ok(parse(&commit.to_string(), &text))
+    let sha = commit.to_string();
+    let mut read = parse(&sha, &text);
+    let (entries, elsewhere): (Vec<Entry>, Vec<Entry>) = read
+        .entries
+        .into_iter()
+        .partition(|e| e.commit == sha && e.gate.as_ref().is_none_or(|g| g.head == sha));
+    read.entries = entries;
+    read.warnings.extend(elsewhere.iter().map(|e| {
+        format!(
+            "ledger note of {}: a `{}` entry for surface `{}` names commit {} instead; skipped",
+            &sha[..12],
+            serde_json::to_value(e.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            crate::report::escape_controls(&e.surface),
+            crate::report::escape_controls(
+                e.gate
+                    .as_ref()
+                    .filter(|g| g.head != sha)
+                    .map_or(&e.commit, |g| &g.head)
+            )
+        )
+    }));
+    Ok(read)
 }
 
 /// The entries of a note's text; every line that is not one is a warning.
@@ -265,14 +291,74 @@ pub fn parse(commit: &str, text: &str) -> Read {
                     serde_json::to_value(entry.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
                 ));
             }
-            Ok(entry) => read.entries.push(entry),
+            Ok(entry) => match implausible(&entry) {
+                Some(why) => read.warnings.push(format!(
+                    "ledger note of {short}, line {}: {why}, which no measurement gives; skipped",
+                    n + 1
+                )),
+                None => read.entries.push(entry),
+            },
+            // serde quotes a bad enum value as it is: its line breaks are escaped, so a
+            // forged `kind` cannot start a line (a workflow command) of the warning.
             Err(e) => read.warnings.push(format!(
-                "ledger note of {short}, line {}: a malformed entry ({e}); skipped",
-                n + 1
+                "ledger note of {short}, line {}: a malformed entry ({}); skipped",
+                n + 1,
+                crate::report::escape_controls(&e.to_string())
             )),
         }
     }
     read
+}
+
+/// Why an entry cannot be a measurement (a rate outside 0..1, an interval upside down, more
+/// passed than cases, a non-finite metric or cost, a time that is not one), or `None`.
+fn implausible(entry: &Entry) -> Option<&'static str> {
+    let rate = |v: f64| (0.0..=1.0).contains(&v);
+    let side_ok = |s: &SideSummary| {
+        rate(s.pass_rate) && rate(s.ci_low) && rate(s.ci_high) && s.ci_low <= s.ci_high
+    };
+    if !(rate(entry.pass_rate) && rate(entry.ci_low) && rate(entry.ci_high)) {
+        return Some("a pass rate or interval outside 0..1");
+    }
+    if entry.ci_low > entry.ci_high {
+        return Some("an interval whose low end is above its high end");
+    }
+    if entry.passed > entry.cases {
+        return Some("more cases passed than were run");
+    }
+    if entry.tail_pass_rate.is_some_and(|v| !rate(v)) {
+        return Some("a tail pass rate outside 0..1");
+    }
+    if entry.metrics.values().any(|v| !v.is_finite())
+        || entry.cost_usd.is_some_and(|c| !(c.is_finite() && c >= 0.0))
+    {
+        return Some("a metric or cost that is not a finite number");
+    }
+    let date = entry.recorded_at.as_bytes();
+    let dated = date.len() >= 10
+        && date[..10].iter().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                *b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+        && entry
+            .recorded_at
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-:.+".contains(c));
+    if !dated {
+        return Some("a `recorded_at` that is not an RFC 3339 time");
+    }
+    let sides_ok = match (&entry.gate, &entry.experiment) {
+        (Some(g), _) => g.base_side.as_ref().is_none_or(side_ok),
+        (_, Some(x)) => side_ok(&x.current) && side_ok(&x.candidate) && rate(x.mcnemar_p),
+        _ => true,
+    };
+    if !sides_ok {
+        return Some("a side's pass rate, interval or p-value outside 0..1");
+    }
+    None
 }
 
 /// Appends `entries` to `commit`'s note, keeping every line already there.
@@ -308,7 +394,8 @@ pub fn append(repo: &git2::Repository, commit: Oid, entries: &[Entry]) -> Result
 /// The note's text, or "" without one.
 fn note_text(repo: &git2::Repository, commit: Oid) -> Result<String, LedgerError> {
     match repo.find_note(Some(NOTES_REF), commit) {
-        Ok(note) => Ok(note.message().unwrap_or_default().to_string()),
+        // Bytes that are not UTF-8 become U+FFFD: the lines around them still read.
+        Ok(note) => Ok(String::from_utf8_lossy(note.message_bytes()).into_owned()),
         Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(String::new()),
         Err(e) => Err(LedgerError::Git {
             action: "read",
@@ -387,6 +474,10 @@ mod tests {
     #[test]
     fn appending_keeps_every_earlier_entry() {
         let (_dir, repo, commit) = repo_with_commit();
+        let entry = |surface| Entry {
+            commit: commit.to_string(),
+            ..entry(surface)
+        };
         append(&repo, commit, &[entry("a")]).expect("append");
         append(&repo, commit, &[entry("b"), entry("c")]).expect("append");
         let read = read(&repo, commit).expect("read");

@@ -77,8 +77,28 @@ struct Loaded {
     cache_dir: PathBuf,
 }
 
+/// A revision is measured with its own config (providers, keys, commands), so only one the
+/// default branch holds is: a branch's servers and commands never run, nor reach the ledger.
+/// Without a default branch (no `origin`, `main` or `master`) there is nothing to hold to.
+fn on_default_branch(repo: &Repo, commit: Oid, rev: &str) -> Result<()> {
+    let Some(default) = repo.default_base() else {
+        return Ok(());
+    };
+    let tip = repo.resolve(&default.rev)?;
+    if tip == commit || repo.raw().graph_descendant_of(tip, commit).unwrap_or(false) {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "{rev} ({}) is not on the default branch ({}): the ledger records the default branch, measured with its own providers and commands, never a branch's\n  help: record after the merge, or pass --rev {}",
+        crate::git::short(commit),
+        default.rev,
+        default.rev
+    )))
+}
+
 fn load(repo: &Repo, request: &RecordRequest, only: &[String]) -> Result<Loaded> {
     let commit = repo.resolve(&request.rev)?;
+    on_default_branch(repo, commit, &request.rev)?;
     let snapshot = repo.tree_snapshot(commit)?;
     let Some(FileEntry::File(bytes)) = snapshot.read(&request.config_path)? else {
         return Err(Error::invalid(

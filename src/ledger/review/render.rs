@@ -10,6 +10,13 @@ use super::{Flag, Review, SurfaceReview};
 use crate::report::escape_controls as plain;
 use crate::report::markdown::{code, html};
 
+/// Text for a Markdown paragraph or list item: escaped for HTML, and with its brackets as
+/// character references so a commit title, case id or model name from the ledger cannot
+/// become a link or an image.
+fn prose(text: &str) -> String {
+    html(text).replace('[', "&#91;").replace(']', "&#93;")
+}
+
 /// The review as JSON (what `--format json` prints and `review.json` holds).
 pub fn json(review: &Review) -> String {
     // Plain data: it always serializes.
@@ -274,9 +281,13 @@ fn mermaid(review: &Review, s: &SurfaceReview) -> Option<String> {
 
 /// The review as Markdown.
 pub fn markdown(review: &Review) -> String {
-    let mut out = format!("# {}\n\n{}\n\n", issue_title(review), html(&review.summary));
+    let mut out = format!(
+        "# {}\n\n{}\n\n",
+        issue_title(review),
+        prose(&review.summary)
+    );
     for s in &review.surfaces {
-        let _ = writeln!(out, "## {}\n", html(&s.name));
+        let _ = writeln!(out, "## {}\n", prose(&s.name));
         if let Some(chart) = mermaid(review, s) {
             out.push_str(&chart);
             out.push('\n');
@@ -330,7 +341,7 @@ pub fn markdown(review: &Review) -> String {
                     "- {}{}: {}",
                     code(&flag.case),
                     if flag.flaky { " (flaky)" } else { "" },
-                    html(&since(flag))
+                    prose(&since(flag))
                 );
             }
             out.push('\n');
@@ -348,7 +359,7 @@ pub fn markdown(review: &Review) -> String {
         }
     }
     out.push_str("## Incidents to investigate\n\n");
-    list(&mut out, review.incidents.iter().map(|i| html(&i.text)));
+    list(&mut out, review.incidents.iter().map(|i| prose(&i.text)));
     out.push_str("## Suggested experiments\n\n");
     list(
         &mut out,
@@ -356,8 +367,8 @@ pub fn markdown(review: &Review) -> String {
             .suggested_experiments
             .iter()
             .map(|e| match &e.command {
-                Some(command) => format!("{} — {}", html(&e.text), code(command)),
-                None => html(&e.text),
+                Some(command) => format!("{} — {}", prose(&e.text), code(command)),
+                None => prose(&e.text),
             }),
     );
     out
@@ -391,10 +402,10 @@ pub fn issue_body(review: &Review) -> String {
             let _ = writeln!(
                 out,
                 "- [ ] {}: {}{}: {}",
-                html(&s.name),
+                prose(&s.name),
                 code(&flag.case),
                 if flag.flaky { " (flaky)" } else { "" },
-                html(&since(flag))
+                prose(&since(flag))
             );
         }
         out.push('\n');
