@@ -90,7 +90,8 @@ pub fn fenced(lang: &str, text: &str) -> String {
     format!("{fence}{lang}\n{text}{newline}{fence}\n")
 }
 
-/// An inline code span that the text cannot close, with table pipes escaped.
+/// An inline code span that the text cannot close (inside a table, escape its pipes with
+/// the cell helper too: a pipe splits a cell even in a code span).
 pub fn code(text: &str) -> String {
     let text = text.replace(['\r', '\n'], " ");
     let ticks = "`".repeat(longest_run(&text, '`') + 1);
