@@ -2,9 +2,12 @@
 //! requests — a prompt change that flips two cases (with its change record), a model change
 //! (squash-merged), a docs-only change — against a local model server. `changelog --since
 //! 7d` lists exactly the first two, oldest first, with their deltas, the model change and the
-//! artifact texts; computed with an empty ledger, and the same from a filled one.
+//! artifact texts; computed with an empty ledger, and the same from a filled one. A change
+//! whose message names no pull request gets its number and title from (a fake) GitHub.
 
 mod common;
+#[path = "common/github.rs"]
+mod github;
 #[path = "common/http.rs"]
 mod http;
 
@@ -240,4 +243,70 @@ fn a_window_without_changes_to_surfaces_says_so() {
     );
     let log: Value = serde_json::from_str(&run.stdout).expect("JSON");
     assert_eq!(log["changes"].as_array().map(Vec::len), Some(1), "{log:#}");
+}
+
+#[test]
+fn a_message_without_a_pull_request_is_asked_of_github() {
+    let server = server();
+    let (repo, _) = week_of_merges(&server);
+    // Rebase-merged: the message names no pull request.
+    repo.write("prompts/answer.md", "Be kind.\nQ: {{ question }}\n");
+    let tweak = repo.commit_at("Tone tweak", common::now() - 3600);
+    let gh = github::GitHub::start();
+    let token = "ghs_ChangelogToken0123456789";
+    gh.add_integration_token(token, "github-actions[bot]");
+    gh.set_commit_pulls(
+        &tweak,
+        vec![
+            json!({"number": 8, "title": "Still open", "merged_at": null}),
+            json!({"number": 9, "title": "Friendlier tone", "merged_at": "2026-11-30T10:00:00Z", "merge_commit_sha": tweak}),
+        ],
+    );
+    let api = gh.url();
+    let run = |token: Option<&str>| {
+        let mut env = vec![(KEY_VAR, "sk-test"), ("GITHUB_API_URL", api.as_str())];
+        env.extend(token.map(|t| ("GITHUB_TOKEN", t)));
+        let run = common::run_with_env(
+            repo.path(),
+            &["changelog", "--format", "json", "--repo", "acme/prompts"],
+            &env,
+        );
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        let log: Value = serde_json::from_str(&run.stdout).expect("changelog JSON");
+        let last = log["changes"].as_array().and_then(|c| c.last()).cloned();
+        (last.expect("a change"), run.stderr)
+    };
+
+    let (change, _) = run(Some(token));
+    assert_eq!(change["commit"], tweak.as_str());
+    assert_eq!(
+        (&change["pr"], &change["title"]),
+        (&json!(9), &json!("Friendlier tone"))
+    );
+    // Only the change whose message names no pull request was asked about.
+    let asked = gh.requests_to("GET", "/commits/");
+    assert_eq!(asked.len(), 1);
+    common::assert_contains(
+        &asked[0].path,
+        format!("/repos/acme/prompts/commits/{tweak}/pulls"),
+    );
+
+    let (change, _) = run(None);
+    assert_eq!(
+        (&change["pr"], &change["title"]),
+        (&Value::Null, &json!("Tone tweak"))
+    );
+    assert_eq!(gh.requests_to("GET", "/commits/").len(), 1);
+
+    for _ in 0..3 {
+        gh.fail_next("GET", "/commits/", github::Reply::server_error(500));
+    }
+    let (change, stderr) = run(Some(token));
+    assert_eq!(change["commit"], tweak.as_str());
+    assert_eq!(
+        (&change["pr"], &change["title"]),
+        (&Value::Null, &json!("Tone tweak"))
+    );
+    common::assert_contains(&stderr, "warning");
+    common::assert_contains(&stderr, "listed without one");
 }

@@ -253,6 +253,10 @@ pub struct ChangelogArgs {
     #[arg(long, env = "PROMPTGATE_FORMAT", default_value = "markdown")]
     pub format: Format,
 
+    /// The GitHub repository asked for pull requests messages do not name (with GITHUB_TOKEN) [default: GITHUB_REPOSITORY, else the origin remote]
+    #[arg(long, env = "PROMPTGATE_REPO", value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+
     /// Read the local ledger only (by default the remote's is fetched and merged in first)
     #[arg(long, env = "PROMPTGATE_NO_FETCH")]
     pub no_fetch: bool,

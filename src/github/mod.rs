@@ -2,13 +2,14 @@
 //! the Actions environment and event, `client` talks to the REST API (github.com or an
 //! Enterprise Server), `approvals` counts who approved by the tier's rules, `post` keeps
 //! the one verdict comment and the `promptgate` commit status, `issue` keeps the weekly
-//! review's issue, and `actions` writes the step summary, step outputs and annotations;
-//! `payload` holds the typed shapes of the JSON read and written. [`Session`] ties them to
-//! one pull request.
+//! review's issue, `commits` finds the pull request a commit came from, and `actions`
+//! writes the step summary, step outputs and annotations; `payload` holds the typed shapes
+//! of the JSON read and written. [`Session`] ties them to one pull request.
 
 pub mod actions;
 pub mod approvals;
 pub mod client;
+pub mod commits;
 pub mod context;
 pub mod issue;
 pub mod payload;

@@ -1,12 +1,15 @@
 //! `changelog`: the Friday "what changed in production". Every change merged on the
 //! default branch's first-parent history in a window that touched a surface, oldest first:
-//! its pull request and title (from GitHub's merge and squash messages), surfaces, tier,
+//! its pull request and title (from GitHub's merge and squash messages, else asked of the
+//! API through [`PullLookup`] when one is given), surfaces, tier,
 //! verdict, approvals, and per surface the pass rate, model, cost and p95 latency base →
 //! head with the regressions and fixes, and the change record's impact and rollback texts.
 //! The facts come from the ledger's `gate` entries, or from gating the change (cache first)
 //! where the ledger has none; the two give the same answer. Then the week's insights: the
 //! biggest eval mover and the largest cost or latency change, stated with numbers. The
 //! person-written parts of the update are left as empty headings: nothing is invented.
+
+use std::rc::Rc;
 
 use git2::Oid;
 use serde::Serialize;
@@ -57,6 +60,27 @@ pub struct ChangelogRequest {
     pub until: Bound,
     /// How `gate_entries` runs where the ledger has none.
     pub record: RecordRequest,
+    /// Asked for the pull request of a change whose message names none.
+    pub pulls: Option<Rc<dyn PullLookup>>,
+}
+
+/// Where the pull request of a commit whose message names none is looked up (GitHub's API).
+pub trait PullLookup {
+    /// The merged pull request `sha` came from (number and title), or why it could not be
+    /// asked.
+    fn pull_of(&self, sha: &str) -> std::result::Result<Option<(u64, String)>, String>;
+}
+
+impl std::fmt::Debug for dyn PullLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PullLookup")
+    }
+}
+
+impl PullLookup for crate::github::Session {
+    fn pull_of(&self, sha: &str) -> std::result::Result<Option<(u64, String)>, String> {
+        crate::github::commits::pull_of_commit(self, sha).map_err(|e| e.to_string())
+    }
 }
 
 /// The changelog: what `--format json` prints.
@@ -246,11 +270,28 @@ fn change(
         }
     }
     let facts = gates.iter().find_map(|e| e.gate.as_ref());
+    let mut pr = crate::git::pr::from_message(&message);
+    let mut title = crate::git::pr::title(&message);
+    if let (None, Some(pulls)) = (pr, &request.pulls) {
+        match pulls.pull_of(&oid.to_string()) {
+            Ok(Some((number, name))) => {
+                pr = Some(number);
+                if !name.trim().is_empty() {
+                    title = name;
+                }
+            }
+            Ok(None) => {}
+            Err(error) => warnings.push(format!(
+                "{}: its pull request could not be asked of GitHub, so it is listed without one: {error}",
+                crate::git::short(oid)
+            )),
+        }
+    }
     Ok(Change {
         commit: oid.to_string(),
         merged_at: crate::util::time::rfc3339(time),
-        pr: crate::git::pr::from_message(&message),
-        title: crate::git::pr::title(&message),
+        pr,
+        title,
         surfaces,
         tier: facts.map(|f| f.tier),
         verdict: facts.map(|f| f.verdict),

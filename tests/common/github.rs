@@ -242,6 +242,14 @@ impl GitHub {
         self.state().pulls.insert(number, pull);
     }
 
+    /// `GET /repos/{o}/{r}/commits/{sha}/pulls` answers these pull requests (as given) for
+    /// `sha`; any other commit answers an empty list.
+    pub fn set_commit_pulls(&self, sha: &str, pulls: Vec<Value>) {
+        self.state()
+            .commit_pulls
+            .insert(sha.to_ascii_lowercase(), pulls);
+    }
+
     /// Appends a comment to PR `pr`; returns its id.
     pub fn add_comment(&self, pr: u64, login: &str, body: &str, created_at: &str) -> u64 {
         self.state().insert_comment(pr, login, body, created_at)
@@ -494,6 +502,8 @@ struct State {
     memberships: HashMap<(String, String, String), String>,
     unreadable_teams: HashSet<(String, String)>,
     known_shas: Option<HashSet<String>>,
+    /// Commit SHA (lowercased) → the pull requests it belongs to.
+    commit_pulls: HashMap<String, Vec<Value>>,
     associations: HashMap<String, String>,
     /// In creation order.
     issues: Vec<Issue>,
@@ -544,6 +554,7 @@ impl State {
             memberships: HashMap::new(),
             unreadable_teams: HashSet::new(),
             known_shas: None,
+            commit_pulls: HashMap::new(),
             associations: HashMap::new(),
             issues: Vec::new(),
             issues_disabled: false,
@@ -685,6 +696,10 @@ impl State {
                     .map_or_else(Reply::not_found, |pull| json_reply(200, pull.clone())),
                 Err(_) => Reply::not_found(),
             },
+            ("GET", ["repos", _, _, "commits", sha, "pulls"]) => {
+                let pulls = self.commit_pulls.get(&sha.to_ascii_lowercase());
+                paginate(cx, pulls.cloned().unwrap_or_default())
+            }
             ("GET", ["repos", owner, repo, "pulls", n, "reviews"]) => match n.parse() {
                 Ok(n) => self.list_reviews(cx, owner, repo, n),
                 Err(_) => Reply::not_found(),
@@ -1883,6 +1898,20 @@ mod tests {
         assert_eq!(unknown.status, 422);
         assert_eq!(unknown.json()["message"], "No commit found for SHA: def");
         assert_eq!(post("abc", json!({"state": "failure"})).status, 201);
+    }
+
+    #[test]
+    fn pulls_of_a_commit() {
+        let gh = GitHub::start();
+        gh.add_token("tok", "alice");
+        let pull = json!({"number": 9, "title": "Friendlier tone", "merge_commit_sha": "abc"});
+        gh.set_commit_pulls("ABC", vec![pull.clone()]);
+        let listed = get(&gh, "/repos/o/r/commits/abc/pulls");
+        assert_eq!(listed.status, 200);
+        assert_eq!(listed.json(), json!([pull]));
+        let other = get(&gh, "/repos/o/r/commits/def/pulls");
+        assert_eq!((other.status, other.json()), (200, json!([])));
+        assert_eq!(gh.requests_to("GET", "/commits/").len(), 2);
     }
 
     #[test]
