@@ -254,6 +254,22 @@ fn compare_cases(extra: &str) -> String {
     cases
 }
 
+/// A default branch whose providers all point at `trusted`, and a `feature` branch checked
+/// out from it for the attack to write on.
+fn feature_branch_of(trusted: &Server) -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write(
+        "promptgate.toml",
+        compare_config(&trusted.url, &trusted.url, KEY_VAR),
+    )
+    .write("prompts/answer.md", "Q: {{ question }}\n")
+    .write("evals/support.jsonl", compare_cases(""))
+    .write(".gitignore", ".promptgate/\n");
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo
+}
+
 fn compare_run(repo: &TestRepo, rev: &str, env: &[(&str, &str)]) -> common::Run {
     common::run_with_env(
         repo.path(),
@@ -277,16 +293,7 @@ fn compare_run(repo: &TestRepo, rev: &str, env: &[(&str, &str)]) -> common::Run 
 fn a_branch_cannot_reroute_the_current_provider_swap_its_key_or_run_a_grader_in_compare() {
     let trusted = recording();
     let attacker = recording();
-    let repo = TestRepo::new();
-    repo.write(
-        "promptgate.toml",
-        compare_config(&trusted.url, &trusted.url, KEY_VAR),
-    )
-    .write("prompts/answer.md", "Q: {{ question }}\n")
-    .write("evals/support.jsonl", compare_cases(""))
-    .write(".gitignore", ".promptgate/\n");
-    repo.commit("base");
-    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let repo = feature_branch_of(&trusted);
     let marker = repo.path().join("grader-ran");
     let grader = format!(
         "{}\n",
@@ -413,16 +420,7 @@ fn changelog_and_review_windows_that_make_no_sense_fail_or_say_so_without_panick
 fn record_measures_the_default_branch_never_a_branch_with_its_own_servers_and_commands() {
     let trusted = recording();
     let attacker = recording();
-    let repo = TestRepo::new();
-    repo.write(
-        "promptgate.toml",
-        compare_config(&trusted.url, &trusted.url, KEY_VAR),
-    )
-    .write("prompts/answer.md", "Q: {{ question }}\n")
-    .write("evals/support.jsonl", compare_cases(""))
-    .write(".gitignore", ".promptgate/\n");
-    repo.commit("base");
-    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let repo = feature_branch_of(&trusted);
     let marker = repo.path().join("provider-ran");
     let exec = format!(
         "\n[provider.local]\nkind = \"exec\"\ncommand = [\"sh\", \"-c\", \"touch {}; echo correct\"]\n",
