@@ -741,7 +741,11 @@ fn a_surface_whose_globs_match_nothing_is_an_error_naming_surface_and_glob() {
         "{}",
         run.stderr
     );
-    assert_contains(&run.stderr, "error: promptgate.toml@");
+    // The working tree by default; `--rev` names the revision the file was read at.
+    assert_contains(&run.stderr, "error: promptgate.toml:");
+    let at_head = eval(&repo, &["--rev", "HEAD"]);
+    assert_eq!(at_head.code, 5, "{}", at_head.stderr);
+    assert_contains(&at_head.stderr, "error: promptgate.toml@");
     assert_eq!(server.requests().len(), 0);
 }
 
@@ -774,7 +778,7 @@ fn out_of_bound_knobs_and_bad_urls_stop_eval_before_any_call() {
         let repo = repo(&openai(&server, more), &[case("c1", "q", json!([]))], extra);
         let run = eval(&repo, &[]);
         let right = run.code == 5
-            && run.stderr.contains("error: promptgate.toml@")
+            && run.stderr.contains("error: promptgate.toml:")
             && run.stderr.contains(message);
         if !right {
             failures.push(format!("{message}: exit {}\n{}", run.code, run.stderr));
@@ -856,4 +860,39 @@ fn failures_are_listed_in_natural_order() {
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn eval_reads_the_working_tree_also_before_the_first_commit() {
+    let server = Server::start(|request| {
+        let answer = if request.prompt().contains("Politely") {
+            "yes"
+        } else {
+            "no"
+        };
+        Reply::openai(answer)
+    });
+    let repo = TestRepo::new();
+    repo.write(
+        "promptgate.toml",
+        format!("[provider.main]\n{}\n\n[[surface]]\nname = \"support\"\nprompts = [\"prompts/*.md\"]\ncases = \"evals/support.jsonl\"\nprovider = \"main\"\ntier = \"self\"\nmin_pass_rate = 1.0\n", openai(&server, "")),
+    )
+    .write("prompts/answer.md", "Answer: {{ question }}\n")
+    .write(
+        "evals/support.jsonl",
+        format!("{}\n", case("c1", "q", json!([{"type": "contains", "value": "yes"}]))),
+    );
+    // No commit yet: the files on disk are evaluated.
+    let (code, json) = eval_json(&repo, &[]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["rev"], "working tree");
+    assert_eq!(case_by_id(&json, "c1")["status"], "fail");
+    repo.commit("first");
+    // An uncommitted edit is what runs, with no commit in between; --rev reads the commit.
+    repo.write("prompts/answer.md", "Politely answer: {{ question }}\n");
+    let (_, json) = eval_json(&repo, &[]);
+    assert_eq!(case_by_id(&json, "c1")["status"], "pass");
+    let (_, json) = eval_json(&repo, &["--rev", "HEAD"]);
+    assert_eq!(case_by_id(&json, "c1")["status"], "fail");
+    assert_eq!(json["rev"].as_str().map(str::len), Some(40));
 }

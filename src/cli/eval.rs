@@ -31,10 +31,10 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
     let ready = revision::prepare_revision(&repo, &request, &mut warnings);
     print_warnings(&warnings);
     let ready = ready?;
-    let (oid, total_trials) = (ready.commit, ready.trials());
+    let (rev, total_trials) = (ready.rev.clone(), ready.trials());
     let mut stream =
         report::json::CaseStream::new(args.format == TextOrJson::Json, args.out.as_deref())?;
-    stream.begin(&oid.to_string(), args.shard.as_deref())?;
+    stream.begin(&rev, args.shard.as_deref())?;
     let progress = progress_bar(args, total_trials);
     let options = Options {
         on_progress: progress
@@ -60,7 +60,12 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
         stream.finish(&result)?;
     }
     if args.format != TextOrJson::Json {
-        print_summary(cli, &result, &crate::git::short(oid));
+        // A commit by its short SHA; the working tree as itself.
+        let at = rev
+            .get(..7)
+            .filter(|_| rev != revision::WORKING_TREE)
+            .unwrap_or(&rev);
+        print_summary(cli, &result, at);
     }
     Ok(if result.complete() {
         exit::PASS

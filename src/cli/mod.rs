@@ -463,14 +463,10 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// The revision whose prompts, cases and config are evaluated
-    #[arg(
-        long,
-        env = "PROMPTGATE_REV",
-        value_name = "REV",
-        default_value = "HEAD"
-    )]
-    pub rev: String,
+    /// Evaluate the prompts, cases and config as committed at this revision [default: the
+    /// working tree, uncommitted edits included]
+    #[arg(long, env = "PROMPTGATE_REV", value_name = "REV")]
+    pub rev: Option<String>,
 
     /// Evaluate only this surface (repeatable) [default: every gated surface]
     #[arg(long, value_name = "NAME")]

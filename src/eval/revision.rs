@@ -6,8 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use git2::Oid;
-
 use crate::config::{self, Config, Surface};
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
@@ -15,7 +13,10 @@ use crate::eval::cache::{self, Cache};
 use crate::eval::providers::{self, Endpoint};
 use crate::eval::run::{Options, Shard, Target};
 use crate::eval::{side, suite};
-use crate::git::Repo;
+use crate::git::{Repo, Snapshot, WorkTreeSnapshot};
+
+/// How an evaluation of the working tree names what it evaluated.
+pub const WORKING_TREE: &str = "working tree";
 
 /// The targets to run, and the warnings loading found.
 pub struct Prepared {
@@ -26,8 +27,9 @@ pub struct Prepared {
 /// What `eval` runs at one revision.
 #[derive(Debug, Clone, Default)]
 pub struct EvalRequest {
-    /// The revision whose prompts, cases and config are evaluated.
-    pub rev: String,
+    /// The revision whose prompts, cases and config are evaluated (`None`: the working
+    /// tree, uncommitted edits included, also before the first commit).
+    pub rev: Option<String>,
     /// A config file on disk (`--config`), read instead of the one at `rev` unless
     /// `config_rev` is given.
     pub config_file: Option<PathBuf>,
@@ -48,8 +50,8 @@ pub struct EvalRequest {
 
 /// A revision's evaluation, ready to run with [`side::run`].
 pub struct Ready {
-    /// The commit evaluated.
-    pub commit: Oid,
+    /// What was evaluated: the commit's full SHA, or `working tree`.
+    pub rev: String,
     pub targets: Vec<Target>,
     pub options: Options,
 }
@@ -77,18 +79,34 @@ pub fn prepare_revision(
         .workdir()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| repo.raw().path().to_path_buf());
-    let commit = repo.resolve(&request.rev)?;
-    let snapshot = repo.tree_snapshot(commit)?;
-    let config_rev = request
-        .config_rev
-        .clone()
-        .or_else(|| request.config_file.is_none().then(|| request.rev.clone()));
+    let (snapshot, rev): (Box<dyn Snapshot + '_>, String) = match &request.rev {
+        Some(rev) => {
+            let commit = repo.resolve(rev)?;
+            (Box::new(repo.tree_snapshot(commit)?), commit.to_string())
+        }
+        None => {
+            let dir = repo.workdir().ok_or_else(|| {
+                Error::usage("the repository is bare: pass --rev REV to evaluate a revision")
+            })?;
+            (
+                Box::new(WorkTreeSnapshot::new(dir)),
+                WORKING_TREE.to_string(),
+            )
+        }
+    };
+    let config_rev = request.config_rev.clone().or_else(|| {
+        request
+            .config_file
+            .is_none()
+            .then(|| request.rev.clone())
+            .flatten()
+    });
     let text = config::source::read(
         repo,
         request.config_file.as_deref(),
         request.config_path.clone(),
         config_rev.as_deref(),
-        &snapshot,
+        snapshot.as_ref(),
     )?;
     let loaded = config::load(&text.origin, &text.bytes).map_err(Error::Invalid)?;
     warnings.extend(loaded.warnings);
@@ -107,7 +125,14 @@ pub fn prepare_revision(
         ));
     }
     let source = (text.origin.as_str(), String::from_utf8_lossy(&text.bytes));
-    let prepared = prepare(&config, &surfaces, &snapshot, source, &root, request.record)?;
+    let prepared = prepare(
+        &config,
+        &surfaces,
+        snapshot.as_ref(),
+        source,
+        &root,
+        request.record,
+    )?;
     warnings.extend(prepared.warnings);
     let cache_dir = request
         .cache_dir
@@ -119,7 +144,7 @@ pub fn prepare_revision(
         ..side::options(&config, Cache::new(cache_dir, request.read_cache))
     };
     Ok(Ready {
-        commit,
+        rev,
         targets: prepared.targets,
         options,
     })
