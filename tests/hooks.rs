@@ -161,19 +161,65 @@ fn unrelated_and_valid_changes_commit_normally_from_a_subdirectory() {
     assert!(output.status.success(), "{}", stderr(&output));
 }
 
+/// `[hooks] artifacts`: by default (`warn`) a council change without a change record is
+/// committed and pushed to a branch, each hook saying what the pull request will need;
+/// under `require` both hooks stop it until a change record is there.
 #[test]
-fn a_council_change_needs_a_change_record() {
-    let repo = hooked("council");
-    repo.write("prompts/answer.md", "Answer kindly: {{ q }}\n");
-    let output = commit(repo.path(), "reword");
-    assert!(!output.status.success());
-    assert_contains(&stderr(&output), "needs the `impact` artifact");
-    repo.write(
-        ".promptgate/changes/reword.md",
-        "## Expected user impact\nKinder answers.\n\n## Rollback plan\nRevert the commit.\n",
-    );
-    let output = commit(repo.path(), "reword with record");
-    assert!(output.status.success(), "{}", stderr(&output));
+fn missing_artifacts_warn_by_default_and_stop_commit_and_push_under_require() {
+    for require in [false, true] {
+        let (repo, _bare) = pushable_with("council");
+        if require {
+            let config = std::fs::read_to_string(repo.path().join("promptgate.toml"))
+                .expect("config")
+                + "\n[hooks]\nartifacts = \"require\"\n";
+            repo.write("promptgate.toml", config);
+            git(repo.path(), &["add", "-A"]);
+            git(
+                repo.path(),
+                &["commit", "-q", "--no-verify", "-m", "require artifacts"],
+            );
+            let output = git(
+                repo.path(),
+                &["push", "-q", "--no-verify", "origin", "main"],
+            );
+            assert!(output.status.success(), "{}", stderr(&output));
+        }
+        git(repo.path(), &["checkout", "-q", "-b", "reword"]);
+        repo.write("prompts/answer.md", "Answer kindly: {{ q }}\n");
+        let output = commit(repo.path(), "reword");
+        let err = stderr(&output);
+        assert_contains(&err, "needs the `impact` artifact");
+        assert_eq!(
+            output.status.success(),
+            !require,
+            "require={require}: {err}"
+        );
+        if !require {
+            assert_contains(&err, "the pull request will need it");
+            // The push goes through too, saying what the pull request will need.
+            let output = git(repo.path(), &["push", "-q", "origin", "reword"]);
+            let err = stderr(&output);
+            assert!(output.status.success(), "{err}");
+            assert_contains(&err, "artifact `impact` is missing");
+            continue;
+        }
+        // Under `require` the push of a commit made without the hook stops as well.
+        git(
+            repo.path(),
+            &["commit", "-q", "--no-verify", "-m", "reword"],
+        );
+        let output = git(repo.path(), &["push", "-q", "origin", "reword"]);
+        assert!(!output.status.success(), "pushed without artifacts");
+        assert_contains(&stderr(&output), "artifact `impact` is missing");
+        repo.write(
+            ".promptgate/changes/reword.md",
+            "## Expected user impact\nKinder answers.\n\n## Rollback plan\nRevert the commit.\n",
+        );
+        let output = commit(repo.path(), "reword with record");
+        assert!(output.status.success(), "{}", stderr(&output));
+        let output = git(repo.path(), &["push", "-q", "origin", "reword"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
 }
 
 #[test]
@@ -589,7 +635,7 @@ fn a_staged_case_removal_is_an_exec_change_that_needs_a_record() {
     let repo = TestRepo::new();
     repo.write(
         "promptgate.toml",
-        config("self") + "\n[tier.exec]\napprovers = [\"acme/execs\"]\nmin_approvals = 1\nartifacts = [\"impact\", \"rollback\"]\n",
+        config("self") + "\n[tier.exec]\napprovers = [\"acme/execs\"]\nmin_approvals = 1\nartifacts = [\"impact\", \"rollback\"]\n\n[hooks]\nartifacts = \"require\"\n",
     )
     .write("prompts/answer.md", "Answer: {{ q }}\n")
     .write("evals/support.jsonl", CASES);

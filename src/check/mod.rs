@@ -55,6 +55,9 @@ pub struct CheckRequest {
     pub shard: Option<String>,
     /// Whether a maintainer vouched for the head (`--trust-head`).
     pub head_trust: HeadTrust,
+    /// A local hook's run: missing artifacts only warn unless the base's `[hooks]
+    /// artifacts = "require"` (the pull request's description may hold them).
+    pub local_hook: bool,
 }
 
 /// A finished check: the report, and what the other outputs draw on.
@@ -375,6 +378,8 @@ fn gather(repo: &Repo, request: &CheckRequest, pull: &dyn PullSource) -> Result<
     };
     context.artifacts =
         signoff::check_artifacts(repo, policy, decision.tier, &new, (merge_base, head), body)?;
+    context.artifacts_advisory =
+        request.local_hook && policy.hooks.artifacts == crate::config::HookArtifacts::Warn;
     context.approvals = Some(signoff::approvals(
         policy,
         decision.tier,

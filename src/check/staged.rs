@@ -12,7 +12,8 @@ use crate::gate::artifacts::{self, Document, Headings};
 use crate::gate::tier;
 use crate::git::{FileEntry, Repo, Snapshot};
 
-/// Every problem in what is staged, with no model call.
+/// Every problem in what is staged, with no model call: errors stop the commit, warnings
+/// (a missing artifact under `[hooks] artifacts = "warn"`) are only said.
 pub fn problems(repo: &Repo, config_path: &str) -> Result<Vec<Diagnostic>> {
     let head = repo.head_if_any()?;
     let index = repo.index_snapshot()?;
@@ -137,12 +138,20 @@ fn missing_records(
         .iter()
         .map(|(source, markdown)| Document { source, markdown })
         .collect();
+    // Under `[hooks] artifacts = "warn"` (the default) the commit goes through: the pull
+    // request's description may hold them.
+    let require = policy.hooks.artifacts == crate::config::HookArtifacts::Require;
     Ok(artifacts::check(&required, &documents, &Headings::default())
         .into_iter()
         .filter(|a| !a.found)
         .map(|a| {
-            Diagnostic::error(".promptgate/changes/", format!("this {} change needs the `{}` artifact: {}", decision.tier.as_str(), a.name, a.reason.unwrap_or_default()))
-                .with_help("stage a change record .promptgate/changes/<topic>.md with \"## Expected user impact\" and \"## Rollback plan\" sections")
+            let message = format!("this {} change needs the `{}` artifact: {}", decision.tier.as_str(), a.name, a.reason.unwrap_or_default());
+            let diagnostic = if require {
+                Diagnostic::error(".promptgate/changes/", message)
+            } else {
+                Diagnostic::warning(".promptgate/changes/", format!("{message}; the pull request will need it"))
+            };
+            diagnostic.with_help("write it in the pull request's description, or stage a change record .promptgate/changes/<topic>.md with \"## Expected user impact\" and \"## Rollback plan\" sections")
         })
         .collect())
 }

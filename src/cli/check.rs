@@ -101,6 +101,7 @@ fn request(cli: &Cli, args: &CheckArgs, repo: &Repo) -> Result<CheckRequest> {
         } else {
             HeadTrust::Untrusted
         },
+        local_hook: false,
     })
 }
 

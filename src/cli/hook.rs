@@ -56,19 +56,24 @@ fn selected(pre_commit: bool, pre_push: bool) -> Vec<&'static str> {
 fn pre_commit(cli: &Cli) -> Result<i32> {
     let repo = open_repo()?;
     let problems = check::staged::problems(&repo, &config_path(cli, &repo))?;
-    if problems.is_empty() {
-        return Ok(exit::PASS);
-    }
     for problem in &problems {
-        eprintln!("promptgate: {}: {}", problem.location(), problem.message);
+        let label = if problem.is_error() { "" } else { "warning: " };
+        eprintln!(
+            "promptgate: {label}{}: {}",
+            problem.location(),
+            problem.message
+        );
         if let Some(help) = &problem.help {
             eprintln!("  fix: {help}");
         }
     }
+    let errors = problems.iter().filter(|p| p.is_error()).count();
+    if errors == 0 {
+        return Ok(exit::PASS);
+    }
     eprintln!(
-        "promptgate: commit blocked ({} problem{}); fix them, or skip the check once with `git commit --no-verify`",
-        problems.len(),
-        if problems.len() == 1 { "" } else { "s" }
+        "promptgate: commit blocked ({errors} problem{}); fix them, or skip the check once with `git commit --no-verify`",
+        if errors == 1 { "" } else { "s" }
     );
     Ok(exit::BLOCKED)
 }

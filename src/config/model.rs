@@ -28,6 +28,8 @@ pub struct Config {
     pub drill: Drill,
     #[serde(default)]
     pub review: Review,
+    #[serde(default)]
+    pub hooks: Hooks,
     /// The config as written, to compare what the typed fields do not carry key by key
     /// (governance tables, provider endpoints, surface file mappings); filled by
     /// `config::load`.
@@ -89,6 +91,25 @@ impl Default for Drill {
             max_minutes: thirty(),
         }
     }
+}
+
+/// What the local git hooks ask of a change.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hooks {
+    /// Whether a missing artifact stops the commit and the push, or is only said.
+    #[serde(default)]
+    pub artifacts: HookArtifacts,
+}
+
+/// `[hooks] artifacts`: the pull request's description can hold the artifacts, so by
+/// default the hooks only say what it will need.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HookArtifacts {
+    #[default]
+    Warn,
+    Require,
 }
 
 /// What the Monday review calls a stealth problem.

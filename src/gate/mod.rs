@@ -114,6 +114,10 @@ pub struct Context {
     pub tier: Option<Tier>,
     pub tier_reasons: Vec<String>,
     pub artifacts: Vec<artifacts::ArtifactStatus>,
+    /// Missing artifacts are said, not blocking (a local hook under `[hooks] artifacts =
+    /// "warn"`: the pull request's description may still hold them).
+    #[serde(default)]
+    pub artifacts_advisory: bool,
     pub approvals: Option<Approvals>,
     /// Problems that stop the gate from finishing (fail closed).
     pub errors: Vec<String>,
@@ -160,12 +164,20 @@ pub fn decide(context: Context, surfaces: Vec<SurfaceReport>) -> Report {
             blocking.push(format!("surface `{}`: {}", surface.name, rule.describe()));
         }
     }
+    let mut advisories = Vec::new();
     for artifact in context.artifacts.iter().filter(|a| !a.found) {
-        blocking.push(format!(
+        let missing = format!(
             "artifact `{}` is missing: {}",
             artifact.name,
             artifact.reason.as_deref().unwrap_or("no section found")
-        ));
+        );
+        if context.artifacts_advisory {
+            advisories.push(format!(
+                "{missing} (the pull request's description or a change record will need it)"
+            ));
+        } else {
+            blocking.push(missing);
+        }
     }
     let tier = context.tier.unwrap_or(Tier::SelfApproved);
     let approvals = context.approvals.clone().unwrap_or(Approvals {
@@ -210,6 +222,7 @@ pub fn decide(context: Context, surfaces: Vec<SurfaceReport>) -> Report {
         .map(|r| format!("tier raised to exec: {r}"))
         .collect();
     notes.extend(context.notes.iter().cloned());
+    notes.extend(advisories);
     notes.extend(surfaces.iter().flat_map(|s| {
         s.notes
             .iter()

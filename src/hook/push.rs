@@ -141,6 +141,7 @@ impl<'r> PushGate<'r> {
             head: Some(update.local_sha.clone()),
             config_path: self.config_path.clone(),
             read_cache: true,
+            local_hook: true,
             ..CheckRequest::default()
         };
         let checked = check::check(repo, &request, &Local)?;

@@ -93,6 +93,7 @@ pub(super) fn gate(
         read_cache: setup.read_cache,
         shard: None,
         head_trust: HeadTrust::Untrusted,
+        local_hook: false,
     };
     let range = format!("{}..{}", short(base), short(commit));
     let checked = match check::check(repo, &request, &FromMessage(pr)) {
