@@ -71,18 +71,17 @@ fn run(repo: &TestRepo, args: &[&str]) -> common::Run {
     common::run_with_env(repo.path(), args, &[(KEY_VAR, "sk-test")])
 }
 
-fn compare_json(repo: &TestRepo, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "compare",
-        "--surface",
-        "support",
-        "--provider",
-        "candidate",
-        "--format",
-        "json",
-    ];
+/// `compare --surface support --provider PROVIDER` with `extra` arguments.
+fn compare(repo: &TestRepo, provider: &str, extra: &[&str]) -> common::Run {
+    let mut args = vec!["compare", "--surface", "support", "--provider", provider];
     args.extend_from_slice(extra);
-    let run = run(repo, &args);
+    run(repo, &args)
+}
+
+fn compare_json(repo: &TestRepo, extra: &[&str]) -> Value {
+    let mut args = vec!["--format", "json"];
+    args.extend_from_slice(extra);
+    let run = compare(repo, "candidate", &args);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
 }
@@ -207,18 +206,7 @@ fn an_incomplete_comparison_is_not_logged() {
     let broken =
         Server::start(|_| Reply::json(400, json!({"error": {"message": "no such model"}})));
     let repo = repo(&good, &broken);
-    let out = run(
-        &repo,
-        &[
-            "compare",
-            "--surface",
-            "support",
-            "--provider",
-            "candidate",
-            "--log",
-            "try it",
-        ],
-    );
+    let out = compare(&repo, "candidate", &["--log", "try it"]);
     assert_eq!(out.code, 4, "{}{}", out.stdout, out.stderr);
     common::assert_contains(&out.stderr, "the experiment was not logged");
     assert!(!common::git_succeeds(
@@ -242,10 +230,7 @@ fn a_branch_cannot_point_the_candidate_at_its_own_server() {
     );
     assert_eq!(models_called(&server), ["gpt-a", "gpt-b"]);
     assert_eq!(out["verdict"], "better");
-    let again = run(
-        &repo,
-        &["compare", "--surface", "support", "--provider", "candidate"],
-    );
+    let again = compare(&repo, "candidate", &[]);
     common::assert_contains(
         &again.stderr,
         "provider `candidate`: the change sets `base_url`",
@@ -263,10 +248,7 @@ fn a_branch_cannot_point_the_candidate_at_its_own_server() {
         config(&server, &attacker) + exec.as_str(),
     );
     repo.commit("a local candidate");
-    let refused = run(
-        &repo,
-        &["compare", "--surface", "support", "--provider", "local"],
-    );
+    let refused = compare(&repo, "local", &[]);
     assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
     common::assert_contains(&refused.stderr, "Declared providers: candidate, main");
     assert!(!marker.exists(), "the branch's command ran");
@@ -281,10 +263,7 @@ fn server_counting() -> Server {
 fn an_unknown_candidate_is_a_usage_error() {
     let server = server();
     let repo = repo(&server, &server);
-    let out = run(
-        &repo,
-        &["compare", "--surface", "support", "--provider", "nope"],
-    );
+    let out = compare(&repo, "nope", &[]);
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     common::assert_contains(&out.stderr, "provider `nope` is not declared");
     common::assert_contains(&out.stderr, "candidate, main");
@@ -295,18 +274,7 @@ fn an_unknown_candidate_is_a_usage_error() {
 fn compare_markdown_snapshot() {
     let server = server();
     let repo = repo(&server, &server);
-    let out = run(
-        &repo,
-        &[
-            "compare",
-            "--surface",
-            "support",
-            "--provider",
-            "candidate",
-            "--format",
-            "markdown",
-        ],
-    );
+    let out = compare(&repo, "candidate", &["--format", "markdown"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"\b[0-9a-f]{40}\b", "[sha]");
@@ -325,10 +293,7 @@ fn a_branch_cannot_reroute_the_calls_with_request_parameters() {
         "---\napi_base: http://127.0.0.1:9/v1\n---\nQ: {{ question }}\n",
     );
     repo.commit("reroute");
-    let out = run(
-        &repo,
-        &["compare", "--surface", "support", "--provider", "candidate"],
-    );
+    let out = compare(&repo, "candidate", &[]);
     assert_eq!(out.code, 5, "{}{}", out.stdout, out.stderr);
     common::assert_contains(&out.stderr, "`api_base`");
     assert!(server.requests().is_empty());

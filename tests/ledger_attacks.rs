@@ -254,17 +254,24 @@ fn compare_cases(extra: &str) -> String {
     cases
 }
 
-/// A default branch whose providers all point at `trusted`, and a `feature` branch checked
-/// out from it for the attack to write on.
-fn feature_branch_of(trusted: &Server) -> TestRepo {
+/// A repository (nothing committed yet) whose config, prompt and cases send every call to
+/// `server`.
+fn surface_on(server: &Server) -> TestRepo {
     let repo = TestRepo::new();
     repo.write(
         "promptgate.toml",
-        compare_config(&trusted.url, &trusted.url, KEY_VAR),
+        compare_config(&server.url, &server.url, KEY_VAR),
     )
     .write("prompts/answer.md", "Q: {{ question }}\n")
     .write("evals/support.jsonl", compare_cases(""))
     .write(".gitignore", ".promptgate/\n");
+    repo
+}
+
+/// A default branch whose providers all point at `trusted`, and a `feature` branch checked
+/// out from it for the attack to write on.
+fn feature_branch_of(trusted: &Server) -> TestRepo {
+    let repo = surface_on(trusted);
     repo.commit("base");
     repo.git(&["checkout", "-q", "-b", "feature"]);
     repo
@@ -518,14 +525,7 @@ fn an_entry_naming_another_commit_is_skipped_and_bad_bytes_do_not_hide_the_note(
 #[test]
 fn record_on_a_root_commit_an_octopus_merge_a_shallow_clone_and_a_rejecting_remote() {
     let server = recording();
-    let repo = TestRepo::new();
-    repo.write(
-        "promptgate.toml",
-        compare_config(&server.url, &server.url, KEY_VAR),
-    )
-    .write("prompts/answer.md", "Q: {{ question }}\n")
-    .write("evals/support.jsonl", compare_cases(""))
-    .write(".gitignore", ".promptgate/\n");
+    let repo = surface_on(&server);
     repo.commit("root");
     let env = [(KEY_VAR, "sk-test")];
     // The root commit: no first parent, so an eval entry and no gate.
@@ -594,14 +594,7 @@ fn cells(row: &str) -> usize {
 #[test]
 fn a_case_id_with_pipes_cannot_add_cells_to_the_changelog_or_review_tables() {
     let server = recording();
-    let repo = TestRepo::new();
-    repo.write(
-        "promptgate.toml",
-        compare_config(&server.url, &server.url, KEY_VAR),
-    )
-    .write("prompts/answer.md", "Q: {{ question }}\n")
-    .write("evals/support.jsonl", compare_cases(""))
-    .write(".gitignore", ".promptgate/\n");
+    let repo = surface_on(&server);
     let old = repo.commit_at("base", common::now() - 3 * DAY);
     repo.write("prompts/answer.md", "Answer: {{ question }}\n");
     let new = repo.commit_at(

@@ -31,7 +31,7 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
     let ready = revision::prepare_revision(&repo, &request, &mut warnings);
     print_warnings(&warnings);
     let ready = ready?;
-    let (rev, total_trials) = (ready.rev.clone(), ready.trials());
+    let (rev, short, total_trials) = (ready.rev(), ready.short(), ready.trials());
     let mut stream =
         report::json::CaseStream::new(args.format == TextOrJson::Json, args.out.as_deref())?;
     stream.begin(&rev, args.shard.as_deref())?;
@@ -60,12 +60,7 @@ pub(super) fn run(cli: &Cli, args: &EvalArgs) -> Result<i32> {
         stream.finish(&result)?;
     }
     if args.format != TextOrJson::Json {
-        // A commit by its short SHA; the working tree as itself.
-        let at = rev
-            .get(..7)
-            .filter(|_| rev != revision::WORKING_TREE)
-            .unwrap_or(&rev);
-        print_summary(cli, &result, at);
+        print_summary(cli, &result, &short);
     }
     Ok(if result.complete() {
         exit::PASS

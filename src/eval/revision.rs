@@ -50,13 +50,25 @@ pub struct EvalRequest {
 
 /// A revision's evaluation, ready to run with [`side::run`].
 pub struct Ready {
-    /// What was evaluated: the commit's full SHA, or `working tree`.
-    pub rev: String,
+    /// The commit evaluated (`None`: the working tree).
+    pub commit: Option<git2::Oid>,
     pub targets: Vec<Target>,
     pub options: Options,
 }
 
 impl Ready {
+    /// What was evaluated, for reports: the commit's full SHA, or `working tree`.
+    pub fn rev(&self) -> String {
+        self.commit
+            .map_or_else(|| WORKING_TREE.to_string(), |c| c.to_string())
+    }
+
+    /// The same, short: the commit's abbreviated SHA.
+    pub fn short(&self) -> String {
+        self.commit
+            .map_or_else(|| WORKING_TREE.to_string(), crate::git::short)
+    }
+
     /// How many trials the run makes: every case of every target, times its repeats.
     pub fn trials(&self) -> u64 {
         self.targets
@@ -79,19 +91,16 @@ pub fn prepare_revision(
         .workdir()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| repo.raw().path().to_path_buf());
-    let (snapshot, rev): (Box<dyn Snapshot + '_>, String) = match &request.rev {
+    let (snapshot, commit): (Box<dyn Snapshot + '_>, Option<git2::Oid>) = match &request.rev {
         Some(rev) => {
             let commit = repo.resolve(rev)?;
-            (Box::new(repo.tree_snapshot(commit)?), commit.to_string())
+            (Box::new(repo.tree_snapshot(commit)?), Some(commit))
         }
         None => {
             let dir = repo.workdir().ok_or_else(|| {
                 Error::usage("the repository is bare: pass --rev REV to evaluate a revision")
             })?;
-            (
-                Box::new(WorkTreeSnapshot::new(dir)),
-                WORKING_TREE.to_string(),
-            )
+            (Box::new(WorkTreeSnapshot::new(dir)), None)
         }
     };
     let config_rev = request.config_rev.clone().or_else(|| {
@@ -144,7 +153,7 @@ pub fn prepare_revision(
         ..side::options(&config, Cache::new(cache_dir, request.read_cache))
     };
     Ok(Ready {
-        rev,
+        commit,
         targets: prepared.targets,
         options,
     })

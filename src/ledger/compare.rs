@@ -15,8 +15,7 @@ use git2::Oid;
 use serde::Serialize;
 
 use super::{
-    append, fingerprint, run_id, CompareVerdict, Entry, EntryKind, ExperimentFacts, SideSummary,
-    SCHEMA_VERSION,
+    append, run_id, CompareVerdict, Entry, EntryKind, ExperimentFacts, SideSummary, SCHEMA_VERSION,
 };
 use crate::config::{self, Config};
 use crate::diagnostic::Diagnostic;
@@ -27,7 +26,7 @@ use crate::eval::{revision, side};
 use crate::gate::model::{Look, SidePair, SideResult, SideSettings, SurfaceChange, SurfaceInput};
 use crate::gate::trust::{HeadTrust, Side, Trust};
 use crate::gate::SurfaceReport;
-use crate::git::{short, FileEntry, Repo, Snapshot};
+use crate::git::{short, Repo};
 
 /// What to compare.
 #[derive(Debug, Clone)]
@@ -127,8 +126,7 @@ struct AtCommit {
 }
 
 fn config_at(repo: &Repo, commit: Oid, path: &str) -> Result<Option<AtCommit>> {
-    let snapshot = repo.tree_snapshot(commit)?;
-    let Some(FileEntry::File(bytes)) = snapshot.read(path)? else {
+    let Some(bytes) = super::history::config_bytes(repo, path, commit)? else {
         return Ok(None);
     };
     let origin = format!("{path}@{}", short(commit));
@@ -290,8 +288,8 @@ pub fn compare(repo: &Repo, request: &CompareRequest) -> Result<Compared> {
     }
     let trials = prepared.targets.first().map_or(0, |t| t.repeat);
     let described = prepared.targets.first().map(|t| Described {
-        suite: file_fingerprint(&snapshot, &t.suite.case_file),
-        prompt: file_fingerprint(&snapshot, &t.suite.entry.path),
+        suite: super::file_fingerprint(&snapshot, &t.suite.case_file),
+        prompt: super::file_fingerprint(&snapshot, &t.suite.entry.path),
     });
     let cache_dir = request
         .cache_dir
@@ -360,46 +358,10 @@ pub fn compare(repo: &Repo, request: &CompareRequest) -> Result<Compared> {
     })
 }
 
-/// The SHA-256 of a file at the revision ("" when it is not one).
-fn file_fingerprint(snapshot: &dyn Snapshot, path: &str) -> String {
-    match snapshot.read(path) {
-        Ok(Some(FileEntry::File(bytes))) => fingerprint(&bytes),
-        _ => String::new(),
-    }
-}
-
 /// What the entry fingerprints.
 struct Described {
     suite: String,
     prompt: String,
-}
-
-/// One side of the judged pair, as the ledger keeps it.
-fn summary(report: &SurfaceReport, head: bool) -> SideSummary {
-    let pick = |pair: &SidePair<String>| if head { &pair.head } else { &pair.base }.clone();
-    let stats = if head { &report.head } else { &report.base };
-    let (pass_rate, ci_low, ci_high) = stats
-        .as_ref()
-        .map_or((0.0, 0.0, 0.0), |s| (s.pass_rate, s.ci_low, s.ci_high));
-    SideSummary {
-        provider: pick(&report.provider).unwrap_or_default(),
-        model: pick(&report.model).unwrap_or_default(),
-        model_reported: pick(&report.model_reported),
-        pass_rate,
-        ci_low,
-        ci_high,
-        cost_usd: if head {
-            report.cost.head_usd
-        } else {
-            report.cost.base_usd
-        },
-        latency_ms: if head {
-            report.latency_ms.head
-        } else {
-            report.latency_ms.base
-        }
-        .unwrap_or_default(),
-    }
 }
 
 fn comparison(report: &SurfaceReport, commit: Oid, trials: u32, significance: f64) -> Comparison {
@@ -410,8 +372,8 @@ fn comparison(report: &SurfaceReport, commit: Oid, trials: u32, significance: f6
     Comparison {
         surface: report.name.clone(),
         rev: commit.to_string(),
-        current: summary(report, false),
-        candidate: summary(report, true),
+        current: SideSummary::of(report, false),
+        candidate: SideSummary::of(report, true),
         verdict: CompareVerdict::decide(regressions.len(), fixes.len(), mcnemar_p, significance),
         regressions,
         fixes,

@@ -257,15 +257,8 @@ fn entry(
 
 /// The base side's summary, when the gate measured the surface there.
 fn base_side(surface: &SurfaceReport) -> Option<super::SideSummary> {
-    let stats = surface.base.as_ref()?;
-    Some(super::SideSummary {
-        provider: surface.provider.base.clone().unwrap_or_default(),
-        model: surface.model.base.clone().unwrap_or_default(),
-        model_reported: surface.model_reported.base.clone(),
-        pass_rate: stats.pass_rate,
-        ci_low: stats.ci_low,
-        ci_high: stats.ci_high,
-        cost_usd: surface.cost.base_usd,
-        latency_ms: surface.latency_ms.base.unwrap_or_default(),
-    })
+    surface
+        .base
+        .as_ref()
+        .map(|_| super::SideSummary::of(surface, false))
 }

@@ -123,6 +123,35 @@ pub struct SideSummary {
     pub latency_ms: Latency,
 }
 
+impl SideSummary {
+    /// One side (`head`, else the base) of a judged surface; a side the gate did not
+    /// measure has zero rates.
+    pub fn of(report: &crate::gate::SurfaceReport, head: bool) -> SideSummary {
+        let pick = |pair: &crate::gate::model::SidePair<String>| {
+            if head { &pair.head } else { &pair.base }.clone()
+        };
+        let stats = if head { &report.head } else { &report.base };
+        let (pass_rate, ci_low, ci_high) = stats
+            .as_ref()
+            .map_or((0.0, 0.0, 0.0), |s| (s.pass_rate, s.ci_low, s.ci_high));
+        let (cost_usd, latency) = if head {
+            (report.cost.head_usd, report.latency_ms.head)
+        } else {
+            (report.cost.base_usd, report.latency_ms.base)
+        };
+        SideSummary {
+            provider: pick(&report.provider).unwrap_or_default(),
+            model: pick(&report.model).unwrap_or_default(),
+            model_reported: pick(&report.model_reported),
+            pass_rate,
+            ci_low,
+            ci_high,
+            cost_usd,
+            latency_ms: latency.unwrap_or_default(),
+        }
+    }
+}
+
 /// What an `experiment` entry adds: one surface's cases on its configured provider and on a
 /// candidate, same prompts and trials (`promptgate compare --log`). The entry's own
 /// measurement fields are the candidate's.
@@ -411,6 +440,14 @@ pub fn run_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     format!("{nanos:x}-{:x}", std::process::id())
+}
+
+/// The SHA-256 of a file in `snapshot`, hex ("" when it is not a file there).
+pub fn file_fingerprint(snapshot: &dyn crate::git::Snapshot, path: &str) -> String {
+    match snapshot.read(path) {
+        Ok(Some(crate::git::FileEntry::File(bytes))) => fingerprint(&bytes),
+        _ => String::new(),
+    }
 }
 
 /// The SHA-256 of some bytes, hex.

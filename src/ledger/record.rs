@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use git2::Oid;
 
 use super::gate;
-use super::{append, fingerprint, run_id, Entry, EntryKind, SCHEMA_VERSION};
+use super::{append, run_id, Entry, EntryKind, SCHEMA_VERSION};
 use crate::config;
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
@@ -121,18 +121,14 @@ fn load(repo: &Repo, request: &RecordRequest, only: &[String]) -> Result<Loaded>
     let prepared = revision::prepare(&config, &surfaces, &snapshot, source, &root, false)?;
     let mut warnings = loaded.warnings;
     warnings.extend(prepared.warnings);
-    let read_bytes = |path: &str| match snapshot.read(path) {
-        Ok(Some(FileEntry::File(bytes))) => fingerprint(&bytes),
-        _ => String::new(),
-    };
     let described: Vec<Described> = prepared
         .targets
         .iter()
         .map(|t| Described {
             surface: t.suite.surface.clone(),
             model: run::build_request(&t.endpoint, t.suite.params(), Vec::new()).model,
-            suite: read_bytes(&t.suite.case_file),
-            prompt: read_bytes(&t.suite.entry.path),
+            suite: super::file_fingerprint(&snapshot, &t.suite.case_file),
+            prompt: super::file_fingerprint(&snapshot, &t.suite.entry.path),
         })
         .collect();
     let cache_dir = request
