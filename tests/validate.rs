@@ -665,3 +665,47 @@ fn init_keeps_the_cache_out_of_commits_once() {
     assert!(!status.contains(".promptgate/cache"), "{status}");
     assert!(status.contains(".promptgate/changes/tone.md"), "{status}");
 }
+
+/// The config's JSON Schema as `promptgate schema` prints it, compiled.
+fn schema_validator() -> jsonschema::Validator {
+    let run = TestRepo::new().run(&["schema"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let schema: serde_json::Value = serde_json::from_str(&run.stdout).expect("schema is JSON");
+    jsonschema::validator_for(&schema).expect("a valid JSON Schema")
+}
+
+/// A TOML config as the JSON value an editor checks against the schema.
+fn as_json(toml_text: &str) -> serde_json::Value {
+    let table: toml::Table = toml::from_str(toml_text).expect("TOML");
+    serde_json::to_value(table).expect("JSON")
+}
+
+#[test]
+fn the_schema_accepts_the_starter_and_example_configs_and_rejects_a_typo() {
+    let validator = schema_validator();
+    let repo = initialised();
+    let starter = read(&repo, "promptgate.toml");
+    let url = format!(
+        "#:schema https://raw.githubusercontent.com/promptgate/promptgate/v{}/promptgate.schema.json\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(starter.starts_with(&url), "{starter}");
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/example/base/promptgate.toml"),
+    )
+    .unwrap();
+    for (name, text) in [("starter", &starter), ("example", &example)] {
+        let errors: Vec<String> = validator
+            .iter_errors(&as_json(text))
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+    }
+    // What `validate` refuses (an unknown key, a wrong type), the editor flags too.
+    let typo = starter.replacen("min_pass_rate", "min_passrate", 1);
+    assert!(!validator.is_valid(&as_json(&typo)));
+    let wrong_type = format!("{starter}\n[hooks]\nartifacts = \"sometimes\"\n");
+    assert!(!validator.is_valid(&as_json(&wrong_type)));
+    assert_eq!(repo.run(&["validate"]).code, 0);
+}

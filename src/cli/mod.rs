@@ -105,6 +105,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// The experiment log kept by `compare --log`, newest first
     Experiments(ExperimentsArgs),
+    /// Print the JSON Schema of promptgate.toml (for editors: `#:schema` line)
+    Schema,
 }
 
 #[derive(Debug, Args)]
@@ -557,6 +559,10 @@ fn run(cli: &Cli) -> Result<i32> {
         Command::Diff(args) => diff::run(cli, args),
         Command::Eval(args) => eval::run(cli, args),
         Command::Validate(args) => validate::run(cli, args),
+        Command::Schema => {
+            print!("{}", crate::config::schema::json_schema());
+            Ok(exit::PASS)
+        }
         Command::Init(args) => {
             let written = crate::init::write(&args.dir, args.force)?;
             for path in &written {

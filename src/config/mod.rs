@@ -7,6 +7,7 @@ pub mod bounds;
 mod globs;
 mod model;
 pub mod paths;
+pub mod schema;
 pub mod source;
 mod surface_map;
 

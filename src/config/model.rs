@@ -2,38 +2,50 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::{bounds, paths, PromptGlobs};
 use crate::diagnostic::Diagnostic;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// How the evals are run and judged: trials, significance, cost limit, grader.
     #[serde(default)]
     pub gate: Gate,
+    /// Where model calls go, by name; surfaces name one (the base's table decides).
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, Provider>")]
     pub provider: BTreeMap<String, Spanned<Provider>>,
+    /// The prompt surfaces: their prompt files, cases, thresholds and tier.
     #[serde(default)]
+    #[schemars(with = "Vec<Surface>")]
     pub surface: Vec<Spanned<Surface>>,
+    /// Who approves a change of each tier, and which artifacts it carries.
     #[serde(default)]
     pub tier: Tiers,
+    /// Rules that raise a change's tier.
     #[serde(default)]
     pub policy: Policy,
     /// Per-model prices overriding the built-in table, keyed by model name.
     #[serde(default)]
     pub price: BTreeMap<String, Price>,
+    /// The rollback-drill rhythm.
     #[serde(default)]
     pub drill: Drill,
+    /// What the Monday review calls a stealth problem.
     #[serde(default)]
     pub review: Review,
+    /// What the local git hooks ask of a change.
     #[serde(default)]
     pub hooks: Hooks,
     /// The config as written, to compare what the typed fields do not carry key by key
     /// (governance tables, provider endpoints, surface file mappings); filled by
     /// `config::load`.
     #[serde(skip)]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub raw: toml::Table,
 }
 
@@ -69,7 +81,7 @@ impl Config {
 }
 
 /// The rollback-drill rhythm.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Drill {
     /// A surface whose last passing drill is older than this is overdue (quarterly).
@@ -94,7 +106,7 @@ impl Default for Drill {
 }
 
 /// What the local git hooks ask of a change.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hooks {
     /// Whether a missing artifact stops the commit and the push, or is only said.
@@ -104,7 +116,7 @@ pub struct Hooks {
 
 /// `[hooks] artifacts`: the pull request's description can hold the artifacts, so by
 /// default the hooks only say what it will need.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HookArtifacts {
     #[default]
@@ -113,7 +125,7 @@ pub enum HookArtifacts {
 }
 
 /// What the Monday review calls a stealth problem.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Review {
     /// The tail falling this much (a fraction) between weeks...
@@ -149,7 +161,8 @@ fn thirty() -> u32 {
     30
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+/// What an overdue drill does: `warn` in the comment, or `block` the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Overdue {
     #[default]
@@ -158,36 +171,45 @@ pub enum Overdue {
 }
 
 /// A model's price in USD per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Price {
+    /// USD per million input (prompt) tokens.
     #[serde(deserialize_with = "bounds::price_per_mtok")]
     pub input_per_mtok: f64,
+    /// USD per million output (completion) tokens.
     #[serde(deserialize_with = "bounds::price_per_mtok")]
     pub output_per_mtok: f64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// How the evals are run and judged.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Gate {
     /// Trials per case per side.
     #[serde(default = "one", deserialize_with = "bounds::repeat")]
+    #[schemars(with = "u32")]
     pub repeat: Spanned<u32>,
     /// Rounds of `repeat` trials a surface gets at most while its rules are inconclusive.
     #[serde(
         default = "default_max_repeat",
         deserialize_with = "bounds::max_repeat"
     )]
+    #[schemars(with = "u32")]
     pub max_repeat: Spanned<u32>,
     /// Trials that must pass for a case to pass; default a strict majority of `repeat`.
     #[serde(default, deserialize_with = "bounds::quorum")]
+    #[schemars(with = "Option<u32>")]
     pub quorum: Option<Spanned<u32>>,
     /// Alpha of the paired McNemar test.
     #[serde(default = "default_significance")]
+    #[schemars(with = "f64")]
     pub significance: Spanned<f64>,
     /// A run stops before its new model calls would cost more than this.
+    #[schemars(with = "Option<f64>")]
     pub max_cost_usd: Option<Spanned<f64>>,
     /// The provider that grades `llm-rubric` assertions.
+    #[schemars(with = "Option<String>")]
     pub grader: Option<Spanned<String>>,
 }
 
@@ -216,7 +238,9 @@ fn default_significance() -> Spanned<f64> {
     Spanned::new(0..0, 0.05)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+/// How a provider is called: an OpenAI-compatible or Anthropic API, a local command, or
+/// a cassette of recorded answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     Openai,
@@ -225,22 +249,28 @@ pub enum ProviderKind {
     Replay,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// One place model calls go.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Provider {
+    /// `openai` (any OpenAI-compatible server), `anthropic`, `exec` or `replay`.
     pub kind: ProviderKind,
     /// `openai`/`anthropic`: the API root, an `http(s)://` URL.
     #[serde(default, deserialize_with = "http_url")]
     pub base_url: Option<String>,
+    /// The model requested (`openai`/`anthropic`).
     pub model: Option<String>,
     /// Name of the environment variable holding the API key (never the key itself).
     pub api_key_env: Option<String>,
+    /// Calls in flight at once (default 16).
     #[serde(default, deserialize_with = "bounds::concurrency")]
     pub concurrency: Option<u32>,
+    /// Seconds one call may take (default 60).
     #[serde(default, deserialize_with = "bounds::timeout_secs")]
     pub timeout_secs: Option<u64>,
     /// Extra request parameters (temperature, max_tokens, …).
     #[serde(default)]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub parameters: toml::Table,
     /// `exec`: the command and its arguments, run without a shell.
     pub command: Option<Vec<String>>,
@@ -324,7 +354,8 @@ fn repository_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Stri
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+/// What an `exec` provider reads on stdin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ExecInput {
     /// The rendered messages as text (one message: its content).
@@ -334,7 +365,10 @@ pub enum ExecInput {
     Json,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+/// Who approves a change: `self` (the author), `council` or `exec`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     #[serde(rename = "self")]
@@ -353,27 +387,47 @@ impl Tier {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A prompt surface: the prompt files that make one product behaviour, their cases and rules.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Surface {
+    /// A unique name, used in reports, flags and change records.
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
+    /// Globs of the prompt files (and their includes) that make the surface.
+    #[schemars(with = "Vec<String>")]
     pub prompts: Spanned<Vec<Spanned<String>>>,
     /// The prompt file eval cases render, when the globs match several (the others are
     /// parts of the surface, e.g. partials).
+    #[schemars(with = "Option<String>")]
     pub entry: Option<Spanned<String>>,
     /// `false` tracks the surface for diffs, artifacts and approvals without eval rules.
     #[serde(default = "yes")]
     pub gate: bool,
+    /// The eval cases file (JSONL or YAML), from the repository root; required when gated.
+    #[schemars(with = "Option<String>")]
     pub cases: Option<Spanned<String>>,
+    /// The `[provider.NAME]` the cases run on.
+    #[schemars(with = "Option<String>")]
     pub provider: Option<Spanned<String>>,
+    /// Who approves a change to this surface.
     pub tier: Tier,
+    /// The head's pass rate must be at least this (0–1).
+    #[schemars(with = "Option<f64>")]
     pub min_pass_rate: Option<Spanned<f64>>,
+    /// The head's pass rate may fall at most this far below the base's (0–1).
+    #[schemars(with = "Option<f64>")]
     pub max_drop: Option<Spanned<f64>>,
+    /// The pass rate of the hardest 10% of cases (by `difficulty`) must be at least this.
+    #[schemars(with = "Option<f64>")]
     pub tail_min_pass_rate: Option<Spanned<f64>>,
+    /// Thresholds on named metrics (the mean score of the assertions carrying `metric`).
     #[serde(default)]
+    #[schemars(with = "Vec<MetricThreshold>")]
     pub metrics: Vec<Spanned<MetricThreshold>>,
     /// Overrides `[gate] repeat` for this surface.
     #[serde(default, deserialize_with = "bounds::repeat_opt")]
+    #[schemars(with = "Option<u32>")]
     pub repeat: Option<Spanned<u32>>,
     /// Run by `promptgate drill` after the rollback (e.g. a feature-flag flip in staging),
     /// as argv without a shell, with the target revision in its environment.
@@ -397,24 +451,36 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Thresholds on one named metric, judged on the head (and against the base for `max_drop`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricThreshold {
+    /// The `metric` name assertions carry.
     pub name: String,
+    /// The head's mean score must be at least this.
     #[serde(default, deserialize_with = "bounds::metric_min")]
     pub min: Option<f64>,
+    /// The head's mean score must be at most this.
     #[serde(default, deserialize_with = "bounds::metric_max")]
     pub max: Option<f64>,
+    /// The head's mean may fall at most this far below the base's.
     #[serde(default, deserialize_with = "bounds::metric_max_drop")]
     pub max_drop: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[tier.self]`, `[tier.council]`, `[tier.exec]`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tiers {
+    /// Changes the author may merge alone.
     #[serde(rename = "self")]
+    #[schemars(with = "Option<TierPolicy>")]
     pub self_approved: Option<Spanned<TierPolicy>>,
+    /// Changes the prompt-change council signs off.
+    #[schemars(with = "Option<TierPolicy>")]
     pub council: Option<Spanned<TierPolicy>>,
+    /// Changes an executive signs off (loosened thresholds, governance, cross-cutting).
+    #[schemars(with = "Option<TierPolicy>")]
     pub exec: Option<Spanned<TierPolicy>>,
 }
 
@@ -444,28 +510,36 @@ impl Tiers {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Who approves a tier's changes and what they must carry.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TierPolicy {
     /// GitHub logins or `org/team` slugs.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub approvers: Vec<Spanned<String>>,
+    /// Approving reviews from `approvers` needed (default 1).
     #[serde(default = "one", deserialize_with = "bounds::min_approvals")]
+    #[schemars(with = "u32")]
     pub min_approvals: Spanned<u32>,
     /// Required artifacts: `impact`, `rollback`.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub artifacts: Vec<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Rules that raise a change's tier.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// A change touching this many surfaces or more needs exec approval.
     #[serde(default, deserialize_with = "bounds::cross_cutting_surfaces")]
+    #[schemars(with = "Option<u32>")]
     pub cross_cutting_surfaces: Option<Spanned<u32>>,
     /// Whether an approving review of an older commit of the pull request still counts
     /// (default: no, the head commit must be approved).
     #[serde(default)]
+    #[schemars(with = "Option<bool>")]
     pub allow_stale_approvals: Option<Spanned<bool>>,
 }
 
